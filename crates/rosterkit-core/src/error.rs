@@ -1,0 +1,517 @@
+//! The one error type of every rosterkit operation.
+
+use std::{error::Error as StdError, fmt, time::Duration};
+
+use bytes::Bytes;
+
+use crate::{input::ParseError, redact::Masked};
+
+/// What went wrong, independent of the provider. Decided per provider *code* where the provider
+/// has codes, never by HTTP status alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller's input was refused (locally, before any request, or by the provider).
+    InvalidInput,
+    /// The handle is not a member of the chat.
+    NotAMember,
+    /// The change would take the group below its minimum size.
+    GroupTooSmall,
+    /// The chat is not a group (a DM, or no longer a group from our side).
+    NotAGroup,
+    /// No such chat.
+    ChatNotFound,
+    /// The chat exists but can no longer be acted on (for example after leaving it).
+    ChatUnavailable,
+    /// Missing or wrong credentials.
+    Unauthorized,
+    /// Credentials are fine but the action is not allowed.
+    Forbidden,
+    /// The provider asked us to slow down.
+    RateLimited,
+    /// The provider could not deliver the change downstream.
+    DeliveryFailed,
+    /// The provider-side setup is incomplete (a missing chat key, a disconnected instance).
+    ProviderMisconfigured,
+    /// The request conflicts with the chat's current state.
+    Conflict,
+    /// The provider failed.
+    ServerError,
+    /// The provider or this client does not support the operation.
+    Unsupported,
+    /// No reply in time.
+    Timeout,
+    /// The request could not be sent or the connection broke.
+    Transport,
+    /// The reply could not be understood.
+    Decode,
+}
+
+impl ErrorKind {
+    /// The snake_case name used in JSON output (`"group_too_small"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid_input",
+            Self::NotAMember => "not_a_member",
+            Self::GroupTooSmall => "group_too_small",
+            Self::NotAGroup => "not_a_group",
+            Self::ChatNotFound => "chat_not_found",
+            Self::ChatUnavailable => "chat_unavailable",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::DeliveryFailed => "delivery_failed",
+            Self::ProviderMisconfigured => "provider_misconfigured",
+            Self::Conflict => "conflict",
+            Self::ServerError => "server_error",
+            Self::Unsupported => "unsupported",
+            Self::Timeout => "timeout",
+            Self::Transport => "transport",
+            Self::Decode => "decode",
+        }
+    }
+
+    /// Every kind, in declaration order (for tables and tests).
+    pub const ALL: [Self; 17] = [
+        Self::InvalidInput,
+        Self::NotAMember,
+        Self::GroupTooSmall,
+        Self::NotAGroup,
+        Self::ChatNotFound,
+        Self::ChatUnavailable,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::RateLimited,
+        Self::DeliveryFailed,
+        Self::ProviderMisconfigured,
+        Self::Conflict,
+        Self::ServerError,
+        Self::Unsupported,
+        Self::Timeout,
+        Self::Transport,
+        Self::Decode,
+    ];
+
+    /// Parses [`ErrorKind::as_str`] names back, as written in `specs/*.toml`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The kind an HTTP status suggests when a provider gives nothing more specific.
+    pub const fn from_status(status: u16) -> Self {
+        match status {
+            400 | 405 | 413 | 415 | 422 => Self::InvalidInput,
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::ChatNotFound,
+            408 | 504 => Self::Timeout,
+            409 => Self::Conflict,
+            429 => Self::RateLimited,
+            501 => Self::Unsupported,
+            _ => Self::ServerError,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed operation: what kind of failure, which provider said so and how (code, message,
+/// HTTP status, trace id), and whether a retry could help.
+///
+/// `Display` names all of that; phone numbers in messages are masked to the last 4 digits in
+/// both `Display` and `Debug`. The raw reply body (capped by the transport) and the underlying
+/// cause stay reachable through [`Error::body`] and [`std::error::Error::source`].
+///
+/// ```
+/// use rosterkit_core::{Error, ErrorKind};
+/// let err = Error::new(ErrorKind::GroupTooSmall, "group is at the minimum size of 3")
+///     .with_provider("chert")
+///     .with_code("1002")
+///     .with_http_status(400);
+/// assert_eq!(
+///     err.to_string(),
+///     "chert: group is at the minimum size of 3 (group_too_small, code 1002, HTTP 400)"
+/// );
+/// assert!(!err.is_retryable());
+/// ```
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    provider: Option<&'static str>,
+    operation: Option<&'static str>,
+    http_status: Option<u16>,
+    code: Option<String>,
+    message: String,
+    trace_id: Option<String>,
+    retry_after: Option<Duration>,
+    retryable: bool,
+    ambiguous: bool,
+    attempts: u32,
+    body: Option<Bytes>,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// A new error. Retryable by default only for `RateLimited`, `ServerError`, `Timeout` and
+    /// `Transport`; ambiguous (the change may have happened) by default for `ServerError` and
+    /// `Timeout`. Providers override both from their own tables.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self(Box::new(Inner {
+            kind,
+            provider: None,
+            operation: None,
+            http_status: None,
+            code: None,
+            message: message.into(),
+            trace_id: None,
+            retry_after: None,
+            retryable: matches!(
+                kind,
+                ErrorKind::RateLimited
+                    | ErrorKind::ServerError
+                    | ErrorKind::Timeout
+                    | ErrorKind::Transport
+            ),
+            ambiguous: matches!(kind, ErrorKind::ServerError | ErrorKind::Timeout),
+            attempts: 0,
+            body: None,
+            source: None,
+        }))
+    }
+
+    /// An [`ErrorKind::InvalidInput`] error: refused before any request was sent.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// An [`ErrorKind::Unsupported`] error.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+
+    /// An [`ErrorKind::Decode`] error for a reply that could not be understood.
+    pub fn decode(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Decode, message)
+    }
+
+    /// Sets the provider name (`"chert"`, `"linq"`, `"zapi"`, `"acs"`, or a downstream one).
+    #[must_use]
+    pub fn with_provider(mut self, provider: &'static str) -> Self {
+        self.0.provider = Some(provider);
+        self
+    }
+
+    /// Sets the operation name (`"remove_participant"`, …).
+    #[must_use]
+    pub fn with_operation(mut self, operation: &'static str) -> Self {
+        self.0.operation = Some(operation);
+        self
+    }
+
+    /// Sets the HTTP status of the reply.
+    #[must_use]
+    pub fn with_http_status(mut self, status: u16) -> Self {
+        self.0.http_status = Some(status);
+        self
+    }
+
+    /// Sets the provider's own error code, as text (`"1002"`, `"TooManyRequests"`).
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.0.code = Some(code.into());
+        self
+    }
+
+    /// Sets the provider's trace or request id.
+    #[must_use]
+    pub fn with_trace_id(mut self, trace_id: impl Into<String>) -> Self {
+        self.0.trace_id = Some(trace_id.into());
+        self
+    }
+
+    /// Sets how long the provider asked us to wait before retrying.
+    #[must_use]
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.0.retry_after = Some(delay);
+        self
+    }
+
+    /// Sets whether a retry could succeed.
+    #[must_use]
+    pub fn with_retryable(mut self, retryable: bool) -> Self {
+        self.0.retryable = retryable;
+        self
+    }
+
+    /// Sets whether the change may have been applied despite the failure (a timeout, a broken
+    /// connection, a gateway error). Non-idempotent operations are retried after an ambiguous
+    /// failure only in ensure mode.
+    #[must_use]
+    pub fn with_ambiguous(mut self, ambiguous: bool) -> Self {
+        self.0.ambiguous = ambiguous;
+        self
+    }
+
+    /// Keeps the raw reply body (already capped by the transport).
+    #[must_use]
+    pub fn with_body(mut self, body: Bytes) -> Self {
+        self.0.body = Some(body);
+        self
+    }
+
+    /// Keeps the underlying cause, reachable through [`std::error::Error::source`].
+    #[must_use]
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    pub(crate) fn set_attempts(&mut self, attempts: u32) {
+        self.0.attempts = attempts;
+    }
+
+    pub(crate) fn fill_context(&mut self, provider: &'static str, operation: &'static str) {
+        self.0.provider.get_or_insert(provider);
+        self.0.operation.get_or_insert(operation);
+    }
+
+    pub(crate) fn fill_retry_after(&mut self, delay: Option<Duration>) {
+        if self.0.retry_after.is_none() {
+            self.0.retry_after = delay;
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The provider that answered, if any.
+    pub fn provider(&self) -> Option<&'static str> {
+        self.0.provider
+    }
+
+    /// The operation that failed, if known.
+    pub fn operation(&self) -> Option<&'static str> {
+        self.0.operation
+    }
+
+    /// The HTTP status of the reply, if there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        self.0.http_status
+    }
+
+    /// The provider's error code, as text.
+    pub fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+
+    /// The message, with phone numbers masked.
+    pub fn message(&self) -> String {
+        Masked(&self.0.message).to_string()
+    }
+
+    /// The provider's trace or request id.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.0.trace_id.as_deref()
+    }
+
+    /// How long the provider asked us to wait, from a header or the body.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// Whether a retry could succeed, as decided by the provider's code table.
+    pub fn is_retryable(&self) -> bool {
+        self.0.retryable
+    }
+
+    /// Whether the change may have been applied despite the failure.
+    pub fn is_ambiguous(&self) -> bool {
+        self.0.ambiguous
+    }
+
+    /// How many attempts were made before giving up (0 when no request was sent).
+    pub fn attempts(&self) -> u32 {
+        self.0.attempts
+    }
+
+    /// The raw reply body, capped by the transport.
+    pub fn body(&self) -> Option<&Bytes> {
+        self.0.body.as_ref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.0;
+        match (i.provider, i.operation) {
+            (Some(p), Some(op)) => write!(f, "{p} {op}: ")?,
+            (Some(p), None) => write!(f, "{p}: ")?,
+            (None, Some(op)) => write!(f, "{op}: ")?,
+            (None, None) => {}
+        }
+        write!(f, "{} ({}", Masked(&i.message), i.kind)?;
+        if let Some(code) = &i.code {
+            write!(f, ", code {}", Masked(code))?;
+        }
+        if let Some(status) = i.http_status {
+            write!(f, ", HTTP {status}")?;
+        }
+        if let Some(trace) = &i.trace_id {
+            write!(f, ", trace {}", Masked(trace))?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.0;
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &i.kind)
+            .field("provider", &i.provider)
+            .field("operation", &i.operation)
+            .field("http_status", &i.http_status)
+            .field("code", &i.code.as_deref().map(Masked))
+            .field("message", &Masked(&i.message))
+            .field("trace_id", &i.trace_id)
+            .field("retry_after", &i.retry_after)
+            .field("retryable", &i.retryable)
+            .field("ambiguous", &i.ambiguous)
+            .field("attempts", &i.attempts)
+            .field("body_len", &i.body.as_ref().map(Bytes::len));
+        if let Some(source) = &i.source {
+            d.field("source", &Masked(&source.to_string()));
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Debug for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Self::new(ErrorKind::InvalidInput, e.to_string()).with_source(e)
+    }
+}
+
+/// One row of a provider's error-code table, generated from `specs/<provider>.toml` by
+/// `cargo xtask codegen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CodeEntry {
+    /// The provider's code, as text.
+    pub code: &'static str,
+    /// The HTTP status the provider documents for it.
+    pub http_status: u16,
+    /// Our kind for it.
+    pub kind: ErrorKind,
+    /// Whether a retry could succeed.
+    pub retryable: bool,
+    /// Whether the change may have happened anyway.
+    pub ambiguous: bool,
+    /// The provider's meaning, in a few words.
+    pub meaning: &'static str,
+}
+
+impl CodeEntry {
+    /// A table row (used by generated code).
+    pub const fn new(
+        code: &'static str,
+        http_status: u16,
+        kind: ErrorKind,
+        retryable: bool,
+        ambiguous: bool,
+        meaning: &'static str,
+    ) -> Self {
+        Self {
+            code,
+            http_status,
+            kind,
+            retryable,
+            ambiguous,
+            meaning,
+        }
+    }
+
+    /// A new [`Error`] with this row's kind, code, retryability and ambiguity.
+    pub fn to_error(&self, provider: &'static str, message: impl Into<String>) -> Error {
+        Error::new(self.kind, message)
+            .with_provider(provider)
+            .with_code(self.code)
+            .with_retryable(self.retryable)
+            .with_ambiguous(self.ambiguous)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_provider_code_message_status() {
+        let e = Error::new(ErrorKind::ChatUnavailable, "This chat is unavailable")
+            .with_provider("linq")
+            .with_operation("remove_participant")
+            .with_code("2013")
+            .with_http_status(409)
+            .with_trace_id("t-1");
+        assert_eq!(
+            e.to_string(),
+            "linq remove_participant: This chat is unavailable (chat_unavailable, code 2013, HTTP 409, trace t-1)"
+        );
+    }
+
+    #[test]
+    fn phone_numbers_are_masked_in_display_and_debug() {
+        let e = Error::new(ErrorKind::NotAMember, "+14155551234 is not in the group")
+            .with_source(std::io::Error::other("peer +14155551234"));
+        for text in [e.to_string(), format!("{e:?}"), e.message()] {
+            assert!(!text.contains("4155551234"), "{text}");
+            assert!(text.contains("+*******1234"), "{text}");
+        }
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(ErrorKind::from_name("nope"), None);
+    }
+
+    #[test]
+    fn parse_error_becomes_invalid_input() {
+        let e: Error = crate::E164::parse("4155551234").unwrap_err().into();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("E.164"));
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn default_retryability_by_kind() {
+        assert!(Error::new(ErrorKind::RateLimited, "").is_retryable());
+        assert!(!Error::new(ErrorKind::RateLimited, "").is_ambiguous());
+        assert!(Error::new(ErrorKind::Timeout, "").is_ambiguous());
+        assert!(!Error::new(ErrorKind::GroupTooSmall, "").is_retryable());
+    }
+}

@@ -1,0 +1,167 @@
+//! The one executor: runs any [`Operation`] over any [`HttpClient`] with a [`RetryPolicy`].
+
+use std::{fmt, sync::Arc};
+
+use tracing::Instrument;
+
+use crate::{
+    Clock, Error, ErrorKind, HttpClient, Operation, RetryPolicy, SystemClock, TransportError,
+    operation::Attempt, retry::retry_after_from_headers,
+};
+
+/// Runs operations: builds each attempt's request (so it is signed afresh), sends it with a
+/// per-attempt timeout, lets the operation parse the reply, and retries per [`RetryPolicy`].
+///
+/// Retry rule, in one place: an error is retried when the provider marked it retryable and,
+/// if the change may already have happened (an ambiguous failure), only when the operation is
+/// idempotent (or in ensure mode). A connection that never opened is always safe to retry.
+/// Waits honour the server's delay and use tokio time, so tests can pause it.
+#[derive(Clone)]
+pub struct Executor {
+    client: Arc<dyn HttpClient>,
+    policy: RetryPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("client", &self.client)
+            .field("policy", &self.policy)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl Executor {
+    /// An executor over `client` with the default policy and the system clock.
+    pub fn new(client: Arc<dyn HttpClient>) -> Self {
+        Self {
+            client,
+            policy: RetryPolicy::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Returns the executor with `policy`.
+    #[must_use]
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Returns the executor with `clock` (for signature timestamps).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The transport.
+    pub fn client(&self) -> &Arc<dyn HttpClient> {
+        &self.client
+    }
+
+    /// Runs `op` to completion.
+    ///
+    /// # Errors
+    /// The last attempt's error, carrying provider, operation and the number of attempts.
+    pub async fn execute<O: Operation + ?Sized>(&self, op: &O) -> Result<O::Output, Error> {
+        let span = tracing::info_span!(
+            "rosterkit.operation",
+            provider = op.provider(),
+            operation = op.name()
+        );
+        self.run(op).instrument(span).await.map_err(|mut e| {
+            e.fill_context(op.provider(), op.name());
+            e
+        })
+    }
+
+    async fn run<O: Operation + ?Sized>(&self, op: &O) -> Result<O::Output, Error> {
+        let started = tokio::time::Instant::now();
+        let mut after_ambiguous = false;
+        let mut number = 1;
+        loop {
+            let attempt = Attempt::new(number, self.clock.now(), after_ambiguous);
+            let request = op.build(&attempt)?;
+            let sent = tokio::time::timeout(self.policy.attempt_timeout, self.client.send(request))
+                .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
+                .await;
+            let mut err = match sent {
+                Ok(Ok(response)) => {
+                    let status = response.status().as_u16();
+                    tracing::debug!(attempt = number, status, "reply");
+                    let hinted = retry_after_from_headers(response.headers(), attempt.now);
+                    match op.parse(response, &attempt) {
+                        Ok(output) => return Ok(output),
+                        Err(mut e) => {
+                            e.fill_retry_after(hinted);
+                            e
+                        }
+                    }
+                }
+                Ok(Err(e)) => transport_error(e),
+                Err(_elapsed) => Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no complete reply within the {:?} attempt timeout",
+                        self.policy.attempt_timeout
+                    ),
+                )
+                .with_ambiguous(true),
+            };
+            err.set_attempts(number);
+            let safe = !err.is_ambiguous() || op.idempotent();
+            if !err.is_retryable() || !safe || number >= self.policy.max_attempts {
+                return Err(err);
+            }
+            let server = err.retry_after();
+            if server.is_some_and(|d| d > self.policy.max_retry_after) {
+                return Err(err);
+            }
+            let delay = self.policy.delay(number, server);
+            if let Some(total) = self.policy.total_timeout
+                && started.elapsed() + delay >= total
+            {
+                return Err(err);
+            }
+            tracing::info!(
+                attempt = number,
+                kind = %err.kind(),
+                code = err.code(),
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "retrying"
+            );
+            after_ambiguous |= err.is_ambiguous();
+            tokio::time::sleep(delay).await;
+            number += 1;
+        }
+    }
+}
+
+fn transport_error(e: TransportError) -> Error {
+    use crate::TransportErrorKind as T;
+    let sent = e.request_may_have_been_sent();
+    let kind = match e.kind() {
+        T::Timeout => ErrorKind::Timeout,
+        T::BodyTooLarge => ErrorKind::Decode,
+        T::Refused => ErrorKind::InvalidInput,
+        _ => ErrorKind::Transport,
+    };
+    let retryable = matches!(e.kind(), T::Connect | T::Io | T::Timeout);
+    Error::new(kind, e.to_string())
+        .with_retryable(retryable)
+        .with_ambiguous(sent)
+        .with_source(e)
+}

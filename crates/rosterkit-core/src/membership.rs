@@ -1,0 +1,217 @@
+//! The provider-agnostic membership API.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::{ChatId, Error, Handle, Outcome, Participant};
+
+/// Options of a membership change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChangeOptions {
+    /// Ensure the end state rather than demand the change: a reply meaning "already not a
+    /// member" or "already left" becomes [`Outcome::AlreadyDone`]. This is what makes retrying a
+    /// non-idempotent remove or leave safe after an ambiguous failure.
+    pub ensure: bool,
+}
+
+impl ChangeOptions {
+    /// Options with ensure mode on.
+    pub fn ensure() -> Self {
+        Self { ensure: true }
+    }
+
+    /// Returns the options with ensure mode set.
+    #[must_use]
+    pub fn with_ensure(mut self, ensure: bool) -> Self {
+        self.ensure = ensure;
+        self
+    }
+}
+
+/// What a provider can do through [`Membership`], so generic code can choose before calling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// `remove_participant` is supported.
+    pub remove: bool,
+    /// `add_participant` is supported.
+    pub add: bool,
+    /// `leave` is supported.
+    pub leave: bool,
+    /// `participants` is supported (a roster can be read).
+    pub list: bool,
+    /// Several handles go in one request (Z-API `phones`, ACS add).
+    pub batch: bool,
+    /// The most handles one request may carry, when batching.
+    pub max_batch: Option<usize>,
+    /// Changes are queued and applied later ([`Outcome::Queued`]).
+    pub queued: bool,
+    /// Which handle kinds the provider accepts.
+    pub handles: HandleKinds,
+}
+
+/// Which [`Handle`] variants a provider accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HandleKinds {
+    /// E.164 phone numbers.
+    pub phone: bool,
+    /// Email addresses.
+    pub email: bool,
+    /// Provider-native raw ids.
+    pub native: bool,
+}
+
+impl HandleKinds {
+    /// The given set.
+    pub const fn new(phone: bool, email: bool, native: bool) -> Self {
+        Self {
+            phone,
+            email,
+            native,
+        }
+    }
+
+    /// Whether `handle` is of an accepted kind.
+    pub fn accepts(&self, handle: &Handle) -> bool {
+        match handle {
+            Handle::Phone(_) => self.phone,
+            Handle::Email(_) => self.email,
+            Handle::Native(_) => self.native,
+        }
+    }
+}
+
+impl Capabilities {
+    /// No capabilities; chain the setters below.
+    pub const fn none() -> Self {
+        Self {
+            remove: false,
+            add: false,
+            leave: false,
+            list: false,
+            batch: false,
+            max_batch: None,
+            queued: false,
+            handles: HandleKinds::new(false, false, false),
+        }
+    }
+
+    /// Sets which operations exist.
+    #[must_use]
+    pub const fn with_operations(
+        mut self,
+        remove: bool,
+        add: bool,
+        leave: bool,
+        list: bool,
+    ) -> Self {
+        self.remove = remove;
+        self.add = add;
+        self.leave = leave;
+        self.list = list;
+        self
+    }
+
+    /// Sets native batching and its limit.
+    #[must_use]
+    pub const fn with_batch(mut self, max_batch: Option<usize>) -> Self {
+        self.batch = true;
+        self.max_batch = max_batch;
+        self
+    }
+
+    /// Marks changes as queued.
+    #[must_use]
+    pub const fn with_queued(mut self, queued: bool) -> Self {
+        self.queued = queued;
+        self
+    }
+
+    /// Sets the accepted handle kinds.
+    #[must_use]
+    pub const fn with_handles(mut self, handles: HandleKinds) -> Self {
+        self.handles = handles;
+        self
+    }
+}
+
+/// Group membership on one provider, object-safe so generic code can hold a
+/// `Box<dyn Membership>`.
+///
+/// Bulk methods return one result per input handle, in input order; the default
+/// implementations call the single-handle method in turn, and adapters override them where the
+/// provider batches natively.
+#[async_trait]
+pub trait Membership: Send + Sync + Debug {
+    /// The provider's name (`"chert"`, `"linq"`, `"zapi"`, `"acs"`).
+    fn provider(&self) -> &'static str;
+
+    /// What this provider supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Removes `handle` from `chat`.
+    ///
+    /// # Errors
+    /// A typed [`Error`]; `InvalidInput` errors are raised before any request.
+    async fn remove_participant(
+        &self,
+        chat: &ChatId,
+        handle: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error>;
+
+    /// Adds `handle` to `chat`.
+    ///
+    /// # Errors
+    /// A typed [`Error`]; `InvalidInput` errors are raised before any request.
+    async fn add_participant(
+        &self,
+        chat: &ChatId,
+        handle: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error>;
+
+    /// Leaves `chat` with our own identity.
+    ///
+    /// # Errors
+    /// A typed [`Error`].
+    async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error>;
+
+    /// Lists the current members of `chat`.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] where the provider has no roster read, else a typed
+    /// [`Error`].
+    async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error>;
+
+    /// Removes several handles; one result per handle, in order.
+    async fn remove_participants(
+        &self,
+        chat: &ChatId,
+        handles: &[Handle],
+        options: ChangeOptions,
+    ) -> Vec<Result<Outcome, Error>> {
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            out.push(self.remove_participant(chat, handle, options).await);
+        }
+        out
+    }
+
+    /// Adds several handles; one result per handle, in order.
+    async fn add_participants(
+        &self,
+        chat: &ChatId,
+        handles: &[Handle],
+        options: ChangeOptions,
+    ) -> Vec<Result<Outcome, Error>> {
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            out.push(self.add_participant(chat, handle, options).await);
+        }
+        out
+    }
+}

@@ -1,0 +1,362 @@
+//! The executor over real loopback HTTP: retries, server delays, timeouts, body caps.
+//!
+//! Time is paused, so multi-second backoffs and `Retry-After` waits complete instantly while
+//! still being measured in tokio time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use axum::{Router, body::Body, http::Response, routing::any};
+use rosterkit_core::{
+    Attempt, Bytes, Error, ErrorKind, Executor, HttpClient, Operation, ReqwestClient, RetryPolicy,
+    http,
+};
+
+/// Scripted replies: each request takes the next one; the last repeats.
+#[derive(Clone)]
+struct Script {
+    replies: Arc<Mutex<Vec<Reply>>>,
+    hits: Arc<AtomicU32>,
+}
+
+#[derive(Clone)]
+enum Reply {
+    Status(u16, Vec<(&'static str, String)>, &'static str),
+    Stall,
+    Big(usize),
+}
+
+async fn serve(replies: Vec<Reply>) -> (SocketAddr, Arc<AtomicU32>) {
+    let script = Script {
+        replies: Arc::new(Mutex::new(replies)),
+        hits: Arc::new(AtomicU32::new(0)),
+    };
+    let hits = script.hits.clone();
+    let app = Router::new().fallback(any(move || {
+        let script = script.clone();
+        async move {
+            script.hits.fetch_add(1, Ordering::SeqCst);
+            let reply = {
+                let mut r = script.replies.lock().unwrap();
+                if r.len() > 1 {
+                    r.remove(0)
+                } else {
+                    r[0].clone()
+                }
+            };
+            match reply {
+                Reply::Status(status, headers, body) => {
+                    let mut b = Response::builder().status(status);
+                    for (k, v) in headers {
+                        b = b.header(k, v);
+                    }
+                    b.body(Body::from(body)).unwrap()
+                }
+                Reply::Stall => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Response::new(Body::empty())
+                }
+                Reply::Big(n) => Response::new(Body::from(vec![b'x'; n])),
+            }
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, hits)
+}
+
+/// A minimal operation: GET /thing; 2xx → body text; otherwise an error whose retryability
+/// follows the status the way a provider table would.
+struct Probe {
+    url: String,
+    idempotent: bool,
+    built: AtomicU32,
+}
+
+impl Probe {
+    fn new(addr: SocketAddr, idempotent: bool) -> Self {
+        Self {
+            url: format!("http://{addr}/thing"),
+            idempotent,
+            built: AtomicU32::new(0),
+        }
+    }
+}
+
+impl Operation for Probe {
+    type Output = String;
+    fn provider(&self) -> &'static str {
+        "probe"
+    }
+    fn name(&self) -> &'static str {
+        "get_thing"
+    }
+    fn idempotent(&self) -> bool {
+        self.idempotent
+    }
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.built.fetch_add(1, Ordering::SeqCst);
+        Ok(http::Request::get(&self.url)
+            .header("x-attempt", attempt.number.to_string())
+            .body(Bytes::new())
+            .unwrap())
+    }
+    fn parse(&self, r: http::Response<Bytes>, _: &Attempt) -> Result<String, Error> {
+        let status = r.status().as_u16();
+        if r.status().is_success() {
+            return Ok(String::from_utf8_lossy(r.body()).into_owned());
+        }
+        Err(Error::new(ErrorKind::from_status(status), "probe failed")
+            .with_http_status(status)
+            .with_retryable(matches!(status, 429 | 503)))
+    }
+}
+
+fn executor(policy: RetryPolicy) -> Executor {
+    Executor::new(Arc::new(ReqwestClient::new().unwrap())).with_retry_policy(policy)
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_attempts(3)
+        .with_backoff(Duration::from_millis(100), Duration::from_secs(1))
+        .with_jitter(false)
+}
+
+fn ok() -> Reply {
+    Reply::Status(200, vec![], "done")
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_seconds_is_honoured() {
+    let (addr, hits) = serve(vec![
+        Reply::Status(429, vec![("retry-after", "7".into())], ""),
+        ok(),
+    ])
+    .await;
+    let op = Probe::new(addr, false);
+    let start = tokio::time::Instant::now();
+    assert_eq!(executor(quick()).execute(&op).await.unwrap(), "done");
+    assert!(
+        start.elapsed() >= Duration::from_secs(7),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        op.built.load(Ordering::SeqCst),
+        2,
+        "each attempt is built afresh"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_http_date_is_honoured() {
+    let when = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(20));
+    let (addr, _) = serve(vec![
+        Reply::Status(503, vec![("retry-after", when)], ""),
+        ok(),
+    ])
+    .await;
+    let start = tokio::time::Instant::now();
+    executor(quick())
+        .execute(&Probe::new(addr, true))
+        .await
+        .unwrap();
+    // The date has one-second resolution.
+    assert!(
+        start.elapsed() >= Duration::from_secs(19),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_ms_headers_are_honoured() {
+    for header in ["retry-after-ms", "x-ms-retry-after-ms"] {
+        let (addr, _) = serve(vec![
+            Reply::Status(429, vec![(header, "4500".into())], ""),
+            ok(),
+        ])
+        .await;
+        let start = tokio::time::Instant::now();
+        executor(quick())
+            .execute(&Probe::new(addr, true))
+            .await
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(4500), "{header}");
+        assert!(start.elapsed() < Duration::from_secs(5), "{header}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_longer_than_allowed_ends_the_retries() {
+    let (addr, hits) = serve(vec![Reply::Status(
+        429,
+        vec![("retry-after", "600".into())],
+        "",
+    )])
+    .await;
+    let err = executor(quick())
+        .execute(&Probe::new(addr, true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(600)));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_are_retried_until_attempts_run_out() {
+    let (addr, hits) = serve(vec![Reply::Status(503, vec![], "busy")]).await;
+    let err = executor(quick())
+        .execute(&Probe::new(addr, true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServerError);
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    assert_eq!(err.provider(), Some("probe"));
+    assert_eq!(err.operation(), Some("get_thing"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ambiguous_failures_are_not_retried_for_non_idempotent_operations() {
+    let (addr, hits) = serve(vec![Reply::Status(503, vec![], "busy"), ok()]).await;
+    let err = executor(quick())
+        .execute(&Probe::new(addr, false))
+        .await
+        .unwrap_err();
+    assert!(err.is_ambiguous());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_retryable_4xx_is_answered_once() {
+    let (addr, hits) = serve(vec![Reply::Status(409, vec![], "no")]).await;
+    let err = executor(quick())
+        .execute(&Probe::new(addr, true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(err.http_status(), Some(409));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_reply_times_out_per_attempt() {
+    let (addr, hits) = serve(vec![Reply::Stall, ok()]).await;
+    let policy = quick().with_attempt_timeout(Duration::from_secs(2));
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        executor(policy.clone())
+            .execute(&Probe::new(addr, true))
+            .await
+            .unwrap(),
+        "done"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(2));
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    // Not idempotent: the stall is ambiguous, so no second attempt.
+    let (addr, hits) = serve(vec![Reply::Stall, ok()]).await;
+    let err = executor(policy)
+        .execute(&Probe::new(addr, false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.is_ambiguous());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_deadline_stops_retries() {
+    let (addr, hits) = serve(vec![Reply::Status(
+        429,
+        vec![("retry-after", "10".into())],
+        "",
+    )])
+    .await;
+    let policy = quick()
+        .with_max_attempts(10)
+        .with_total_timeout(Some(Duration::from_secs(25)));
+    let err = executor(policy)
+        .execute(&Probe::new(addr, true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        3,
+        "0 s, 10 s, 20 s; the next wait passes 25 s"
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_even_when_not_idempotent() {
+    // Bind then drop, so the port is very likely closed.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let policy = quick()
+        .with_max_attempts(2)
+        .with_backoff(Duration::from_millis(1), Duration::from_millis(1));
+    let err = executor(policy)
+        .execute(&Probe::new(addr, false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert!(!err.is_ambiguous(), "nothing was sent");
+    assert_eq!(err.attempts(), 2);
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_refused() {
+    let (addr, _) = serve(vec![Reply::Big(64 * 1024)]).await;
+    let client = ReqwestClient::builder().body_limit(1024).build().unwrap();
+    let err = Executor::new(Arc::new(client))
+        .with_retry_policy(RetryPolicy::no_retries())
+        .execute(&Probe::new(addr, true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.to_string().contains("1024-byte cap"), "{err}");
+
+    // A chunked body (no Content-Length) is cut off as it streams.
+    let (addr, _) = serve(vec![Reply::Big(8)]).await;
+    let client = ReqwestClient::builder().body_limit(1024).build().unwrap();
+    let reply = client
+        .send(
+            http::Request::get(format!("http://{addr}/"))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.body().as_ref(), b"xxxxxxxx");
+}
+
+#[tokio::test]
+async fn plain_http_to_remote_hosts_is_refused() {
+    let client = ReqwestClient::new().unwrap();
+    let err = client
+        .send(
+            http::Request::get("http://example.com/x")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), rosterkit_core::TransportErrorKind::Refused);
+    assert!(!err.request_may_have_been_sent());
+}
