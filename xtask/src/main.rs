@@ -1,0 +1,41 @@
+//! `cargo xtask`: rosterkit's development tasks.
+//!
+//! - `cargo xtask codegen [--check]`: regenerate (or check) the code derived from `specs/`.
+
+// A command-line tool: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::{path::PathBuf, process::ExitCode};
+
+mod codegen;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["codegen"] => codegen::generate(&workspace_root(), codegen::Mode::Write),
+        ["codegen", "--check"] => codegen::generate(&workspace_root(), codegen::Mode::Check),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  codegen [--check]   regenerate the code derived from specs/ (--check: fail if stale)";
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub(crate) fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map_or(here.clone(), PathBuf::from)
+}
