@@ -1,0 +1,47 @@
+//! Assembles the sandbox's router: the control plane plus one mount per provider.
+//!
+//! Adding a provider `foo` (its module `src/foo/` exposing `pub(crate) fn router(&FooEmulator)
+//! -> ProviderRouter`): add a field to [`Emulators`] and create it in [`Emulators::new`], add
+//! one `mount` line in [`build`], its credentials to [`SandboxInfo`] in
+//! [`Emulators::info`], and an accessor on `Sandbox`.
+
+use axum::Router;
+
+use crate::chert::{self, ChertEmulator};
+use crate::control::{self, ControlCtx};
+use crate::framework::{Framework, mount};
+use crate::sandbox::SandboxInfo;
+
+/// Every provider emulator's state handle.
+#[derive(Debug, Clone)]
+pub(crate) struct Emulators {
+    pub(crate) chert: ChertEmulator,
+}
+
+impl Emulators {
+    pub(crate) fn new(framework: &Framework) -> Self {
+        Emulators {
+            chert: ChertEmulator::new(framework.clock.clone()),
+        }
+    }
+
+    /// Base URLs and credentials of every emulator, for a sandbox at `base_url`.
+    pub(crate) fn info(&self, base_url: &str) -> SandboxInfo {
+        SandboxInfo {
+            base_url: base_url.to_owned(),
+            chert: self.chert.credentials(base_url),
+        }
+    }
+}
+
+/// The whole application: `/_sandbox/...` and every provider's mount.
+pub(crate) fn build(framework: &Framework, emulators: &Emulators, base_url: &str) -> Router {
+    let mut app = control::router(ControlCtx {
+        framework: framework.clone(),
+        emulators: emulators.clone(),
+        base_url: base_url.to_owned(),
+    });
+    // One line per provider.
+    app = mount(app, framework, chert::router(&emulators.chert));
+    app
+}

@@ -1,0 +1,401 @@
+//! Fault injection: make the next matching requests fail, stall or lose their connection.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::provider::Provider;
+use crate::sync::lock;
+
+/// A rule that intercepts the next `times` requests to one provider matching a method and a
+/// path fragment.
+///
+/// Over HTTP (`POST /_sandbox/faults`) a fault is a JSON object:
+///
+/// ```json
+/// {"provider":"chert","method":"DELETE","path_contains":"/participants/","times":2,
+///  "action":{"kind":"respond","status":503,"headers":[["retry-after","1"]],"body":"oops"}}
+/// ```
+///
+/// `method`, `path_contains` and `times` (default 1) are optional. The `action` kinds are
+/// `respond` (`status`, `headers`, and `body` as text or `body_base64`), `latency` (`ms`),
+/// `drop_connection`, `drop_after_apply`, and the shortcut `chert_error` (`status`, `code`,
+/// `retryable`, optional `retry_after` and `message`), which is stored as a `respond`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// The emulator whose requests this fault intercepts.
+    pub provider: Provider,
+    /// Only requests with this method; any method when `None`.
+    #[serde(default, with = "opt_method", skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// Only requests whose raw path and query (still percent-encoded, mount path included)
+    /// contain this string; any path when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_contains: Option<String>,
+    /// How many requests the fault intercepts before it is used up. A fault with `times == 0`
+    /// is never stored.
+    #[serde(default = "one")]
+    pub times: u32,
+    /// What to do with an intercepted request.
+    pub action: FaultAction,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Fault {
+    /// A fault intercepting the next request to `provider`, whatever its method and path.
+    #[must_use]
+    pub fn new(provider: Provider, action: FaultAction) -> Self {
+        Fault {
+            provider,
+            method: None,
+            path_contains: None,
+            times: 1,
+            action,
+        }
+    }
+
+    /// Restricts the fault to one method.
+    #[must_use]
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Restricts the fault to requests whose raw path and query contain `fragment`.
+    #[must_use]
+    pub fn path_contains(mut self, fragment: impl Into<String>) -> Self {
+        self.path_contains = Some(fragment.into());
+        self
+    }
+
+    /// Sets how many requests the fault intercepts.
+    #[must_use]
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    fn matches(&self, provider: Provider, method: &Method, path: &str) -> bool {
+        self.provider == provider
+            && self.method.as_ref().is_none_or(|m| m == method)
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|frag| path.contains(frag))
+    }
+}
+
+/// What an intercepted request gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "ActionWire", try_from = "ActionWire")]
+#[non_exhaustive]
+pub enum FaultAction {
+    /// Reply with exactly this status, these headers and this body, without running the
+    /// emulator (no state change). Useful for malformed JSON, a wrong content type or a huge
+    /// body. Headers with an invalid name or value are skipped.
+    Respond {
+        /// The status code.
+        status: StatusCode,
+        /// Header `(name, value)` pairs, in order.
+        headers: Vec<(String, String)>,
+        /// The body bytes.
+        body: Bytes,
+    },
+    /// Wait this long, then handle the request normally.
+    Latency(Duration),
+    /// Close the TCP connection before processing: no response, no state change.
+    DropConnection,
+    /// Process the request normally (its state change is applied), then close the TCP
+    /// connection without sending the response.
+    DropAfterApply,
+}
+
+impl FaultAction {
+    /// A raw reply with `status`, `content-type: application/json` and `body` sent as is
+    /// (it need not be valid JSON).
+    #[must_use]
+    pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Self {
+        FaultAction::Respond {
+            status,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: body.into(),
+        }
+    }
+
+    /// A raw reply with `status`, no headers and an empty body.
+    #[must_use]
+    pub fn status(status: StatusCode) -> Self {
+        FaultAction::Respond {
+            status,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// The kind of this action, as recorded in the journal.
+    #[must_use]
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultAction::Respond { .. } => FaultKind::Respond,
+            FaultAction::Latency(_) => FaultKind::Latency,
+            FaultAction::DropConnection => FaultKind::DropConnection,
+            FaultAction::DropAfterApply => FaultKind::DropAfterApply,
+        }
+    }
+
+    /// Builds the HTTP response of a `Respond` action; `None` for other actions.
+    pub(crate) fn to_response(&self) -> Option<axum::response::Response> {
+        let FaultAction::Respond {
+            status,
+            headers,
+            body,
+        } = self
+        else {
+            return None;
+        };
+        let mut response = axum::response::Response::new(axum::body::Body::from(body.clone()));
+        *response.status_mut() = *status;
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        Some(response)
+    }
+}
+
+/// The kind of fault that fired on a request, as recorded in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// [`FaultAction::Respond`].
+    Respond,
+    /// [`FaultAction::Latency`].
+    Latency,
+    /// [`FaultAction::DropConnection`].
+    DropConnection,
+    /// [`FaultAction::DropAfterApply`].
+    DropAfterApply,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ActionWire {
+    Respond {
+        status: u16,
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body_base64: Option<String>,
+    },
+    Latency {
+        ms: u64,
+    },
+    DropConnection,
+    DropAfterApply,
+    ChertError {
+        status: u16,
+        code: u32,
+        #[serde(default)]
+        retryable: bool,
+        #[serde(default)]
+        retry_after: Option<u64>,
+        #[serde(default)]
+        message: Option<String>,
+    },
+}
+
+impl From<FaultAction> for ActionWire {
+    fn from(action: FaultAction) -> Self {
+        match action {
+            FaultAction::Respond {
+                status,
+                headers,
+                body,
+            } => {
+                let (body, body_base64) = match std::str::from_utf8(&body) {
+                    Ok(text) => (Some(text.to_owned()), None),
+                    Err(_) => (None, Some(BASE64.encode(&body))),
+                };
+                ActionWire::Respond {
+                    status: status.as_u16(),
+                    headers,
+                    body,
+                    body_base64,
+                }
+            }
+            FaultAction::Latency(d) => ActionWire::Latency {
+                ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            },
+            FaultAction::DropConnection => ActionWire::DropConnection,
+            FaultAction::DropAfterApply => ActionWire::DropAfterApply,
+        }
+    }
+}
+
+impl TryFrom<ActionWire> for FaultAction {
+    type Error = String;
+
+    fn try_from(wire: ActionWire) -> Result<Self, Self::Error> {
+        match wire {
+            ActionWire::Respond {
+                status,
+                headers,
+                body,
+                body_base64,
+            } => {
+                let status = parse_status(status)?;
+                for (name, value) in &headers {
+                    HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| format!("invalid header name {name:?}"))?;
+                    HeaderValue::from_str(value)
+                        .map_err(|_| format!("invalid value for header {name:?}"))?;
+                }
+                let body = match (body, body_base64) {
+                    (_, Some(b64)) => Bytes::from(
+                        BASE64
+                            .decode(b64)
+                            .map_err(|e| format!("invalid body_base64: {e}"))?,
+                    ),
+                    (Some(text), None) => Bytes::from(text.into_bytes()),
+                    (None, None) => Bytes::new(),
+                };
+                Ok(FaultAction::Respond {
+                    status,
+                    headers,
+                    body,
+                })
+            }
+            ActionWire::Latency { ms } => Ok(FaultAction::Latency(Duration::from_millis(ms))),
+            ActionWire::DropConnection => Ok(FaultAction::DropConnection),
+            ActionWire::DropAfterApply => Ok(FaultAction::DropAfterApply),
+            ActionWire::ChertError {
+                status,
+                code,
+                retryable,
+                retry_after,
+                message,
+            } => {
+                let status = parse_status(status)?;
+                Ok(match message {
+                    Some(message) => FaultAction::chert_error_with_message(
+                        status,
+                        code,
+                        &message,
+                        retryable,
+                        retry_after,
+                    ),
+                    None => FaultAction::chert_error(status, code, retryable, retry_after),
+                })
+            }
+        }
+    }
+}
+
+fn parse_status(status: u16) -> Result<StatusCode, String> {
+    StatusCode::from_u16(status).map_err(|_| format!("invalid HTTP status {status}"))
+}
+
+mod opt_method {
+    use http::Method;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)] // The signature serde's `with` requires.
+    pub(super) fn serialize<S: Serializer>(
+        method: &Option<Method>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match method {
+            Some(m) => serializer.serialize_some(m.as_str()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Method>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("invalid HTTP method {text:?}")))
+    }
+}
+
+/// A cloneable handle on the sandbox's pending faults.
+///
+/// Faults are tried in injection order; the first one matching a request fires and its
+/// `times` counts down, and it is removed when it reaches zero. At most one fault fires per
+/// request.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pending: Arc<Mutex<Vec<Fault>>>,
+}
+
+impl Faults {
+    /// Adds a fault after the ones already pending. A fault with `times == 0` is ignored.
+    pub fn inject(&self, fault: Fault) {
+        if fault.times > 0 {
+            lock(&self.pending).push(fault);
+        }
+    }
+
+    /// Removes every pending fault.
+    pub fn clear(&self) {
+        lock(&self.pending).clear();
+    }
+
+    /// The pending faults, with their remaining `times`.
+    #[must_use]
+    pub fn pending(&self) -> Vec<Fault> {
+        lock(&self.pending).clone()
+    }
+
+    /// The number of pending faults.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        lock(&self.pending).len()
+    }
+
+    /// Whether no fault is pending.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Consumes one use of the first fault matching the request, returning its action.
+    pub(crate) fn take(
+        &self,
+        provider: Provider,
+        method: &Method,
+        path: &str,
+    ) -> Option<FaultAction> {
+        let mut pending = lock(&self.pending);
+        let index = pending
+            .iter()
+            .position(|f| f.matches(provider, method, path))?;
+        let fault = &mut pending[index];
+        fault.times = fault.times.saturating_sub(1);
+        if fault.times == 0 {
+            Some(pending.remove(index).action)
+        } else {
+            Some(fault.action.clone())
+        }
+    }
+}

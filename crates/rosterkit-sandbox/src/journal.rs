@@ -1,0 +1,234 @@
+//! The request journal: what went over the wire to the emulators.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::fault::FaultKind;
+use crate::provider::Provider;
+use crate::sync::lock;
+
+/// The default number of entries the journal keeps before dropping the oldest.
+pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
+
+/// One request received by an emulator, with what the sandbox did about it.
+///
+/// Over HTTP (`GET /_sandbox/journal`) an entry is a JSON object with the same field names;
+/// `headers` is a list of `[name, value]` pairs, and the body appears twice: `body` (UTF-8,
+/// invalid sequences replaced by U+FFFD) and `body_base64` (the exact bytes, standard base64).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "EntryWire", from = "EntryWire")]
+pub struct JournalEntry {
+    /// Arrival number, starting at 1 and never reused (not even after [`Journal::clear`]).
+    pub seq: u64,
+    /// The emulator that received the request.
+    pub provider: Provider,
+    /// The HTTP method (`"DELETE"`).
+    pub method: String,
+    /// The path and query exactly as received, still percent-encoded
+    /// (`/chert/api/v1/chats/ch_X/participants/%2B14155551234`).
+    pub path: String,
+    /// Every header in arrival order. Names are lowercase (HTTP/1 names are case-insensitive
+    /// and the server normalises them); values are as received, non-UTF-8 bytes replaced.
+    pub headers: Vec<(String, String)>,
+    /// The request body, byte for byte.
+    pub body: Bytes,
+    /// The status sent back, or `None` when the connection was dropped without a response.
+    pub status: Option<u16>,
+    /// The fault that fired on this request, if any.
+    pub fault: Option<FaultKind>,
+    /// The state changes the emulator applied, e.g. `"chert:remove ch_X +14155551234"`.
+    /// Empty for a request that changed nothing (errors, no-op adds, faults that stop early).
+    pub effects: Vec<String>,
+}
+
+impl JournalEntry {
+    /// The first value of the header `name` (case-insensitive), if present.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as UTF-8, with invalid sequences replaced.
+    #[must_use]
+    pub fn body_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct EntryWire {
+    seq: u64,
+    provider: Provider,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    body_base64: Option<String>,
+    status: Option<u16>,
+    #[serde(default)]
+    fault: Option<FaultKind>,
+    #[serde(default)]
+    effects: Vec<String>,
+}
+
+impl From<JournalEntry> for EntryWire {
+    fn from(e: JournalEntry) -> Self {
+        EntryWire {
+            seq: e.seq,
+            provider: e.provider,
+            method: e.method,
+            path: e.path,
+            headers: e.headers,
+            body: String::from_utf8_lossy(&e.body).into_owned(),
+            body_base64: Some(BASE64.encode(&e.body)),
+            status: e.status,
+            fault: e.fault,
+            effects: e.effects,
+        }
+    }
+}
+
+impl From<EntryWire> for JournalEntry {
+    fn from(w: EntryWire) -> Self {
+        let body = w
+            .body_base64
+            .and_then(|b| BASE64.decode(b).ok())
+            .map_or_else(|| Bytes::from(w.body.into_bytes()), Bytes::from);
+        JournalEntry {
+            seq: w.seq,
+            provider: w.provider,
+            method: w.method,
+            path: w.path,
+            headers: w.headers,
+            body,
+            status: w.status,
+            fault: w.fault,
+            effects: w.effects,
+        }
+    }
+}
+
+/// A cloneable handle on the sandbox's request journal.
+///
+/// Entries are appended when a request finishes (answered, or dropped by a fault), so they are
+/// in completion order; `seq` gives the arrival order. The journal keeps at most
+/// [`capacity`](Journal::capacity) entries and drops the oldest beyond that, so long runs stay
+/// flat in memory.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    inner: Arc<JournalInner>,
+}
+
+#[derive(Debug)]
+struct JournalInner {
+    next_seq: AtomicU64,
+    state: Mutex<JournalState>,
+}
+
+#[derive(Debug)]
+struct JournalState {
+    capacity: usize,
+    entries: VecDeque<JournalEntry>,
+}
+
+impl Journal {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Journal {
+            inner: Arc::new(JournalInner {
+                next_seq: AtomicU64::new(1),
+                state: Mutex::new(JournalState {
+                    capacity: capacity.max(1),
+                    entries: VecDeque::new(),
+                }),
+            }),
+        }
+    }
+
+    /// Every entry currently kept, oldest first.
+    #[must_use]
+    pub fn entries(&self) -> Vec<JournalEntry> {
+        lock(&self.inner.state).entries.iter().cloned().collect()
+    }
+
+    /// The entries received by one provider, oldest first.
+    #[must_use]
+    pub fn entries_for(&self, provider: Provider) -> Vec<JournalEntry> {
+        lock(&self.inner.state)
+            .entries
+            .iter()
+            .filter(|e| e.provider == provider)
+            .cloned()
+            .collect()
+    }
+
+    /// The most recently finished entry.
+    #[must_use]
+    pub fn last(&self) -> Option<JournalEntry> {
+        lock(&self.inner.state).entries.back().cloned()
+    }
+
+    /// Every effect of every entry kept, in journal order: a quick way to count side effects.
+    #[must_use]
+    pub fn effects(&self) -> Vec<String> {
+        lock(&self.inner.state)
+            .entries
+            .iter()
+            .flat_map(|e| e.effects.iter().cloned())
+            .collect()
+    }
+
+    /// The number of entries kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        lock(&self.inner.state).entries.len()
+    }
+
+    /// Whether no entry is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every entry. Sequence numbers keep counting.
+    pub fn clear(&self) {
+        lock(&self.inner.state).entries.clear();
+    }
+
+    /// The maximum number of entries kept.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        lock(&self.inner.state).capacity
+    }
+
+    /// Changes the maximum number of entries kept (at least 1), dropping the oldest if needed.
+    pub fn set_capacity(&self, capacity: usize) {
+        let mut state = lock(&self.inner.state);
+        state.capacity = capacity.max(1);
+        let excess = state.entries.len().saturating_sub(state.capacity);
+        state.entries.drain(..excess);
+    }
+
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.inner.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn push(&self, entry: JournalEntry) {
+        let mut state = lock(&self.inner.state);
+        if state.entries.len() >= state.capacity {
+            state.entries.pop_front();
+        }
+        state.entries.push_back(entry);
+    }
+}

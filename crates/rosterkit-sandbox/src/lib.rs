@@ -1,0 +1,111 @@
+//! Local, stateful emulators of rosterkit's messaging providers, on one loopback port.
+//!
+//! One HTTP/1 server hosts every emulator under its own path (Chert at `/chert/api/v1`; Linq,
+//! Z-API and ACS are to follow at `/linq/api/partner`, `/zapi` and `/acs`) and a control plane
+//! under `/_sandbox`. Each emulator implements its provider's contract independently of the
+//! rosterkit adapters — exact on output, checking auth as the provider does — so a misreading
+//! in an adapter shows up as a failing test instead of being mirrored.
+//!
+//! - **State** lives in memory; seed it from Rust ([`Sandbox::chert`]) or over HTTP
+//!   (`POST /_sandbox/chert/chats`).
+//! - **Journal**: every request to an emulator is recorded with its raw path, headers, body,
+//!   status, the fault that fired and the state changes applied ([`Sandbox::journal`]).
+//! - **Faults**: fail, delay or drop the connection of the next matching requests
+//!   ([`Sandbox::faults`]), including dropping it *after* the state change was applied.
+//! - **Clock**: the emulators' "now" can be shifted or pinned for clock-skew tests.
+//!
+//! # Example
+//!
+//! ```
+//! use rosterkit_sandbox::{Fault, FaultAction, Method, Provider, Sandbox, StatusCode};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let sandbox = Sandbox::start().await?;
+//! let chat = sandbox
+//!     .chert()
+//!     .create_group(&["+14155550100", "+14155550200", "+14155551234"]);
+//! // A Chert client would be pointed at `info.chert.base_url` with these credentials.
+//! let info = sandbox.info();
+//! assert_eq!(info.chert.tenant, "sandbox");
+//!
+//! // The next DELETE to Chert answers 429 / code 1007 with `Retry-After: 30`.
+//! sandbox.faults().inject(
+//!     Fault::new(
+//!         Provider::Chert,
+//!         FaultAction::chert_error(StatusCode::TOO_MANY_REQUESTS, 1007, true, Some(30)),
+//!     )
+//!     .method(Method::DELETE),
+//! );
+//!
+//! // The code under test would send this; here it is by hand.
+//! let mut stream = tokio::net::TcpStream::connect(sandbox.addr()).await?;
+//! let request = format!(
+//!     "DELETE /chert/api/v1/chats/{chat}/participants/%2B14155551234 HTTP/1.1\r\n\
+//!      host: sandbox\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+//!     info.chert.signing_secret,
+//! );
+//! stream.write_all(request.as_bytes()).await?;
+//! let mut reply = String::new();
+//! stream.read_to_string(&mut reply).await?;
+//! assert!(reply.starts_with("HTTP/1.1 429"));
+//!
+//! // What went over the wire, and what changed (nothing: the fault answered).
+//! let entry = sandbox.journal().last().expect("one request");
+//! assert_eq!(entry.path, format!("/chert/api/v1/chats/{chat}/participants/%2B14155551234"));
+//! assert!(entry.effects.is_empty());
+//! assert_eq!(sandbox.chert().members(&chat).map(|m| m.len()), Some(3));
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # HTTP control plane
+//!
+//! | Route | Effect |
+//! |---|---|
+//! | `GET /_sandbox/health` | `{"ok":true}` |
+//! | `GET /_sandbox/info` | [`SandboxInfo`] |
+//! | `GET /_sandbox/faults` | `{"faults":[..]}`, the pending [`Fault`]s |
+//! | `POST /_sandbox/faults` | one [`Fault`] or an array → 201 `{"pending":n}` |
+//! | `DELETE /_sandbox/faults` | remove all → 204 |
+//! | `GET /_sandbox/journal[?provider=chert&since=N]` | `{"entries":[..]}`, see [`JournalEntry`] |
+//! | `DELETE /_sandbox/journal` | forget all entries → 204 |
+//! | `GET /_sandbox/clock` | `{"offset_secs","pinned_unix","now_unix"}` |
+//! | `PUT /_sandbox/clock` | `{"offset_secs":i64}` and/or `{"pinned_unix":u64\|null}` |
+//! | `POST /_sandbox/chert/chats` | a [`chert::ChertChatSeed`] → 201 `{"id":..}` |
+//! | `GET /_sandbox/chert/chats/{id}` | a [`chert::ChertChat`], or 404 |
+//! | `PUT /_sandbox/chert/tenants/{slug}` | `{"signing_secret":..}` → 204 |
+//!
+//! Control-plane errors are `{"error":"<message>"}` with a 4xx status.
+//!
+//! # Feature flags
+//!
+//! None: the crate always hosts every emulator it has.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod app;
+pub mod chert;
+mod clock;
+mod control;
+mod fault;
+mod framework;
+mod journal;
+mod provider;
+mod sandbox;
+mod server;
+mod sync;
+
+pub use fault::{Fault, FaultAction, FaultKind, Faults};
+pub use http::{Method, StatusCode};
+pub use journal::{DEFAULT_JOURNAL_CAPACITY, Journal, JournalEntry};
+pub use provider::{Provider, UnknownProvider};
+pub use sandbox::{DEFAULT_BODY_LIMIT, Sandbox, SandboxConfig, SandboxInfo};
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
