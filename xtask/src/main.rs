@@ -1,13 +1,20 @@
 //! `cargo xtask`: rosterkit's development tasks.
 //!
 //! - `cargo xtask codegen [--check]`: regenerate (or check) the code derived from `specs/`.
+//! - `cargo xtask ci`: exactly what `.ci/run` runs.
+//! - `cargo xtask release <version> [--dry-run]`: bump, date the changelog, package.
 
+#![forbid(unsafe_code)]
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::{path::PathBuf, process::ExitCode};
 
+mod ci;
 mod codegen;
+mod deps;
+mod release;
+mod tidy;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,6 +22,12 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["codegen"] => codegen::generate(&workspace_root(), codegen::Mode::Write),
         ["codegen", "--check"] => codegen::generate(&workspace_root(), codegen::Mode::Check),
+        ["ci"] => ci::run(),
+        ["tidy"] => tidy::run(&workspace_root()),
+        ["release", version] => release::run(&workspace_root(), version, false),
+        ["release", version, "--dry-run"] | ["release", "--dry-run", version] => {
+            release::run(&workspace_root(), version, true)
+        }
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -32,7 +45,15 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  codegen [--check]   regenerate the code derived from specs/ (--check: fail if stale)";
+  codegen [--check]              regenerate the code derived from specs/ (--check: fail if stale)
+  tidy                           manifest, source and license checks (also run by cargo test)
+  ci                             fmt, clippy, tests, codegen check, docs, dependency-graph checks
+  release <version> [--dry-run]  bump versions, date CHANGELOG.md, cargo package in publish order";
+
+/// Prints a progress line to stderr.
+pub(crate) fn announce(line: &str) {
+    eprintln!("{line}");
+}
 
 /// The workspace root: the parent of this crate's manifest directory.
 pub(crate) fn workspace_root() -> PathBuf {

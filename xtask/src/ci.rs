@@ -1,0 +1,82 @@
+//! `cargo xtask ci`: exactly what `.ci/run` runs, so a green local run means a green CI.
+
+use std::process::Command;
+
+use crate::workspace_root;
+
+/// One CI step: a name and a command line.
+struct Step {
+    name: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "fmt",
+        program: "cargo",
+        args: &["fmt", "--all", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        program: "cargo",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "test (the README's test command; includes tidy and codegen freshness tests)",
+        program: "cargo",
+        args: &["test", "--workspace", "--all-features"],
+        env: &[],
+    },
+    Step {
+        name: "codegen freshness",
+        program: "cargo",
+        args: &[
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "codegen",
+            "--check",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "docs",
+        program: "cargo",
+        args: &["doc", "--workspace", "--no-deps", "--all-features"],
+        env: &[("RUSTDOCFLAGS", "-D warnings --cfg docsrs")],
+    },
+];
+
+/// Runs every step in order, then the dependency-graph assertions; stops at the first failure.
+pub(crate) fn run() -> Result<String, String> {
+    let root = workspace_root();
+    for step in STEPS {
+        crate::announce(&format!("==> {}", step.name));
+        let status = Command::new(step.program)
+            .args(step.args)
+            .envs(step.env.iter().copied())
+            .current_dir(&root)
+            .status()
+            .map_err(|e| format!("{}: cannot run {}: {e}", step.name, step.program))?;
+        if !status.success() {
+            return Err(format!("step `{}` failed ({status})", step.name));
+        }
+    }
+    crate::announce("==> dependency graph");
+    let report = crate::deps::check(&root)?;
+    Ok(format!("{report}ci: all steps passed\n"))
+}

@@ -1,0 +1,135 @@
+//! Assertions over the dependency graph (`cargo tree`).
+
+use std::{fmt::Write as _, path::Path, process::Command};
+
+/// Crates that must never be in a graph, with the reason.
+struct Rule {
+    package: &'static str,
+    args: &'static [&'static str],
+    forbidden: &'static [&'static str],
+    why: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        package: "rosterkit",
+        args: &[],
+        forbidden: &["openssl", "openssl-sys", "native-tls"],
+        why: "the default graph uses rustls, never OpenSSL",
+    },
+    Rule {
+        package: "rosterkit-cli",
+        args: &[],
+        forbidden: &["openssl", "openssl-sys", "native-tls"],
+        why: "the CLI uses rustls, never OpenSSL",
+    },
+    Rule {
+        package: "rosterkit-core",
+        args: &["--all-features"],
+        forbidden: &[
+            "rosterkit-chert",
+            "rosterkit-linq",
+            "rosterkit-zapi",
+            "rosterkit-acs",
+            "rosterkit-sandbox",
+            "rosterkit-sign",
+        ],
+        why: "rosterkit-core knows no provider",
+    },
+    Rule {
+        package: "rosterkit-sign",
+        args: &["--all-features"],
+        forbidden: &[
+            "rosterkit-core",
+            "rosterkit-chert",
+            "rosterkit-linq",
+            "rosterkit-zapi",
+            "rosterkit-acs",
+            "reqwest",
+            "hyper",
+            "http",
+            "tokio",
+            "axum",
+            "futures-util",
+        ],
+        why: "rosterkit-sign is pure: no provider code, no HTTP, no async",
+    },
+    Rule {
+        package: "rosterkit-sandbox",
+        args: &["--all-features"],
+        forbidden: &[
+            "rosterkit-core",
+            "rosterkit-chert",
+            "rosterkit-linq",
+            "rosterkit-zapi",
+            "rosterkit-acs",
+        ],
+        why: "the emulators implement each contract independently of the adapters",
+    },
+];
+
+/// The package names in `package`'s normal-dependency graph.
+pub(crate) fn graph(root: &Path, package: &str, extra: &[&str]) -> Result<Vec<String>, String> {
+    let output = Command::new("cargo")
+        .args([
+            "tree", "--quiet", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p",
+        ])
+        .arg(package)
+        .args(extra)
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo tree -p {package}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Checks every rule whose package exists; returns a report.
+pub(crate) fn check(root: &Path) -> Result<String, String> {
+    let mut report = String::new();
+    let mut broken = Vec::new();
+    let members = crate::tidy::manifests(root)?;
+    for rule in RULES {
+        if !members.iter().any(|m| m.name == rule.package) {
+            continue;
+        }
+        let names = graph(root, rule.package, rule.args)?;
+        let found: Vec<&str> = rule
+            .forbidden
+            .iter()
+            .copied()
+            .filter(|f| names.iter().any(|n| n == f))
+            .collect();
+        if found.is_empty() {
+            let _ = writeln!(
+                report,
+                "ok: {} ({} crates): {}",
+                rule.package,
+                names.len(),
+                rule.why
+            );
+        } else {
+            broken.push(format!(
+                "{}: {} — found {}",
+                rule.package,
+                rule.why,
+                found.join(", ")
+            ));
+        }
+    }
+    if broken.is_empty() {
+        Ok(report)
+    } else {
+        Err(broken.join("\n"))
+    }
+}

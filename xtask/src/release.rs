@@ -1,0 +1,298 @@
+//! `cargo xtask release <version> [--dry-run]`: bump the one workspace version and every
+//! internal requirement, date the changelog, package each crate in dependency order.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+    fs,
+    path::Path,
+    process::Command,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use crate::tidy::{Manifest, manifests};
+
+/// What a release changes, computed without touching the disk.
+pub(crate) struct Plan {
+    pub(crate) old_version: String,
+    pub(crate) new_version: String,
+    pub(crate) root_manifest: String,
+    pub(crate) changelog: String,
+    pub(crate) publish_order: Vec<String>,
+}
+
+/// `MAJOR.MINOR.PATCH` with an optional `-pre` part.
+fn valid_version(v: &str) -> bool {
+    let (core, pre) = v.split_once('-').map_or((v, None), |(c, p)| (c, Some(p)));
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && pre.is_none_or(|p| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        })
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`, from the system clock (civil-from-days).
+pub(crate) fn today() -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    civil_date(i64::try_from(days).unwrap_or(0))
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Publishable crates ordered so every crate comes after its internal dependencies.
+fn publish_order(manifests: &[Manifest]) -> Result<Vec<String>, String> {
+    let publishable: BTreeMap<&str, &Manifest> = manifests
+        .iter()
+        .filter(|m| m.publish())
+        .map(|m| (m.name.as_str(), m))
+        .collect();
+    let mut order = Vec::new();
+    let mut done = BTreeSet::new();
+    while done.len() < publishable.len() {
+        let before = done.len();
+        for (name, m) in &publishable {
+            if done.contains(name) {
+                continue;
+            }
+            let deps = m.internal_deps("dependencies");
+            if deps
+                .keys()
+                .all(|d| done.contains(d.as_str()) || !publishable.contains_key(d.as_str()))
+            {
+                order.push((*name).to_owned());
+                done.insert(*name);
+            }
+        }
+        if done.len() == before {
+            return Err("a dependency cycle among publishable crates".to_owned());
+        }
+    }
+    Ok(order)
+}
+
+/// Computes the release without writing anything.
+pub(crate) fn plan(root: &Path, new_version: &str, date: &str) -> Result<Plan, String> {
+    if !valid_version(new_version) {
+        return Err(format!(
+            "{new_version:?} is not a version (MAJOR.MINOR.PATCH)"
+        ));
+    }
+    let manifest_path = root.join("Cargo.toml");
+    let manifest = fs::read_to_string(&manifest_path).map_err(|e| format!("Cargo.toml: {e}"))?;
+    let parsed: toml::Value = toml::from_str(&manifest).map_err(|e| format!("Cargo.toml: {e}"))?;
+    let old_version = parsed
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .and_then(toml::Value::as_str)
+        .ok_or("Cargo.toml has no [workspace.package] version")?
+        .to_owned();
+    // Line edits keep the manifest's comments and layout.
+    let mut section = String::new();
+    let mut root_manifest = String::new();
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            section = trimmed.to_owned();
+        }
+        let replaced = if section == "[workspace.package]" && trimmed.starts_with("version =") {
+            format!("version = \"{new_version}\"")
+        } else if section == "[workspace.dependencies]"
+            && trimmed.starts_with("rosterkit")
+            && line.contains(&format!("version = \"{old_version}\""))
+        {
+            line.replace(
+                &format!("version = \"{old_version}\""),
+                &format!("version = \"{new_version}\""),
+            )
+        } else {
+            line.to_owned()
+        };
+        root_manifest.push_str(&replaced);
+        root_manifest.push('\n');
+    }
+    let changelog_path = root.join("CHANGELOG.md");
+    let changelog =
+        fs::read_to_string(&changelog_path).map_err(|e| format!("CHANGELOG.md: {e}"))?;
+    let heading = "## [Unreleased]";
+    if !changelog.contains(heading) {
+        return Err("CHANGELOG.md has no `## [Unreleased]` section".to_owned());
+    }
+    let changelog = changelog.replacen(
+        heading,
+        &format!("{heading}\n\n## [{new_version}] - {date}"),
+        1,
+    );
+    let publish_order = publish_order(&manifests(root)?)?;
+    Ok(Plan {
+        old_version,
+        new_version: new_version.to_owned(),
+        root_manifest,
+        changelog,
+        publish_order,
+    })
+}
+
+/// Runs the release; with `dry_run` nothing on disk changes (packages are built with
+/// `cargo package --no-verify` into `target/package`, which is ignored by git).
+pub(crate) fn run(root: &Path, new_version: &str, dry_run: bool) -> Result<String, String> {
+    let plan = plan(root, new_version, &today())?;
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "release {} -> {}{}",
+        plan.old_version,
+        plan.new_version,
+        if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    );
+    if !dry_run {
+        fs::write(root.join("Cargo.toml"), &plan.root_manifest)
+            .map_err(|e| format!("Cargo.toml: {e}"))?;
+        fs::write(root.join("CHANGELOG.md"), &plan.changelog)
+            .map_err(|e| format!("CHANGELOG.md: {e}"))?;
+        let _ = writeln!(report, "bumped Cargo.toml and dated CHANGELOG.md");
+    }
+    // Every internal dependency is unpublished at this version until its turn, so packages are
+    // not verified against the registry: `cargo package --no-verify`, in dependency order.
+    for name in &plan.publish_order {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args([
+            "package",
+            "--no-verify",
+            "--allow-dirty",
+            "--quiet",
+            "-p",
+            name,
+        ])
+        .current_dir(root);
+        if dry_run {
+            cmd.arg("--list");
+        }
+        let output = cmd
+            .output()
+            .map_err(|e| format!("cargo package -p {name}: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cargo package -p {name} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let _ = writeln!(
+            report,
+            "packaged (--no-verify: internal deps not yet published): {name}"
+        );
+    }
+    let _ = writeln!(report, "\npublish in this order:");
+    for name in &plan.publish_order {
+        let _ = writeln!(report, "  cargo publish -p {name}");
+    }
+    let semver = Command::new(env!("CARGO"))
+        .args(["semver-checks", "--version"])
+        .output();
+    match semver {
+        Ok(o) if o.status.success() => {
+            let status = Command::new(env!("CARGO"))
+                .args(["semver-checks", "check-release", "--workspace"])
+                .current_dir(root)
+                .status()
+                .map_err(|e| format!("cargo semver-checks: {e}"))?;
+            let _ = writeln!(report, "cargo semver-checks: {status}");
+        }
+        _ => {
+            let _ = writeln!(
+                report,
+                "cargo-semver-checks is not installed: `cargo install cargo-semver-checks --locked` to check API compatibility"
+            );
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_versions_are_refused_before_anything_happens() {
+        let err = plan(&crate::workspace_root(), "0.2", "2026-11-22")
+            .err()
+            .unwrap();
+        assert!(err.contains("not a version"), "{err}");
+    }
+
+    #[test]
+    fn versions() {
+        for ok in ["0.2.0", "1.10.3", "1.0.0-rc.1"] {
+            assert!(valid_version(ok), "{ok}");
+        }
+        for bad in ["0.2", "v0.2.0", "0.2.0-", "a.b.c", "0.2.0.1", ""] {
+            assert!(!valid_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(19_675), "2023-11-14");
+        assert_eq!(civil_date(20_779), "2026-11-22");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+    }
+
+    #[test]
+    fn plan_bumps_every_internal_requirement_and_dates_the_changelog() {
+        let root = crate::workspace_root();
+        let plan = plan(&root, "9.8.7", "2026-11-22").unwrap();
+        assert!(plan.root_manifest.contains("version = \"9.8.7\""));
+        let bumped = plan
+            .root_manifest
+            .lines()
+            .filter(|l| l.starts_with("rosterkit"))
+            .collect::<Vec<_>>();
+        assert!(!bumped.is_empty());
+        for line in bumped {
+            assert!(line.contains("version = \"9.8.7\""), "{line}");
+        }
+        assert!(
+            plan.changelog
+                .contains("## [Unreleased]\n\n## [9.8.7] - 2026-11-22")
+        );
+        let order = &plan.publish_order;
+        let pos = |n: &str| order.iter().position(|x| x == n);
+        assert!(
+            pos("rosterkit-core").is_some() && pos("rosterkit-sign").is_some(),
+            "{order:?}"
+        );
+        assert!(!order.iter().any(|n| n == "xtask"));
+        // Every crate comes after each internal dependency it has.
+        for m in manifests(&root).unwrap().iter().filter(|m| m.publish()) {
+            for dep in m.internal_deps("dependencies").keys() {
+                assert!(
+                    pos(dep) < pos(&m.name),
+                    "{dep} must precede {}: {order:?}",
+                    m.name
+                );
+            }
+        }
+    }
+}
