@@ -1,0 +1,562 @@
+//! [`ChertClient`] and its builder.
+
+use std::{fmt, str::FromStr, sync::Arc};
+
+use rosterkit_core::{
+    ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, Handle, HttpClient, RetryPolicy,
+    Secret, SystemClock,
+    http::{HeaderMap, HeaderValue},
+};
+
+use crate::{
+    PROVIDER,
+    ops::{AddParticipant, Leave, RemoveParticipant},
+    reply::{AddReply, Change, LeaveReply, RemoveReply},
+};
+
+/// Chert's production API base URL.
+pub const DEFAULT_BASE_URL: &str = "https://console.trychert.com/api/v1";
+
+const ENV_TENANT: &str = "CHERT_TENANT";
+const ENV_SECRET: &str = "CHERT_SIGNING_SECRET";
+const ENV_AUTH: &str = "CHERT_AUTH";
+const ENV_BASE_URL: &str = "CHERT_BASE_URL";
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMode {
+    /// `x-chert-tenant` + `x-chert-signature: v1,<ts>,<hex>`, HMAC-SHA256 keyed with the
+    /// signing secret over `"<ts>.<exact body bytes>"`, signed afresh on every attempt. Chert's
+    /// preferred mode; the tenant is required.
+    #[default]
+    Hmac,
+    /// `Authorization: Bearer <signing secret>`; `x-chert-tenant` is sent when configured
+    /// (Chert requires it for multi-tenant accounts).
+    Bearer,
+}
+
+impl AuthMode {
+    /// The name used in `CHERT_AUTH` (`"hmac"`, `"bearer"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Hmac => "hmac",
+            Self::Bearer => "bearer",
+        }
+    }
+}
+
+impl fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuthMode {
+    type Err = Error;
+
+    /// Parses `hmac` or `bearer` (case-insensitive, surrounding spaces ignored).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hmac" => Ok(Self::Hmac),
+            "bearer" => Ok(Self::Bearer),
+            _ => Err(Error::invalid_input(format!(
+                "invalid Chert auth mode {:?}: expected `hmac` or `bearer` ({ENV_AUTH})",
+                s.trim()
+            ))
+            .with_provider(PROVIDER)),
+        }
+    }
+}
+
+/// The credentials every request is authenticated with; shared by the client and its ops.
+#[derive(Debug)]
+pub(crate) struct Auth {
+    mode: AuthMode,
+    tenant: Option<HeaderValue>,
+    secret: Secret,
+}
+
+impl Auth {
+    /// Adds the authentication headers for a request sent at `unix_seconds` with `body`.
+    pub(crate) fn apply(
+        &self,
+        headers: &mut HeaderMap,
+        unix_seconds: u64,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        if let Some(tenant) = &self.tenant {
+            headers.insert("x-chert-tenant", tenant.clone());
+        }
+        match self.mode {
+            AuthMode::Hmac => {
+                let signature = rosterkit_sign::chert::sign(
+                    self.secret.expose().as_bytes(),
+                    unix_seconds,
+                    body,
+                );
+                headers.insert("x-chert-signature", header_value(&signature)?);
+            }
+            AuthMode::Bearer => {
+                let mut value = header_value(&format!("Bearer {}", self.secret.expose()))?;
+                value.set_sensitive(true);
+                headers.insert(rosterkit_core::http::header::AUTHORIZATION, value);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A header value that was validated when the client was built; a failure here never names
+/// the value (it may be the secret).
+fn header_value(value: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(value).map_err(|_| {
+        Error::invalid_input("the Chert credentials cannot be sent in an HTTP header")
+            .with_provider(PROVIDER)
+    })
+}
+
+/// What every operation of one client shares: where to send and how to sign.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) auth: Arc<Auth>,
+}
+
+/// A Chert API client: native methods with Chert's full replies, and
+/// [`Membership`](rosterkit_core::Membership) for provider-agnostic code.
+///
+/// Cheap to clone (clones share the connection pool). Its `Debug` output never shows the
+/// signing secret.
+///
+/// ```
+/// use rosterkit_chert::{AuthMode, ChertClient};
+///
+/// let chert = ChertClient::builder()
+///     .tenant("acme")
+///     .signing_secret("0123456789abcdef0123456789abcdef")
+///     .build()?;
+/// assert_eq!(chert.base_url().as_str(), "https://console.trychert.com/api/v1");
+/// assert_eq!(chert.auth_mode(), AuthMode::Hmac);
+/// assert!(!format!("{chert:?}").contains("0123456789abcdef"));
+/// # Ok::<(), rosterkit_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChertClient {
+    shared: Arc<Shared>,
+    executor: Executor,
+}
+
+impl ChertClient {
+    /// A builder with nothing set (the base URL defaults to [`DEFAULT_BASE_URL`]).
+    pub fn builder() -> ChertClientBuilder {
+        ChertClientBuilder::default()
+    }
+
+    /// A builder pre-filled from `CHERT_TENANT`, `CHERT_SIGNING_SECRET`, `CHERT_AUTH` and
+    /// `CHERT_BASE_URL`; a missing required variable or an invalid value is reported by
+    /// [`ChertClientBuilder::build`], naming the variable. Empty variables count as unset.
+    pub fn builder_from_env() -> ChertClientBuilder {
+        ChertClientBuilder::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// A client configured from the environment: `builder_from_env().build()`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](rosterkit_core::ErrorKind::InvalidInput) naming a missing or
+    /// invalid variable.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder_from_env().build()
+    }
+
+    /// The executor that runs this client's operations (retries, timeouts, clock), to run the
+    /// [`ops`](crate::ops) yourself.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// The API base URL.
+    pub fn base_url(&self) -> &Endpoint {
+        &self.shared.endpoint
+    }
+
+    /// How requests are authenticated.
+    pub fn auth_mode(&self) -> AuthMode {
+        self.shared.auth.mode
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Removes `handle` from `chat` (`DELETE /chats/{id}/participants/{address}`).
+    ///
+    /// Returns [`Change::Applied`] with Chert's reply (the roster after the removal). In ensure
+    /// mode, "not in the group" (1001) is [`Change::AlreadyDone`], a dropped connection or a 502
+    /// is retried, and a 1002 on such a retry is [`Change::Unconfirmed`] (the first attempt may
+    /// have taken the group to its minimum size).
+    ///
+    /// # Errors
+    /// `InvalidInput` before any request for a handle that is not a phone number or an email;
+    /// otherwise Chert's error mapped by code: `NotAMember` (1001), `GroupTooSmall` (1002),
+    /// `NotAGroup` (1006), `ChatNotFound` (2002), `DeliveryFailed` (4001),
+    /// `ProviderMisconfigured` (4099), `Unauthorized`, `RateLimited`, ...
+    #[tracing::instrument(
+        name = "chert.remove",
+        skip_all,
+        fields(chat = %chat, handle = %handle.redacted(), ensure = options.ensure)
+    )]
+    pub async fn remove(
+        &self,
+        chat: &ChatId,
+        handle: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Change<RemoveReply>, Error> {
+        let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
+        self.executor.execute(&op).await
+    }
+
+    /// Adds `handle` to `chat` (`POST /chats/{id}/participants` with `{"address": ..}`).
+    ///
+    /// Adding a present member is a no-op success, so an add is always safe to retry.
+    ///
+    /// # Errors
+    /// `InvalidInput` before any request for a handle that is not a phone number or an email;
+    /// otherwise Chert's error mapped by code: `NotAGroup` (1006), `ChatNotFound` (2002),
+    /// `DeliveryFailed` (4001), `ProviderMisconfigured` (4099), `Unauthorized`, ...
+    #[tracing::instrument(name = "chert.add", skip_all, fields(chat = %chat, handle = %handle.redacted()))]
+    pub async fn add(&self, chat: &ChatId, handle: &Handle) -> Result<AddReply, Error> {
+        let op = AddParticipant::new(self, chat, handle)?;
+        self.executor.execute(&op).await
+    }
+
+    /// Leaves `chat` from its pinned line (`POST /chats/{id}/leave`, no body).
+    ///
+    /// In ensure mode 1006 is [`Change::AlreadyDone`]: Chert answers 1006 both for a group the
+    /// line already left and for a direct message, and cannot tell the two apart, so ensure mode
+    /// trusts the caller that `chat` is (or was) a group. Without ensure, both are `NotAGroup`.
+    ///
+    /// # Errors
+    /// Chert's error mapped by code: `GroupTooSmall` (1002), `NotAGroup` (1006),
+    /// `ChatNotFound` (2002), `DeliveryFailed` (4001), `ProviderMisconfigured` (4099), ...
+    #[tracing::instrument(name = "chert.leave", skip_all, fields(chat = %chat, ensure = options.ensure))]
+    pub async fn leave_group(
+        &self,
+        chat: &ChatId,
+        options: ChangeOptions,
+    ) -> Result<Change<LeaveReply>, Error> {
+        let op = Leave::new(self, chat)?.ensure(options.ensure);
+        self.executor.execute(&op).await
+    }
+}
+
+/// Builds a [`ChertClient`]. Its `Debug` output never shows the signing secret.
+#[derive(Debug, Clone, Default)]
+pub struct ChertClientBuilder {
+    base_url: Option<String>,
+    tenant: Option<String>,
+    signing_secret: Option<Secret>,
+    auth_mode: Option<AuthMode>,
+    /// An invalid `CHERT_AUTH`, reported by `build()`.
+    auth_mode_error: Option<String>,
+    retry_policy: Option<RetryPolicy>,
+    http_client: Option<Arc<dyn HttpClient>>,
+    clock: Option<Arc<dyn Clock>>,
+    allow_insecure_http: bool,
+}
+
+impl ChertClientBuilder {
+    /// A builder pre-filled through `lookup` (the environment's seam, so tests need not touch
+    /// the process environment). Empty values count as unset.
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut builder = Self {
+            base_url: get(ENV_BASE_URL),
+            tenant: get(ENV_TENANT),
+            signing_secret: get(ENV_SECRET).map(Secret::new),
+            ..Self::default()
+        };
+        if let Some(mode) = get(ENV_AUTH) {
+            match mode.parse() {
+                Ok(mode) => builder.auth_mode = Some(mode),
+                Err(_) => builder.auth_mode_error = Some(mode),
+            }
+        }
+        builder
+    }
+
+    /// Sets the API base URL (default [`DEFAULT_BASE_URL`]; the sandbox's is
+    /// `http://127.0.0.1:PORT/chert/api/v1`).
+    #[must_use]
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Sets the tenant slug, sent as `x-chert-tenant` (required in [`AuthMode::Hmac`]).
+    #[must_use]
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sets the tenant's signing secret: the HMAC key (its own bytes, not hex-decoded) or the
+    /// bearer token.
+    #[must_use]
+    pub fn signing_secret(mut self, secret: impl Into<String>) -> Self {
+        self.signing_secret = Some(Secret::new(secret));
+        self
+    }
+
+    /// Sets how requests are authenticated (default [`AuthMode::Hmac`]).
+    #[must_use]
+    pub fn auth_mode(mut self, mode: AuthMode) -> Self {
+        self.auth_mode = Some(mode);
+        self.auth_mode_error = None;
+        self
+    }
+
+    /// Sets the retry policy (default [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = Some(policy);
+        self
+    }
+
+    /// Sets the HTTP client (default: a [`ReqwestClient`](rosterkit_core::ReqwestClient) with
+    /// the `reqwest` feature; required without it).
+    #[must_use]
+    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Sets the clock that timestamps signatures (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](rosterkit_core::ErrorKind::InvalidInput) naming the setting
+    /// (and its environment variable) that is missing or invalid: the signing secret, the tenant
+    /// in HMAC mode, the auth mode, the base URL; or a missing HTTP client without the
+    /// `reqwest` feature.
+    pub fn build(self) -> Result<ChertClient, Error> {
+        let invalid = |message: String| Error::invalid_input(message).with_provider(PROVIDER);
+        if let Some(bad) = self.auth_mode_error {
+            return Err(invalid(format!(
+                "invalid {ENV_AUTH} {:?}: expected `hmac` or `bearer`",
+                bad.trim()
+            )));
+        }
+        let mode = self.auth_mode.unwrap_or_default();
+        let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let endpoint = Endpoint::parse_with(base_url, self.allow_insecure_http)
+            .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
+        let secret = self.signing_secret.ok_or_else(|| {
+            invalid(format!(
+                "missing Chert signing secret: call .signing_secret(..) or set {ENV_SECRET}"
+            ))
+        })?;
+        let secret = Secret::for_header("Chert signing secret", secret.expose())
+            .map_err(|e| invalid(format!("{e} (.signing_secret(..) or {ENV_SECRET})")))?;
+        let tenant = match self.tenant {
+            Some(tenant) => Some(tenant_header(&tenant).map_err(invalid)?),
+            None if mode == AuthMode::Hmac => {
+                return Err(invalid(format!(
+                    "missing Chert tenant: HMAC signing needs x-chert-tenant; call .tenant(..) or set {ENV_TENANT} (or use bearer auth)"
+                )));
+            }
+            None => None,
+        };
+        let http_client = match self.http_client {
+            Some(client) => client,
+            None => default_http_client(self.allow_insecure_http)?,
+        };
+        let mut executor = Executor::new(http_client)
+            .with_clock(self.clock.unwrap_or_else(|| Arc::new(SystemClock)));
+        if let Some(policy) = self.retry_policy {
+            executor = executor.with_retry_policy(policy);
+        }
+        Ok(ChertClient {
+            shared: Arc::new(Shared {
+                endpoint,
+                auth: Arc::new(Auth {
+                    mode,
+                    tenant,
+                    secret,
+                }),
+            }),
+            executor,
+        })
+    }
+}
+
+/// The tenant slug as a header value: non-empty, visible ASCII, no whitespace.
+fn tenant_header(tenant: &str) -> Result<HeaderValue, String> {
+    let ok = !tenant.is_empty() && tenant.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| HeaderValue::from_str(tenant).ok())
+        .flatten()
+        .ok_or_else(|| {
+            format!(
+                "invalid Chert tenant: it must be non-empty visible ASCII without spaces (.tenant(..) or {ENV_TENANT})"
+            )
+        })
+}
+
+#[cfg(feature = "reqwest")]
+fn default_http_client(allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
+    let client = rosterkit_core::ReqwestClient::builder()
+        .allow_insecure_http(allow_insecure_http)
+        .build()
+        .map_err(|e| {
+            Error::new(
+                rosterkit_core::ErrorKind::Transport,
+                "could not build the HTTP client",
+            )
+            .with_provider(PROVIDER)
+            .with_source(e)
+        })?;
+    Ok(Arc::new(client))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_http_client(_allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
+    Err(Error::invalid_input(
+        "no HTTP client: call .http_client(..) or enable the `reqwest` feature of rosterkit-chert",
+    )
+    .with_provider(PROVIDER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rosterkit_core::ErrorKind;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn from(vars: &[(&str, &str)]) -> Result<ChertClient, Error> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        ChertClientBuilder::from_lookup(|k| vars.get(k).cloned()).build()
+    }
+
+    #[test]
+    fn env_defaults_to_hmac_and_the_production_url() {
+        let c = from(&[(ENV_TENANT, "acme"), (ENV_SECRET, SECRET)]).unwrap();
+        assert_eq!(c.auth_mode(), AuthMode::Hmac);
+        assert_eq!(c.base_url().as_str(), DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn env_reads_every_variable() {
+        let c = from(&[
+            (ENV_SECRET, SECRET),
+            (ENV_AUTH, " Bearer "),
+            (ENV_BASE_URL, "http://127.0.0.1:9/chert/api/v1/"),
+        ])
+        .unwrap();
+        assert_eq!(c.auth_mode(), AuthMode::Bearer);
+        assert_eq!(c.base_url().as_str(), "http://127.0.0.1:9/chert/api/v1");
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&[(ENV_TENANT, "acme")], ENV_SECRET),
+            (&[(ENV_TENANT, "acme"), (ENV_SECRET, "")], ENV_SECRET),
+            (&[(ENV_SECRET, SECRET)], ENV_TENANT),
+            (
+                &[
+                    (ENV_TENANT, "acme"),
+                    (ENV_SECRET, SECRET),
+                    (ENV_AUTH, "oauth"),
+                ],
+                ENV_AUTH,
+            ),
+            (
+                &[
+                    (ENV_TENANT, "acme"),
+                    (ENV_SECRET, SECRET),
+                    (ENV_BASE_URL, "http://example.com/api/v1"),
+                ],
+                ENV_BASE_URL,
+            ),
+        ];
+        for (vars, named) in cases {
+            let err = from(vars).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains(named), "{named}: {err}");
+            assert!(!err.to_string().contains(SECRET), "{err}");
+        }
+    }
+
+    #[test]
+    fn builder_validates_header_safety_without_echoing() {
+        let err = ChertClient::builder()
+            .tenant("acme")
+            .signing_secret("leak\r\nme")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(!err.to_string().contains("leak"), "{err}");
+        let err = ChertClient::builder()
+            .tenant("ac me")
+            .signing_secret(SECRET)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("tenant"), "{err}");
+    }
+
+    #[test]
+    fn insecure_http_is_opt_in() {
+        let b = || {
+            ChertClient::builder()
+                .tenant("acme")
+                .signing_secret(SECRET)
+                .base_url("http://chert.internal/api/v1")
+        };
+        assert!(b().build().is_err());
+        assert!(b().allow_insecure_http(true).build().is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let builder = ChertClient::builder()
+            .tenant("acme")
+            .signing_secret(SECRET)
+            .auth_mode(AuthMode::Bearer);
+        let client = builder.clone().build().unwrap();
+        let env = ChertClientBuilder::from_lookup(|k| (k == ENV_SECRET).then(|| SECRET.to_owned()));
+        for dbg in [
+            format!("{builder:?}"),
+            format!("{client:?}"),
+            format!("{env:?}"),
+            format!("{:?}", client.shared()),
+        ] {
+            assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
+            assert!(dbg.contains("redacted"), "{dbg}");
+        }
+    }
+
+    #[test]
+    fn auth_mode_names() {
+        assert_eq!("HMAC".parse::<AuthMode>().unwrap(), AuthMode::Hmac);
+        assert_eq!(AuthMode::Bearer.to_string(), "bearer");
+        assert!("basic".parse::<AuthMode>().is_err());
+    }
+}
