@@ -359,10 +359,10 @@ async fn e_remove_at_the_floor_is_group_too_small() {
 /// 429/1007 with `Retry-After` is retried after at least that long (tokio time, paused).
 #[tokio::test(start_paused = true)]
 async fn rate_limited_1007_waits_for_retry_after() {
-    // Not the notes' 30 s: the sandbox's HTTP server closes keep-alive connections idle for
-    // 30 s (hyper's default header-read timeout), so a retry at exactly 30 s races that close
-    // on the pooled connection and the remove fails ambiguously.
-    const WAIT: u64 = 20;
+    // The notes' own 30 s: also a regression test for the sandbox once closing keep-alive
+    // connections idle for 30 s (hyper's default header-read timeout), which made a retry at
+    // exactly 30 s reuse a connection the server was closing.
+    const WAIT: u64 = 30;
     let (sandbox, chert) = start().await;
     let chat = group(&sandbox, &THREE);
     fault(

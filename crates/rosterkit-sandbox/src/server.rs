@@ -59,8 +59,12 @@ async fn serve_connection(stream: TcpStream, app: Router, mut shutdown: watch::R
         let mut app = app.clone();
         tower_service::Service::call(&mut app, request)
     });
+    // No header-read timeout: hyper's default (30 s) closes an idle keep-alive connection just
+    // as a client that honoured `Retry-After: 30` reuses it, which turns a clean retry into an
+    // ambiguous transport error. Idle connections end with the client or at shutdown.
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(None)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let mut draining = false;

@@ -475,6 +475,12 @@ async fn remove_is_not_idempotent_and_checks_membership() {
         .await
         .unwrap()
         .assert_chert_error(400, 1001, false);
+    // An empty address segment is "address missing", the same code.
+    chert
+        .remove(&chat, "")
+        .await
+        .unwrap()
+        .assert_chert_error(400, 1001, false);
     assert_eq!(
         sandbox.journal().effects(),
         vec![format!("chert:remove {chat} +14155551234")]

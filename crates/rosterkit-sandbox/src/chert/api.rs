@@ -25,6 +25,8 @@ const MIN_SIZE_BEFORE_SHRINK: usize = 4;
 pub(super) fn router(emulator: ChertEmulator) -> Router {
     Router::new()
         .route("/chats/{id}/participants/{address}", delete(remove))
+        // An empty address segment is "address missing" (1001), not an unknown route.
+        .route("/chats/{id}/participants/", delete(remove))
         .route("/chats/{id}/participants", post(add))
         .route("/chats/{id}/leave", post(leave))
         .method_not_allowed_fallback(method_not_allowed)
