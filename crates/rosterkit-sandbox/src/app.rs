@@ -7,21 +7,30 @@
 
 use axum::Router;
 
+use crate::acs::{self, AcsEmulator};
 use crate::chert::{self, ChertEmulator};
 use crate::control::{self, ControlCtx};
 use crate::framework::{Framework, mount};
+use crate::linq::{self, LinqEmulator};
 use crate::sandbox::SandboxInfo;
+use crate::zapi::{self, ZapiEmulator};
 
 /// Every provider emulator's state handle.
 #[derive(Debug, Clone)]
 pub(crate) struct Emulators {
     pub(crate) chert: ChertEmulator,
+    pub(crate) linq: LinqEmulator,
+    pub(crate) zapi: ZapiEmulator,
+    pub(crate) acs: AcsEmulator,
 }
 
 impl Emulators {
     pub(crate) fn new(framework: &Framework) -> Self {
         Emulators {
             chert: ChertEmulator::new(framework.clock.clone()),
+            linq: LinqEmulator::new(framework.clock.clone()),
+            zapi: ZapiEmulator::new(),
+            acs: AcsEmulator::new(framework.clock.clone()),
         }
     }
 
@@ -30,6 +39,9 @@ impl Emulators {
         SandboxInfo {
             base_url: base_url.to_owned(),
             chert: self.chert.credentials(base_url),
+            linq: self.linq.credentials(base_url),
+            zapi: self.zapi.credentials(base_url),
+            acs: self.acs.credentials(base_url),
         }
     }
 }
@@ -43,5 +55,8 @@ pub(crate) fn build(framework: &Framework, emulators: &Emulators, base_url: &str
     });
     // One line per provider.
     app = mount(app, framework, chert::router(&emulators.chert));
+    app = mount(app, framework, linq::router(&emulators.linq));
+    app = mount(app, framework, zapi::router(&emulators.zapi));
+    app = mount(app, framework, acs::router(&emulators.acs, base_url));
     app
 }

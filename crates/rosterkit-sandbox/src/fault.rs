@@ -25,8 +25,10 @@ use crate::sync::lock;
 ///
 /// `method`, `path_contains` and `times` (default 1) are optional. The `action` kinds are
 /// `respond` (`status`, `headers`, and `body` as text or `body_base64`), `latency` (`ms`),
-/// `drop_connection`, `drop_after_apply`, and the shortcut `chert_error` (`status`, `code`,
-/// `retryable`, optional `retry_after` and `message`), which is stored as a `respond`.
+/// `drop_connection`, `drop_after_apply`, and the shortcuts `chert_error` (`status`, `code`,
+/// `retryable`, optional `retry_after` and `message`), `linq_error` (`status`, `code`,
+/// optional `retry_after` and `message`) and `acs_error` (`status`, `code` such as
+/// `"TooManyRequests"`, optional `retry_after` and `message`), which are stored as a `respond`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     /// The emulator whose requests this fault intercepts.
@@ -218,6 +220,22 @@ enum ActionWire {
         #[serde(default)]
         message: Option<String>,
     },
+    LinqError {
+        status: u16,
+        code: u32,
+        #[serde(default)]
+        retry_after: Option<u64>,
+        #[serde(default)]
+        message: Option<String>,
+    },
+    AcsError {
+        status: u16,
+        code: String,
+        #[serde(default)]
+        retry_after: Option<u64>,
+        #[serde(default)]
+        message: Option<String>,
+    },
 }
 
 impl From<FaultAction> for ActionWire {
@@ -303,6 +321,31 @@ impl TryFrom<ActionWire> for FaultAction {
                     None => FaultAction::chert_error(status, code, retryable, retry_after),
                 })
             }
+            ActionWire::LinqError {
+                status,
+                code,
+                retry_after,
+                message,
+            } => {
+                let status = parse_status(status)?;
+                Ok(match message {
+                    Some(message) => {
+                        FaultAction::linq_error_with_message(status, code, &message, retry_after)
+                    }
+                    None => FaultAction::linq_error(status, code, retry_after),
+                })
+            }
+            ActionWire::AcsError {
+                status,
+                code,
+                retry_after,
+                message,
+            } => Ok(FaultAction::acs_error(
+                parse_status(status)?,
+                &code,
+                message.as_deref(),
+                retry_after,
+            )),
         }
     }
 }

@@ -77,6 +77,24 @@
 //! | `POST /_sandbox/chert/chats` | a [`chert::ChertChatSeed`] → 201 `{"id":..}` |
 //! | `GET /_sandbox/chert/chats/{id}` | a [`chert::ChertChat`], or 404 |
 //! | `PUT /_sandbox/chert/tenants/{slug}` | `{"signing_secret":..}` → 204 |
+//! | `POST /_sandbox/linq/chats` | a [`linq::LinqChatSeed`] → 201 `{"id":..}` |
+//! | `GET /_sandbox/linq/chats/{id}` | a [`linq::LinqChat`] (as `GET /v3/chats/{id}` returns it), or 404 |
+//! | `GET`/`PUT /_sandbox/linq/settings` | `{"api_key","apply_delay_ms","async_reject","pending"}` (PUT: any of the first three) |
+//! | `POST /_sandbox/linq/pending/apply` | apply every queued change now → `{"applied":n}` |
+//! | `POST /_sandbox/linq/webhooks` | a [`linq::LinqWebhookSeed`] → 201 `{"id":..}`; `DELETE` removes all → 204 |
+//! | `GET /_sandbox/linq/deliveries` | `{"deliveries":[..]}`, every [`linq::LinqDelivery`] attempt |
+//! | `PUT /_sandbox/linq/handle-services` | `{"handle","service"}` → 204 (adds from another service get 409/2017) |
+//! | `POST /_sandbox/acs/threads` | an [`acs::AcsThreadSeed`] → 201 `{"id":..}` |
+//! | `GET /_sandbox/acs/threads/{id}` | an [`acs::AcsThread`], or 404 |
+//! | `GET`/`PUT /_sandbox/acs/settings` | [`acs::AcsSettings`] (PUT: any subset of its fields) |
+//! | `POST /_sandbox/acs/tokens` | `{"user_id","expires_in_minutes"?}` → 201 `{"token","expiresOn"}` |
+//! | `POST /_sandbox/zapi/groups` | a [`zapi::ZapiGroupSeed`] → 201 `{"id":..}` |
+//! | `GET /_sandbox/zapi/groups/{id}` | a [`zapi::ZapiGroup`], or 404 |
+//! | `POST /_sandbox/zapi/communities` | a [`zapi::ZapiCommunitySeed`] → 201 `{"id","announcement_group"}` |
+//! | `GET /_sandbox/zapi/communities/{id}` | a [`zapi::ZapiCommunity`], or 404 |
+//! | `PUT /_sandbox/zapi/connection` | `{"connected":bool}` → 204 |
+//! | `PUT /_sandbox/zapi/contacts/{phone}` | `{"contact":bool}` → 204 (`false`: "not a contact") |
+//! | `PUT /_sandbox/zapi/credentials` | any of `{"instance_id","instance_token","client_token"}` → 204 |
 //!
 //! Control-plane errors are `{"error":"<message>"}` with a 4xx status.
 //!
@@ -87,6 +105,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod acs;
 mod app;
 pub mod chert;
 mod clock;
@@ -94,10 +113,12 @@ mod control;
 mod fault;
 mod framework;
 mod journal;
+pub mod linq;
 mod provider;
 mod sandbox;
 mod server;
 mod sync;
+pub mod zapi;
 
 pub use fault::{Fault, FaultAction, FaultKind, Faults};
 pub use http::{Method, StatusCode};

@@ -8,13 +8,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::acs::{AcsCredentials, AcsEmulator};
 use crate::app::{self, Emulators};
 use crate::chert::{ChertCredentials, ChertEmulator};
 use crate::clock::Clock;
 use crate::fault::Faults;
 use crate::framework::Framework;
 use crate::journal::{DEFAULT_JOURNAL_CAPACITY, Journal};
+use crate::linq::{LinqCredentials, LinqEmulator};
 use crate::server;
+use crate::zapi::{ZapiCredentials, ZapiEmulator};
 
 /// The default limit on a request body an emulator accepts (8 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -61,6 +64,12 @@ pub struct SandboxInfo {
     pub base_url: String,
     /// The Chert emulator.
     pub chert: ChertCredentials,
+    /// The Linq emulator.
+    pub linq: LinqCredentials,
+    /// The Z-API emulator.
+    pub zapi: ZapiCredentials,
+    /// The ACS emulator.
+    pub acs: AcsCredentials,
 }
 
 /// A running sandbox: one HTTP server on loopback hosting every emulator and the control
@@ -168,6 +177,24 @@ impl Sandbox {
     #[must_use]
     pub fn chert(&self) -> &ChertEmulator {
         &self.emulators.chert
+    }
+
+    /// The Linq emulator's state.
+    #[must_use]
+    pub fn linq(&self) -> &LinqEmulator {
+        &self.emulators.linq
+    }
+
+    /// The Z-API emulator's state.
+    #[must_use]
+    pub fn zapi(&self) -> &ZapiEmulator {
+        &self.emulators.zapi
+    }
+
+    /// The ACS emulator's state.
+    #[must_use]
+    pub fn acs(&self) -> &AcsEmulator {
+        &self.emulators.acs
     }
 
     /// Shifts the emulators' clock: now = system time + `offset` seconds (negative for the

@@ -125,7 +125,10 @@ impl ReqwestClient {
     }
 }
 
+/// Maps a reqwest error. The URL is stripped first: some providers carry credentials in the
+/// path (Z-API's instance token), and the error's text would otherwise print it.
 fn classify(e: reqwest::Error) -> TransportError {
+    let e = e.without_url();
     let kind = if e.is_connect() {
         TransportErrorKind::Connect
     } else if e.is_timeout() {

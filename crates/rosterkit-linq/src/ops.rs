@@ -1,0 +1,411 @@
+//! Linq's calls as sans-IO [`Operation`]s: build a request, parse a reply, no I/O.
+//!
+//! [`LinqClient`]'s methods run these with its [`Executor`](rosterkit_core::Executor); run them
+//! yourself with [`LinqClient::executor`], or build and parse them in tests without a server:
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use rosterkit_core::{Attempt, ChatId, Handle, Operation};
+//! use rosterkit_linq::{LinqClient, ops::RemoveParticipant};
+//!
+//! let linq = LinqClient::builder().api_key("test-token").build()?;
+//! let chat = ChatId::new("550e8400-e29b-41d4-a716-446655440000")?;
+//! let who: Handle = "+12052499136".parse()?;
+//! let request = RemoveParticipant::new(&linq, &chat, &who)?.build(&Attempt::first(SystemTime::now()))?;
+//! assert_eq!(request.method(), "DELETE");
+//! assert_eq!(
+//!     request.uri(),
+//!     "https://api.linqapp.com/api/partner/v3/chats/550e8400-e29b-41d4-a716-446655440000/participants"
+//! );
+//! assert_eq!(request.body().as_ref(), br#"{"handle":"+12052499136"}"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::Arc;
+
+use rosterkit_core::{
+    Attempt, Bytes, ChatId, Error, Handle, Operation,
+    encode::push_path_segment,
+    http::{self, HeaderValue, Method, header},
+};
+
+use crate::{
+    LinqClient,
+    chat::Chat,
+    client::Shared,
+    errors,
+    generated::{PROVIDER, Route},
+    reply::{Accepted, Change},
+    wire,
+};
+
+/// Checks that `chat` is a UUID (8-4-4-4-12 hex digits, any case) and returns it lowercased,
+/// the form Linq issues.
+///
+/// # Errors
+/// `InvalidInput` naming the expected shape.
+pub(crate) fn chat_uuid(chat: &ChatId) -> Result<String, Error> {
+    let id = chat.as_str();
+    let groups: Vec<&str> = id.split('-').collect();
+    let shape = [8, 4, 4, 4, 12];
+    let ok = groups.len() == shape.len()
+        && groups
+            .iter()
+            .zip(shape)
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(Error::invalid_input(
+            "invalid Linq chat id: Linq chat ids are UUIDs (8-4-4-4-12 hex digits, e.g. 550e8400-e29b-41d4-a716-446655440000)",
+        )
+        .with_provider(PROVIDER))
+    }
+}
+
+/// Checks that `handle` is a phone number or an email, the kinds Linq accepts.
+fn linq_handle(handle: &Handle) -> Result<Handle, Error> {
+    match handle {
+        Handle::Phone(_) | Handle::Email(_) => Ok(handle.clone()),
+        other => Err(Error::invalid_input(format!(
+            "Linq accepts E.164 phone numbers and email addresses, not a {} handle",
+            other.kind_name()
+        ))
+        .with_provider(PROVIDER)),
+    }
+}
+
+/// The path `/v3/chats/{chatId}` followed by `suffix`, every segment encoded.
+fn chat_path(chat: &str, suffix: &str) -> String {
+    let mut path = String::with_capacity(48 + suffix.len());
+    path.push_str("/v3/chats/");
+    push_path_segment(&mut path, chat);
+    path.push_str(suffix);
+    path
+}
+
+/// A request to `path` with the bearer token, `accept: application/json`, and, when `body` is
+/// given, `content-type: application/json`.
+fn request(
+    shared: &Shared,
+    route: Route,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<http::Request<Bytes>, Error> {
+    let method = Method::from_bytes(route.method().as_bytes())
+        .map_err(|_| Error::invalid_input("invalid HTTP method").with_provider(PROVIDER))?;
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(shared.endpoint.url(path))
+        .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if body.is_some() {
+        builder = builder.header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    let mut request = builder
+        .body(body.map(Bytes::from).unwrap_or_default())
+        .map_err(|e| {
+            Error::invalid_input("could not build the request")
+                .with_provider(PROVIDER)
+                .with_source(e)
+        })?;
+    shared.authorize(request.headers_mut())?;
+    Ok(request)
+}
+
+/// `{"handle": ..}`, exactly.
+fn handle_body(handle: &Handle) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(&wire::HandleBody {
+        handle: handle.as_str(),
+    })
+    .map_err(|e| Error::invalid_input("could not encode the handle").with_source(e))
+}
+
+/// Parses a queued mutation's reply: any 2xx is accepted (Linq documents 202).
+fn parse_queued(
+    route: Route,
+    response: http::Response<Bytes>,
+    attempt: &Attempt,
+) -> Result<Change, Error> {
+    let (parts, body) = response.into_parts();
+    if parts.status.is_success() {
+        // A 2xx means accepted whatever the body; its fields are a bonus.
+        let reply = wire::parse::<wire::Accepted>(&body).unwrap_or_default();
+        return Ok(Change::Queued(Accepted::from_wire(reply)));
+    }
+    Err(errors::from_reply(
+        route,
+        parts.status,
+        &parts.headers,
+        body,
+        attempt,
+    ))
+}
+
+/// `DELETE /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue a removal.
+///
+/// Not idempotent (Linq has no idempotency keys); in ensure mode it is retried after an
+/// ambiguous failure. Output: [`Change::Queued`].
+#[derive(Debug, Clone)]
+pub struct RemoveParticipant {
+    shared: Arc<Shared>,
+    chat: String,
+    handle: Handle,
+    ensure: bool,
+}
+
+impl RemoveParticipant {
+    /// Validates the chat id (a UUID) and the handle (phone or email).
+    ///
+    /// # Errors
+    /// `InvalidInput` naming what is wrong; nothing is sent.
+    pub fn new(client: &LinqClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+        Ok(Self {
+            shared: Arc::clone(client.shared()),
+            chat: chat_uuid(chat)?,
+            handle: linq_handle(handle)?,
+            ensure: false,
+        })
+    }
+
+    /// Ensure mode: retried after ambiguous failures.
+    #[must_use]
+    pub fn ensure(mut self, ensure: bool) -> Self {
+        self.ensure = ensure;
+        self
+    }
+}
+
+impl Operation for RemoveParticipant {
+    type Output = Change;
+
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn name(&self) -> &'static str {
+        Route::RemoveParticipant.name()
+    }
+
+    fn idempotent(&self) -> bool {
+        self.ensure
+    }
+
+    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(
+            &self.shared,
+            Route::RemoveParticipant,
+            &chat_path(&self.chat, "/participants"),
+            Some(handle_body(&self.handle)?),
+        )
+    }
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+        parse_queued(Route::RemoveParticipant, response, attempt)
+    }
+}
+
+/// `POST /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue an addition.
+///
+/// Not idempotent; in ensure mode it is retried after an ambiguous failure. Output:
+/// [`Change::Queued`].
+#[derive(Debug, Clone)]
+pub struct AddParticipant {
+    shared: Arc<Shared>,
+    chat: String,
+    handle: Handle,
+    ensure: bool,
+}
+
+impl AddParticipant {
+    /// Validates the chat id (a UUID) and the handle (phone or email).
+    ///
+    /// # Errors
+    /// `InvalidInput` naming what is wrong; nothing is sent.
+    pub fn new(client: &LinqClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+        Ok(Self {
+            shared: Arc::clone(client.shared()),
+            chat: chat_uuid(chat)?,
+            handle: linq_handle(handle)?,
+            ensure: false,
+        })
+    }
+
+    /// Ensure mode: retried after ambiguous failures.
+    #[must_use]
+    pub fn ensure(mut self, ensure: bool) -> Self {
+        self.ensure = ensure;
+        self
+    }
+}
+
+impl Operation for AddParticipant {
+    type Output = Change;
+
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn name(&self) -> &'static str {
+        Route::AddParticipant.name()
+    }
+
+    fn idempotent(&self) -> bool {
+        self.ensure
+    }
+
+    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(
+            &self.shared,
+            Route::AddParticipant,
+            &chat_path(&self.chat, "/participants"),
+            Some(handle_body(&self.handle)?),
+        )
+    }
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+        parse_queued(Route::AddParticipant, response, attempt)
+    }
+}
+
+/// `POST /v3/chats/{chatId}/leave` (no body): queue leaving the group with our own line.
+///
+/// In ensure mode a 409/2013 ("chat unavailable": we already left) is
+/// [`Change::AlreadyDone`], and the call is retried after an ambiguous failure.
+#[derive(Debug, Clone)]
+pub struct Leave {
+    shared: Arc<Shared>,
+    chat: String,
+    ensure: bool,
+}
+
+impl Leave {
+    /// Validates the chat id (a UUID).
+    ///
+    /// # Errors
+    /// `InvalidInput`; nothing is sent.
+    pub fn new(client: &LinqClient, chat: &ChatId) -> Result<Self, Error> {
+        Ok(Self {
+            shared: Arc::clone(client.shared()),
+            chat: chat_uuid(chat)?,
+            ensure: false,
+        })
+    }
+
+    /// Ensure mode: 409/2013 is [`Change::AlreadyDone`]; retried after ambiguous failures.
+    #[must_use]
+    pub fn ensure(mut self, ensure: bool) -> Self {
+        self.ensure = ensure;
+        self
+    }
+}
+
+impl Operation for Leave {
+    type Output = Change;
+
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn name(&self) -> &'static str {
+        Route::Leave.name()
+    }
+
+    fn idempotent(&self) -> bool {
+        self.ensure
+    }
+
+    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(
+            &self.shared,
+            Route::Leave,
+            &chat_path(&self.chat, "/leave"),
+            None,
+        )
+    }
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+        match parse_queued(Route::Leave, response, attempt) {
+            Err(err) if self.ensure && err.code() == Some("2013") => Ok(Change::AlreadyDone {
+                trace_id: err.trace_id().map(str::to_owned),
+            }),
+            other => other,
+        }
+    }
+}
+
+/// `GET /v3/chats/{chatId}`: the chat with its roster. Idempotent.
+#[derive(Debug, Clone)]
+pub struct GetChat {
+    shared: Arc<Shared>,
+    chat: String,
+}
+
+impl GetChat {
+    /// Validates the chat id (a UUID).
+    ///
+    /// # Errors
+    /// `InvalidInput`; nothing is sent.
+    pub fn new(client: &LinqClient, chat: &ChatId) -> Result<Self, Error> {
+        Ok(Self {
+            shared: Arc::clone(client.shared()),
+            chat: chat_uuid(chat)?,
+        })
+    }
+}
+
+impl Operation for GetChat {
+    type Output = Chat;
+
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn name(&self) -> &'static str {
+        Route::GetChat.name()
+    }
+
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(
+            &self.shared,
+            Route::GetChat,
+            &chat_path(&self.chat, ""),
+            None,
+        )
+    }
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Chat, Error> {
+        let (parts, body) = response.into_parts();
+        if !parts.status.is_success() {
+            return Err(errors::from_reply(
+                Route::GetChat,
+                parts.status,
+                &parts.headers,
+                body,
+                attempt,
+            ));
+        }
+        let decoded = if body.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            wire::parse::<wire::Chat>(&body)
+        };
+        match decoded {
+            Some(chat) => Ok(Chat::from_wire(chat, &self.chat)),
+            None => Err(Error::decode(format!(
+                "HTTP {} from GET /v3/chats/{{chatId}} is not a Linq chat object",
+                parts.status.as_u16()
+            ))
+            .with_provider(PROVIDER)
+            .with_operation(Route::GetChat.name())
+            .with_http_status(parts.status.as_u16())
+            .with_body(body)),
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! [`Membership`] for [`ZapiClient`]: native batches, pacing, and reconciliation by metadata.
+//!
+//! How each phone's result is decided: see the crate documentation's "Outcomes".
+
+use std::collections::HashMap;
+
+use rosterkit_core::{
+    Capabilities, ChangeOptions, ChatId, Error, ErrorKind, Handle, HandleKinds, Membership,
+    Outcome, Participant, async_trait, redact::mask_digits,
+};
+
+use crate::{
+    PROVIDER, ZapiClient,
+    chat::{ZapiChat, wire_phone},
+    client::MAX_BATCH,
+    errors::VALUE_FALSE,
+    ops::{AddParticipants, LeaveGroup, RemoveParticipants},
+    reply::GroupMetadata,
+};
+
+/// Everything, natively batched up to [`MAX_BATCH`] phones; phone numbers and `…@lid` native
+/// ids; not queued (but `value: true` is only `Unconfirmed`).
+const CAPABILITIES: Capabilities = Capabilities::none()
+    .with_operations(true, true, true, true)
+    .with_batch(Some(MAX_BATCH))
+    .with_handles(HandleKinds::new(true, false, true));
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Remove,
+    Add { auto_invite: bool },
+}
+
+impl Change {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Remove => "remove_participant",
+            Self::Add { .. } => "add_participant",
+        }
+    }
+
+    /// Whether a phone `listed` in the roster afterwards is where this change wanted it.
+    fn reached(self, listed: bool) -> bool {
+        match self {
+            Self::Remove => !listed,
+            Self::Add { .. } => listed,
+        }
+    }
+
+    /// An add with `autoInvite` is never re-sent: a repeat can send invite links twice.
+    fn inviting(self) -> bool {
+        self == Self::Add { auto_invite: true }
+    }
+}
+
+/// How Z-API answered one batch.
+enum Sent {
+    /// `{"value": true}`.
+    Accepted,
+    /// `{"value": false}`: at least one phone failed, which is not said.
+    Refused(Error),
+    /// No clear answer (a timeout, a 5xx, a broken connection): the change may have happened.
+    Ambiguous(Error),
+    /// A definite failure of the whole request (auth, input, not found, ...).
+    Fatal(Error),
+}
+
+impl Sent {
+    fn of(result: Result<(), Error>) -> Self {
+        match result {
+            Ok(()) => Self::Accepted,
+            Err(e) if e.code() == Some(VALUE_FALSE) => Self::Refused(e),
+            Err(e) if e.is_ambiguous() => Self::Ambiguous(e),
+            Err(e) => Self::Fatal(e),
+        }
+    }
+
+    fn error(&self) -> Option<&Error> {
+        match self {
+            Self::Accepted => None,
+            Self::Refused(e) | Self::Ambiguous(e) | Self::Fatal(e) => Some(e),
+        }
+    }
+}
+
+/// A copy of `err` for another handle of the same batch (errors are not `Clone`: the copy
+/// keeps everything but the source and the attempt count).
+fn dup(err: &Error) -> Error {
+    let mut out = Error::new(err.kind(), err.message())
+        .with_retryable(err.is_retryable())
+        .with_ambiguous(err.is_ambiguous());
+    if let Some(provider) = err.provider() {
+        out = out.with_provider(provider);
+    }
+    if let Some(operation) = err.operation() {
+        out = out.with_operation(operation);
+    }
+    if let Some(status) = err.http_status() {
+        out = out.with_http_status(status);
+    }
+    if let Some(code) = err.code() {
+        out = out.with_code(code);
+    }
+    if let Some(trace) = err.trace_id() {
+        out = out.with_trace_id(trace);
+    }
+    if let Some(wait) = err.retry_after() {
+        out = out.with_retry_after(wait);
+    }
+    if let Some(body) = err.body() {
+        out = out.with_body(body.clone());
+    }
+    out
+}
+
+fn copy(result: &Result<Outcome, Error>) -> Result<Outcome, Error> {
+    match result {
+        Ok(outcome) => Ok(outcome.clone()),
+        Err(err) => Err(dup(err)),
+    }
+}
+
+/// `value: true` but the roster says the change did not happen.
+fn not_reached(change: Change) -> Error {
+    let message = match change {
+        Change::Remove => {
+            "Z-API answered {\"value\": true} but the phone is still listed in the group's metadata"
+        }
+        Change::Add { .. } => {
+            "Z-API answered {\"value\": true} but the phone is not listed in the group's metadata (WhatsApp refuses numbers that are not the connected phone's contacts; autoInvite sends them an invite link instead)"
+        }
+    };
+    Error::new(ErrorKind::DeliveryFailed, message)
+        .with_provider(PROVIDER)
+        .with_operation(change.name())
+        .with_retryable(false)
+        .with_ambiguous(false)
+}
+
+impl ZapiClient {
+    /// Sends one batch of wire phones, paced.
+    async fn send_batch(
+        &self,
+        change: Change,
+        chat: &ZapiChat,
+        phones: Vec<String>,
+        ensure: bool,
+    ) -> Result<(), Error> {
+        match change {
+            Change::Remove => {
+                let op = RemoveParticipants::from_phones(self, chat, phones)?.ensure(ensure);
+                self.paced(&op).await
+            }
+            Change::Add { auto_invite } => {
+                let op = AddParticipants::from_phones(self, chat, phones)?
+                    .auto_invite(auto_invite)
+                    .ensure(ensure);
+                self.paced(&op).await
+            }
+        }
+    }
+
+    /// One result per handle, in order: invalid handles are refused without a request, the
+    /// distinct valid phones go in batches of up to [`MAX_BATCH`].
+    #[tracing::instrument(
+        name = "zapi.change",
+        skip_all,
+        fields(change = change.name(), chat = %mask_digits(chat.as_str()), handles = handles.len(), ensure = options.ensure)
+    )]
+    async fn change_all(
+        &self,
+        change: Change,
+        chat: &ChatId,
+        handles: &[Handle],
+        options: ChangeOptions,
+    ) -> Vec<Result<Outcome, Error>> {
+        let chat = match ZapiChat::from_chat_id(chat) {
+            Ok(chat) => chat,
+            Err(e) => {
+                let e = e.with_operation(change.name());
+                return handles.iter().map(|_| Err(dup(&e))).collect();
+            }
+        };
+        let mut results: Vec<Option<Result<Outcome, Error>>> =
+            handles.iter().map(|_| None).collect();
+        let mut distinct: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, handle) in handles.iter().enumerate() {
+            match wire_phone(handle) {
+                Ok(phone) => match seen.get(&phone) {
+                    Some(&at) => {
+                        if let Some((_, positions)) = distinct.get_mut(at) {
+                            positions.push(i);
+                        }
+                    }
+                    None => {
+                        seen.insert(phone.clone(), distinct.len());
+                        distinct.push((phone, vec![i]));
+                    }
+                },
+                Err(e) => {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = Some(Err(e.with_operation(change.name())));
+                    }
+                }
+            }
+        }
+        for batch in distinct.chunks(MAX_BATCH) {
+            let phones: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
+            let outcomes = self.change_batch(change, &chat, &phones, options).await;
+            for ((_, positions), outcome) in batch.iter().zip(outcomes) {
+                for &i in positions {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = Some(copy(&outcome));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(
+                        Error::new(ErrorKind::ServerError, "no result for this handle")
+                            .with_provider(PROVIDER)
+                            .with_operation(change.name())
+                            .with_retryable(false),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// One batch: send, then (verify, or ensure after a failure) read the roster and settle
+    /// each phone; in ensure mode the phones not yet where they should be are sent once more.
+    async fn change_batch(
+        &self,
+        change: Change,
+        chat: &ZapiChat,
+        phones: &[String],
+        options: ChangeOptions,
+    ) -> Vec<Result<Outcome, Error>> {
+        let mut out: Vec<Option<Result<Outcome, Error>>> = phones.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..phones.len()).collect();
+        for round in 1..=2 {
+            let batch: Vec<String> = pending
+                .iter()
+                .filter_map(|&i| phones.get(i).cloned())
+                .collect();
+            let sent = Sent::of(self.send_batch(change, chat, batch, options.ensure).await);
+            let read_roster = match &sent {
+                Sent::Fatal(_) => false,
+                Sent::Accepted => self.verifies(),
+                Sent::Refused(_) | Sent::Ambiguous(_) => self.verifies() || options.ensure,
+            };
+            let roster = if read_roster {
+                match self.roster_of(chat).await {
+                    Ok(roster) => Some(roster),
+                    Err(e) => {
+                        tracing::debug!(kind = %e.kind(), "roster read after a change failed");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let Some(roster) = roster else {
+                for &i in &pending {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = Some(match sent.error() {
+                            None => Ok(Outcome::unconfirmed(None)),
+                            Some(e) => Err(dup(e)),
+                        });
+                    }
+                }
+                break;
+            };
+            let mut again = Vec::new();
+            for &i in &pending {
+                let Some(phone) = phones.get(i) else { continue };
+                let reached = change.reached(roster.lists(phone));
+                let result = settle(change, &sent, reached, &roster, options, round, || {
+                    again.push(i);
+                });
+                if let (Some(result), Some(slot)) = (result, out.get_mut(i)) {
+                    *slot = Some(result);
+                }
+            }
+            if again.is_empty() {
+                break;
+            }
+            pending = again;
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(
+                        Error::new(ErrorKind::ServerError, "no result for this phone")
+                            .with_provider(PROVIDER)
+                            .with_operation(change.name())
+                            .with_retryable(false),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// One phone's result after a roster read, or `None` after calling `resend` (ensure mode, first
+/// round, not reached, and safe to send again).
+fn settle(
+    change: Change,
+    sent: &Sent,
+    reached: bool,
+    roster: &GroupMetadata,
+    options: ChangeOptions,
+    round: u32,
+    resend: impl FnOnce(),
+) -> Option<Result<Outcome, Error>> {
+    let handles = || Some(roster.roster());
+    Some(match (sent, reached) {
+        (Sent::Accepted, true) => Ok(Outcome::applied(handles())),
+        (Sent::Accepted, false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
+        (Sent::Accepted, false) => Err(not_reached(change)),
+        (_, true) if options.ensure => Ok(Outcome::already_done()),
+        (_, true) => Ok(Outcome::unconfirmed(handles())),
+        (Sent::Refused(_) | Sent::Ambiguous(_), false)
+            if options.ensure && round == 1 && !change.inviting() =>
+        {
+            resend();
+            return None;
+        }
+        (Sent::Ambiguous(_), false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
+        (Sent::Refused(e) | Sent::Ambiguous(e) | Sent::Fatal(e), false) => Err(dup(e)),
+    })
+}
+
+#[async_trait]
+impl Membership for ZapiClient {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    /// One handle through [`remove_participants`](Membership::remove_participants).
+    async fn remove_participant(
+        &self,
+        chat: &ChatId,
+        handle: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        let mut results = self
+            .change_all(Change::Remove, chat, std::slice::from_ref(handle), options)
+            .await;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(missing("remove_participant")))
+    }
+
+    /// One handle through [`add_participants`](Membership::add_participants).
+    async fn add_participant(
+        &self,
+        chat: &ChatId,
+        handle: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        let change = Change::Add {
+            auto_invite: self.auto_invite(),
+        };
+        let mut results = self
+            .change_all(change, chat, std::slice::from_ref(handle), options)
+            .await;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(missing("add_participant")))
+    }
+
+    /// [`ZapiClient::leave_group`]: `value: true` is `Unconfirmed` (Z-API does not say which
+    /// number is connected, so a roster read cannot confirm it). In ensure mode, after
+    /// `value: false` or an ambiguous failure, a metadata read that finds the group gone for
+    /// this instance (`ChatNotFound`, `Forbidden`) is `Unconfirmed` too. A community is
+    /// `Unsupported`.
+    async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
+        let chat = ZapiChat::from_chat_id(chat).map_err(|e| e.with_operation("leave"))?;
+        let op = LeaveGroup::new(self, &chat)?.ensure(options.ensure);
+        match self.paced(&op).await {
+            Ok(()) => Ok(Outcome::unconfirmed(None)),
+            Err(e) if options.ensure && (e.code() == Some(VALUE_FALSE) || e.is_ambiguous()) => {
+                match self.read_group(&chat, true).await {
+                    Err(read)
+                        if matches!(
+                            read.kind(),
+                            ErrorKind::ChatNotFound | ErrorKind::Forbidden
+                        ) =>
+                    {
+                        Ok(Outcome::unconfirmed(None))
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`ZapiClient::roster`] as participants: `GET /light-group-metadata/{groupId}` (zapi.md
+    /// §3.4: the light variant does not fetch an invite link, which a roster read does not
+    /// need); for a community, its announcement sub-group's, found through
+    /// `GET /communities-metadata/{communityId}` (`Unsupported` when none is listed).
+    async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
+        let chat = ZapiChat::from_chat_id(chat).map_err(|e| e.with_operation("participants"))?;
+        Ok(self.roster_of(&chat).await?.to_participants())
+    }
+
+    /// One `POST /remove-participant` per [`MAX_BATCH`] distinct phones, paced; see the module
+    /// documentation for how each phone's result is decided.
+    async fn remove_participants(
+        &self,
+        chat: &ChatId,
+        handles: &[Handle],
+        options: ChangeOptions,
+    ) -> Vec<Result<Outcome, Error>> {
+        self.change_all(Change::Remove, chat, handles, options)
+            .await
+    }
+
+    /// One `POST /add-participant` per [`MAX_BATCH`] distinct phones, with the client's
+    /// `autoInvite`, paced.
+    async fn add_participants(
+        &self,
+        chat: &ChatId,
+        handles: &[Handle],
+        options: ChangeOptions,
+    ) -> Vec<Result<Outcome, Error>> {
+        let change = Change::Add {
+            auto_invite: self.auto_invite(),
+        };
+        self.change_all(change, chat, handles, options).await
+    }
+}
+
+fn missing(operation: &'static str) -> Error {
+    Error::new(ErrorKind::ServerError, "no result")
+        .with_provider(PROVIDER)
+        .with_operation(operation)
+        .with_retryable(false)
+}
