@@ -1,0 +1,54 @@
+//! The `rosterkit` command.
+#![forbid(unsafe_code)]
+
+use std::{io::Write, process::ExitCode};
+
+use clap::Parser;
+
+mod args;
+mod bulk;
+mod commands;
+mod completions;
+mod output;
+mod sandbox;
+mod tour;
+mod wait;
+
+use args::{Cli, Command};
+
+/// Writes one line to stderr, ignoring a closed stream.
+pub(crate) fn eprint_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr, only when RUST_LOG asks for them; they never carry secrets.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint_line(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let exit = runtime.block_on(async move {
+        match cli.command {
+            Command::Tour => tour::run().await,
+            Command::Sandbox { addr } => sandbox::run(addr).await,
+            Command::Remove(a) => commands::change(a, false).await,
+            Command::Add(a) => commands::change(a, true).await,
+            Command::Leave(a) => commands::leave(a).await,
+            Command::List(a) => commands::list(a).await,
+            Command::Bulk(a) => bulk::run(a).await,
+            Command::Completions(a) => completions::run(&a),
+        }
+    });
+    exit.into()
+}
