@@ -65,3 +65,8 @@ pub use transport::{ReqwestClient, ReqwestClientBuilder};
 pub use async_trait::async_trait;
 pub use bytes::Bytes;
 pub use http;
+
+/// The crate README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

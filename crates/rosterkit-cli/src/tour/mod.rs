@@ -9,6 +9,7 @@ use rosterkit_sandbox::Sandbox;
 use crate::commands::Exit;
 
 mod acs;
+mod bulk;
 mod chert;
 mod linq;
 mod zapi;
@@ -171,6 +172,7 @@ pub(crate) async fn run() -> Exit {
     linq::run(&sandbox, &mut tour).await;
     zapi::run(&sandbox, &mut tour).await;
     acs::run(&sandbox, &mut tour).await;
+    bulk::run(&sandbox, &mut tour).await;
     sandbox.shutdown().await;
     tour.finish()
 }
