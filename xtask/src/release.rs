@@ -173,34 +173,37 @@ pub(crate) fn run(root: &Path, new_version: &str, dry_run: bool) -> Result<Strin
             .map_err(|e| format!("CHANGELOG.md: {e}"))?;
         let _ = writeln!(report, "bumped Cargo.toml and dated CHANGELOG.md");
     }
-    // Every internal dependency is unpublished at this version until its turn, so packages are
-    // not verified against the registry: `cargo package --no-verify`, in dependency order.
-    for name in &plan.publish_order {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args([
-            "package",
-            "--no-verify",
-            "--allow-dirty",
-            "--quiet",
-            "-p",
-            name,
-        ])
+    // One `cargo package` for every publishable crate: cargo then resolves each crate's
+    // internal dependencies against the others being packaged (a local overlay registry), which
+    // packaging them one by one cannot do before they are published. `--no-verify`: the
+    // registry does not hold this version of our crates yet, so a verify build would fail.
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["package", "--no-verify", "--allow-dirty", "--quiet"])
         .current_dir(root);
-        if dry_run {
-            cmd.arg("--list");
-        }
-        let output = cmd
-            .output()
-            .map_err(|e| format!("cargo package -p {name}: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "cargo package -p {name} failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
+    if dry_run {
+        cmd.arg("--list");
+    }
+    for name in &plan.publish_order {
+        cmd.args(["-p", name]);
+    }
+    let output = cmd.output().map_err(|e| format!("cargo package: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo package failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    if dry_run {
         let _ = writeln!(
             report,
-            "packaged (--no-verify: internal deps not yet published): {name}"
+            "package contents ok: {}",
+            plan.publish_order.join(", ")
+        );
+    } else {
+        let _ = writeln!(
+            report,
+            "packaged into target/package (--no-verify: internal dependencies are not yet published): {}",
+            plan.publish_order.join(", ")
         );
     }
     let _ = writeln!(report, "\npublish in this order:");
@@ -232,6 +235,22 @@ pub(crate) fn run(root: &Path, new_version: &str, dry_run: bool) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dry run reads and packages (into target/, which git ignores) but writes no tracked file.
+    #[test]
+    fn dry_run_changes_nothing_on_disk() {
+        let root = crate::workspace_root();
+        let read = |f: &str| fs::read(root.join(f)).unwrap();
+        let before = (read("Cargo.toml"), read("CHANGELOG.md"), read("Cargo.lock"));
+        let report = run(&root, "9.9.9", true).unwrap();
+        assert!(report.contains("dry run"), "{report}");
+        assert!(
+            report.contains("cargo publish -p rosterkit-core"),
+            "{report}"
+        );
+        let after = (read("Cargo.toml"), read("CHANGELOG.md"), read("Cargo.lock"));
+        assert!(before == after, "a dry run changed a tracked file");
+    }
 
     #[test]
     fn bad_versions_are_refused_before_anything_happens() {
