@@ -2,12 +2,18 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::input::{ParseError, check_text};
+use crate::input::{ParseError, Rule, check_text};
 
-/// An opaque chat id: non-empty, at most [`ChatId::MAX_LEN`] bytes, no control characters.
+/// Why `.` and `..` are refused.
+const DOT_SEGMENT: &str = "must not be \".\" or \"..\": URL parsers drop such a path segment (even percent-encoded), so the request would reach another resource";
+
+/// An opaque chat id: non-empty, at most [`ChatId::MAX_LEN`] bytes, no control characters, and
+/// not `.` or `..`.
 ///
 /// Providers add their own shape checks (a UUID for Linq, a `19:…@thread.v2` for ACS); this
-/// type only guarantees it is safe to percent-encode into a path segment.
+/// type only guarantees it is safe to percent-encode into a path segment. That is why `.` and
+/// `..` are refused: URL parsers (the WHATWG rules reqwest follows) drop such a segment even
+/// when it is sent as `%2E` or `%2E%2E`, so the request would reach another resource.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChatId(String);
 
@@ -18,10 +24,14 @@ impl ChatId {
     /// Validates `id`.
     ///
     /// # Errors
-    /// [`ParseError`] when `id` is empty, too long or contains a control character.
+    /// [`ParseError`] when `id` is empty, too long, contains a control character, or is `.` or
+    /// `..`.
     pub fn new(id: impl Into<String>) -> Result<Self, ParseError> {
         let id = id.into();
         check_text("chat id", &id, Self::MAX_LEN)?;
+        if id == "." || id == ".." {
+            return Err(ParseError::new("chat id", Rule::Provider(DOT_SEGMENT)));
+        }
         Ok(Self(id))
     }
 
@@ -99,6 +109,13 @@ mod tests {
                 ..
             }
         ));
+        for dots in [".", ".."] {
+            let err = ChatId::new(dots).unwrap_err();
+            assert!(matches!(err.rule(), Rule::Provider(_)), "{dots:?}");
+            assert!(err.to_string().contains("must not be"), "{err}");
+        }
+        assert!(ChatId::new("...").is_ok());
+        assert!(ChatId::new("a..b").is_ok());
         for bad in ["a\r\nb", "a\0", "tab\there", "\u{7f}"] {
             assert_eq!(
                 ChatId::new(bad).unwrap_err().rule(),

@@ -37,6 +37,14 @@ pub fn push_path_segment(out: &mut String, value: &str) {
         }
         return;
     }
+    // Most ids need no encoding at all: copy them in one go.
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        out.push_str(value);
+        return;
+    }
     for piece in utf8_percent_encode(value, SEGMENT) {
         out.push_str(piece);
     }

@@ -129,6 +129,10 @@ impl Endpoint {
 
 /// Whether `host` is a loopback name or address (`localhost`, `127.0.0.0/8`, `[::1]`).
 pub(crate) fn is_loopback(host: &str) -> bool {
+    // The sandbox's own address, checked on every request: skip the address parser.
+    if host == "127.0.0.1" {
+        return true;
+    }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())

@@ -95,9 +95,14 @@ impl Executor {
         loop {
             let attempt = Attempt::new(number, self.clock.now(), after_ambiguous);
             let request = op.build(&attempt)?;
-            let sent = tokio::time::timeout(self.policy.attempt_timeout, self.client.send(request))
-                .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
-                .await;
+            // `as_ref`: call the transport itself, not the `Arc` blanket impl, which would box
+            // (and poll through) a second future per request.
+            let sent = tokio::time::timeout(
+                self.policy.attempt_timeout,
+                self.client.as_ref().send(request),
+            )
+            .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
+            .await;
             let mut err = match sent {
                 Ok(Ok(response)) => {
                     let status = response.status().as_u16();
@@ -148,6 +153,135 @@ impl Executor {
             number += 1;
         }
     }
+}
+
+/// The transport settings every provider client's builder shares, and the one place that turns
+/// them into an [`Executor`]: the given [`HttpClient`] or, with the `reqwest` feature, a
+/// [`crate::ReqwestClient`] honouring `allow_insecure_http`.
+///
+/// ```
+/// use rosterkit_core::{ExecutorBuilder, RetryPolicy};
+/// let executor = ExecutorBuilder::default()
+///     .retry_policy(RetryPolicy::no_retries())
+///     .build("demo")?;
+/// assert_eq!(executor.retry_policy().max_attempts, 1);
+/// # Ok::<(), rosterkit_core::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ExecutorBuilder {
+    http_client: Option<Arc<dyn HttpClient>>,
+    retry_policy: Option<RetryPolicy>,
+    clock: Option<Arc<dyn Clock>>,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for ExecutorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecutorBuilder")
+            .field("http_client", &self.http_client)
+            .field("retry_policy", &self.retry_policy)
+            .field("clock", &self.clock)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish()
+    }
+}
+
+impl ExecutorBuilder {
+    /// Uses `client` instead of the default reqwest client.
+    #[must_use]
+    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Uses `policy` instead of [`RetryPolicy::default`].
+    #[must_use]
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = Some(policy);
+        self
+    }
+
+    /// Uses `clock` instead of the system clock.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Allows plain `http://` to hosts that are not loopback.
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Whether plain `http://` to remote hosts is allowed (for validating a base URL).
+    pub fn allows_insecure_http(&self) -> bool {
+        self.allow_insecure_http
+    }
+
+    /// The HTTP client to use: the given one, or the default.
+    ///
+    /// # Errors
+    /// `InvalidInput` when none was given and the `reqwest` feature is off; `Transport` when
+    /// the default client cannot be created.
+    pub fn http_client_or_default(
+        &self,
+        provider: &'static str,
+    ) -> Result<Arc<dyn HttpClient>, Error> {
+        if let Some(client) = &self.http_client {
+            return Ok(Arc::clone(client));
+        }
+        default_http_client(provider, self.allow_insecure_http)
+    }
+
+    /// The executor over [`ExecutorBuilder::http_client_or_default`].
+    ///
+    /// # Errors
+    /// As [`ExecutorBuilder::http_client_or_default`].
+    pub fn build(self, provider: &'static str) -> Result<Executor, Error> {
+        let client = self.http_client_or_default(provider)?;
+        Ok(self.build_over(client))
+    }
+
+    /// The executor over `client` (for adapters that wrap the transport).
+    pub fn build_over(self, client: Arc<dyn HttpClient>) -> Executor {
+        let mut executor = Executor::new(client);
+        if let Some(policy) = self.retry_policy {
+            executor = executor.with_retry_policy(policy);
+        }
+        if let Some(clock) = self.clock {
+            executor = executor.with_clock(clock);
+        }
+        executor
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_http_client(
+    provider: &'static str,
+    allow_insecure_http: bool,
+) -> Result<Arc<dyn HttpClient>, Error> {
+    crate::ReqwestClient::builder()
+        .allow_insecure_http(allow_insecure_http)
+        .build()
+        .map(|client| Arc::new(client) as Arc<dyn HttpClient>)
+        .map_err(|e| {
+            Error::new(ErrorKind::Transport, "could not create the HTTP client")
+                .with_provider(provider)
+                .with_source(e)
+        })
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_http_client(
+    provider: &'static str,
+    _allow_insecure_http: bool,
+) -> Result<Arc<dyn HttpClient>, Error> {
+    Err(Error::invalid_input(format!(
+        "no HTTP client: call .http_client(..) or enable the `reqwest` feature of rosterkit-{provider}"
+    ))
+    .with_provider(provider))
 }
 
 fn transport_error(e: TransportError) -> Error {

@@ -3,7 +3,7 @@
 use std::{fmt, str::FromStr};
 
 use crate::{
-    input::{ParseError, Rule, check_text},
+    input::{ParseError, Rule, check_text, has_control},
     redact,
 };
 
@@ -22,18 +22,24 @@ impl E164 {
     /// # Errors
     /// [`ParseError`] naming the rule: missing `+`, non-digits, leading 0, too short or too long.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        Self::check(s)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The rules of [`E164::parse`], without building the value.
+    fn check(s: &str) -> Result<(), ParseError> {
         const WHAT: &str = "phone number";
         if s.is_empty() {
             return Err(ParseError::new(WHAT, Rule::Empty));
         }
-        if s.chars().any(char::is_control) {
-            return Err(ParseError::new(WHAT, Rule::ControlCharacter));
-        }
+        // One pass over the usual input: `+` and ASCII digits cannot hold a control character,
+        // so the control check (which comes first in the rules) only runs on a failure.
+        let control = || has_control(s).then(|| ParseError::new(WHAT, Rule::ControlCharacter));
         let Some(digits) = s.strip_prefix('+') else {
-            return Err(ParseError::new(WHAT, Rule::MissingPlus));
+            return Err(control().unwrap_or(ParseError::new(WHAT, Rule::MissingPlus)));
         };
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::new(WHAT, Rule::NotDigits));
+            return Err(control().unwrap_or(ParseError::new(WHAT, Rule::NotDigits)));
         }
         if digits.starts_with('0') {
             return Err(ParseError::new(WHAT, Rule::LeadingZero));
@@ -59,7 +65,7 @@ impl E164 {
                 },
             ));
         }
-        Ok(Self(s.to_owned()))
+        Ok(())
     }
 
     /// Parses a number written for people: spaces, dashes, dots and parentheses are dropped,
@@ -111,6 +117,16 @@ impl FromStr for E164 {
     }
 }
 
+impl TryFrom<String> for E164 {
+    type Error = ParseError;
+
+    /// As [`E164::parse`], keeping `s`'s buffer instead of copying it.
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::check(&s)?;
+        Ok(Self(s))
+    }
+}
+
 /// An email address, checked for shape only: one `@`, a non-empty local part, a domain with a
 /// dot and no empty labels, at most 254 bytes, no whitespace or control characters.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,6 +141,12 @@ impl Email {
     /// # Errors
     /// [`ParseError`] naming the rule that failed.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        Self::check(s)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The rules of [`Email::parse`], without building the value.
+    fn check(s: &str) -> Result<(), ParseError> {
         const WHAT: &str = "email address";
         check_text(WHAT, s, Self::MAX_LEN)?;
         if s.chars().any(char::is_whitespace) {
@@ -141,7 +163,7 @@ impl Email {
         if !shape_ok {
             return Err(ParseError::new(WHAT, Rule::EmailShape));
         }
-        Ok(Self(s.to_owned()))
+        Ok(())
     }
 
     /// The address as given.
@@ -152,7 +174,7 @@ impl Email {
 
 impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Email({})", self.0)
+        write!(f, "Email({})", redact::Masked(&self.0))
     }
 }
 
@@ -303,18 +325,40 @@ impl FromStr for Handle {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(raw) = s.strip_prefix(NATIVE_PREFIX) {
+        Self::parse_text(s)
+    }
+}
+
+impl TryFrom<String> for Handle {
+    type Error = ParseError;
+
+    /// Parses like [`str::parse`], keeping `s`'s buffer instead of copying it (for replies
+    /// that carry many handles, such as rosters).
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse_text(s)
+    }
+}
+
+impl Handle {
+    /// The one parser behind [`FromStr`] and `TryFrom<String>`: the checks run on the text,
+    /// then `s` becomes the stored `String` (a copy of a `&str`, a `String` moved).
+    fn parse_text<S: AsRef<str> + Into<String>>(s: S) -> Result<Self, ParseError> {
+        let text = s.as_ref();
+        if let Some(raw) = text.strip_prefix(NATIVE_PREFIX) {
             return NativeId::new(raw).map(Self::Native);
         }
-        if looks_native(s) {
+        if looks_native(text) {
             return NativeId::new(s).map(Self::Native);
         }
-        if s.contains('@') {
-            return Email::parse(s).map(Self::Email);
+        if text.contains('@') {
+            Email::check(text)?;
+            return Ok(Self::Email(Email(s.into())));
         }
-        if s.starts_with('+') {
-            return E164::parse(s).map(Self::Phone);
+        if text.starts_with('+') {
+            E164::check(text)?;
+            return Ok(Self::Phone(E164(s.into())));
         }
+        let s = text;
         check_text("handle", s, NativeId::MAX_LEN)?;
         if s.bytes()
             .all(|b| b.is_ascii_digit() || b" -().".contains(&b))
@@ -534,6 +578,13 @@ mod tests {
             let p = E164::parse(&s).unwrap();
             prop_assert_eq!(p.to_string(), s);
             prop_assert_eq!(p.redacted().to_string().len(), p.as_str().len());
+        }
+
+        #[test]
+        fn owned_and_borrowed_parsing_agree(
+            s in "\\PC{0,40}|[\\x00-\\x7f]{0,40}|\\+[0-9\\x00-\\x1f\\x7f\\u{80}-\\u{9f} a]{0,17}|[a-z+.]{1,8}@[a-z.]{0,8}"
+        ) {
+            prop_assert_eq!(Handle::try_from(s.clone()), s.parse::<Handle>());
         }
 
         #[test]

@@ -121,8 +121,36 @@ pub(crate) fn check_text(what: &'static str, value: &str, max: usize) -> Result<
             },
         ));
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(ParseError::new(what, Rule::ControlCharacter));
     }
     Ok(())
+}
+
+/// Whether `value` holds a control character (`char::is_control`): a byte scan for ASCII text
+/// (the usual case, and several times cheaper), the char scan otherwise.
+pub(crate) fn has_control(value: &str) -> bool {
+    if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_control_matches_char_is_control() {
+        for c in ('\0'..='\u{2ff}').chain(['\u{2028}', '\u{feff}', '\u{10ffff}']) {
+            for text in [format!("{c}"), format!("+1415{c}555"), format!("ab{c}é")] {
+                assert_eq!(
+                    has_control(&text),
+                    text.chars().any(char::is_control),
+                    "{text:?}"
+                );
+            }
+        }
+    }
 }

@@ -46,7 +46,7 @@ pub use chat_id::ChatId;
 pub use clock::{Clock, FixedClock, SystemClock, unix_seconds};
 pub use endpoint::Endpoint;
 pub use error::{CodeEntry, Error, ErrorKind};
-pub use executor::Executor;
+pub use executor::{Executor, ExecutorBuilder};
 pub use handle::{E164, Email, Handle, NativeId};
 pub use input::{ParseError, Rule};
 pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership};

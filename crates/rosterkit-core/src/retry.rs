@@ -2,7 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, header::RETRY_AFTER};
+
+/// The millisecond headers, in the order they are honoured; parsed once, not on every reply.
+static RETRY_AFTER_MS: [HeaderName; 2] = [
+    HeaderName::from_static("x-ms-retry-after-ms"),
+    HeaderName::from_static("retry-after-ms"),
+];
 
 /// How the [`crate::Executor`] retries.
 ///
@@ -135,13 +141,13 @@ impl RetryPolicy {
 /// );
 /// ```
 pub fn retry_after_from_headers(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| {
+    let text = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
+    for name in &RETRY_AFTER_MS {
         if let Some(ms) = text(name).and_then(|v| v.parse::<f64>().ok())
             && ms.is_finite()
             && ms >= 0.0
@@ -149,7 +155,7 @@ pub fn retry_after_from_headers(headers: &HeaderMap, now: SystemTime) -> Option<
             return Some(Duration::from_secs_f64(ms / 1000.0));
         }
     }
-    let value = text("retry-after")?;
+    let value = text(&RETRY_AFTER)?;
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }

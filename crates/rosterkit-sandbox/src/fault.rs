@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::provider::Provider;
 use crate::sync::lock;
 
-/// A rule that intercepts the next `times` requests to one provider matching a method and a
-/// path fragment.
+/// A rule that intercepts the next `times` requests to one provider matching a method, a path
+/// fragment and a body fragment.
 ///
 /// Over HTTP (`POST /_sandbox/faults`) a fault is a JSON object:
 ///
@@ -23,7 +23,7 @@ use crate::sync::lock;
 ///  "action":{"kind":"respond","status":503,"headers":[["retry-after","1"]],"body":"oops"}}
 /// ```
 ///
-/// `method`, `path_contains` and `times` (default 1) are optional. The `action` kinds are
+/// `method`, `path_contains`, `body_contains` and `times` (default 1) are optional. The `action` kinds are
 /// `respond` (`status`, `headers`, and `body` as text or `body_base64`), `latency` (`ms`),
 /// `drop_connection`, `drop_after_apply`, and the shortcuts `chert_error` (`status`, `code`,
 /// `retryable`, optional `retry_after` and `message`), `linq_error` (`status`, `code`,
@@ -40,6 +40,10 @@ pub struct Fault {
     /// contain this string; any path when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_contains: Option<String>,
+    /// Only requests whose body contains this string, byte for byte (for providers that name
+    /// the chat in the body, such as Z-API); any body when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
     /// How many requests the fault intercepts before it is used up. A fault with `times == 0`
     /// is never stored.
     #[serde(default = "one")]
@@ -60,6 +64,7 @@ impl Fault {
             provider,
             method: None,
             path_contains: None,
+            body_contains: None,
             times: 1,
             action,
         }
@@ -79,6 +84,13 @@ impl Fault {
         self
     }
 
+    /// Restricts the fault to requests whose body contains `fragment`.
+    #[must_use]
+    pub fn body_contains(mut self, fragment: impl Into<String>) -> Self {
+        self.body_contains = Some(fragment.into());
+        self
+    }
+
     /// Sets how many requests the fault intercepts.
     #[must_use]
     pub fn times(mut self, times: u32) -> Self {
@@ -86,13 +98,16 @@ impl Fault {
         self
     }
 
-    fn matches(&self, provider: Provider, method: &Method, path: &str) -> bool {
+    fn matches(&self, provider: Provider, method: &Method, path: &str, body: &[u8]) -> bool {
         self.provider == provider
             && self.method.as_ref().is_none_or(|m| m == method)
             && self
                 .path_contains
                 .as_deref()
                 .is_none_or(|frag| path.contains(frag))
+            && self.body_contains.as_deref().is_none_or(|frag| {
+                frag.is_empty() || body.windows(frag.len()).any(|w| w == frag.as_bytes())
+            })
     }
 }
 
@@ -428,11 +443,12 @@ impl Faults {
         provider: Provider,
         method: &Method,
         path: &str,
+        body: &[u8],
     ) -> Option<FaultAction> {
         let mut pending = lock(&self.pending);
         let index = pending
             .iter()
-            .position(|f| f.matches(provider, method, path))?;
+            .position(|f| f.matches(provider, method, path, body))?;
         let fault = &mut pending[index];
         fault.times = fault.times.saturating_sub(1);
         if fault.times == 0 {
@@ -440,5 +456,58 @@ impl Faults {
         } else {
             Some(fault.action.clone())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_contains_matches_a_body_fragment() {
+        let faults = Faults::default();
+        faults.inject(
+            Fault::new(Provider::Zapi, FaultAction::DropConnection)
+                .body_contains("\"groupId\":\"1203-group\"")
+                .times(2),
+        );
+        let path = "/zapi/instances/i/token/t/remove-participant";
+        let other = br#"{"groupId":"9999-group","phones":["5511"]}"#;
+        let ours = br#"{"groupId":"1203-group","phones":["5511"]}"#;
+        assert!(
+            faults
+                .take(Provider::Zapi, &Method::POST, path, other)
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(Provider::Zapi, &Method::POST, path, b"")
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(Provider::Zapi, &Method::POST, path, ours)
+                .is_some()
+        );
+        assert!(
+            faults
+                .take(Provider::Zapi, &Method::POST, path, ours)
+                .is_some()
+        );
+        assert!(faults.is_empty());
+    }
+
+    #[test]
+    fn body_contains_round_trips_as_json_and_is_optional() {
+        let fault: Fault = serde_json::from_str(
+            r#"{"provider":"zapi","body_contains":"abc","action":{"kind":"drop_connection"}}"#,
+        )
+        .unwrap();
+        assert_eq!(fault.body_contains.as_deref(), Some("abc"));
+        let text = serde_json::to_string(&fault).unwrap();
+        assert!(text.contains(r#""body_contains":"abc""#), "{text}");
+        let plain = serde_json::to_string(&Fault::new(Provider::Zapi, FaultAction::DropConnection))
+            .unwrap();
+        assert!(!plain.contains("body_contains"), "{plain}");
     }
 }

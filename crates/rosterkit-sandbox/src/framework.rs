@@ -148,7 +148,9 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     entry.body = body.clone();
-    let action = fw.faults.take(ctx.provider, &parts.method, &entry.path);
+    let action = fw
+        .faults
+        .take(ctx.provider, &parts.method, &entry.path, &entry.body);
     entry.fault = action.as_ref().map(FaultAction::kind);
 
     let effects = Effects::default();

@@ -150,8 +150,25 @@ fn classify(e: reqwest::Error) -> TransportError {
 fn too_large(limit: usize) -> TransportError {
     TransportError::new(
         TransportErrorKind::BodyTooLarge,
-        format!("the reply body is over the {limit}-byte cap"),
+        format!("the reply body is over the {}-byte cap", grouped(limit)),
     )
+}
+
+/// `n` with thousands separators from 7 digits on (`1,048,576`): error messages mask runs of 7
+/// or more digits as phone numbers, which turned the default cap into `***8576`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    if digits.len() < 7 {
+        return digits;
+    }
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[async_trait]
@@ -161,25 +178,23 @@ impl HttpClient for ReqwestClient {
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, TransportError> {
         check_scheme(request.uri(), self.allow_insecure_http)?;
-        let request = reqwest::Request::try_from(request).map_err(classify)?;
+        let request = to_reqwest(request)?;
         let mut response = self.client.execute(request).await.map_err(classify)?;
         let limit = self.body_limit;
-        if response
-            .content_length()
-            .is_some_and(|len| len > limit as u64)
-        {
+        let declared = response.content_length();
+        if declared.is_some_and(|len| len > limit as u64) {
             return Err(too_large(limit));
         }
-        let mut builder = http::Response::builder()
-            .status(response.status())
-            .version(response.version());
-        if let Some(headers) = builder.headers_mut() {
-            *headers = std::mem::take(response.headers_mut());
-        }
+        // Status, version and headers move into the reply as they are (no builder to re-check
+        // them).
+        let mut reply = http::Response::new(Bytes::new());
+        *reply.status_mut() = response.status();
+        *reply.version_mut() = response.version();
+        *reply.headers_mut() = std::mem::take(response.headers_mut());
         // A declared length within the cap is enforced by hyper: read it in one go.
-        if response.content_length().is_some() {
-            let body = response.bytes().await.map_err(classify)?;
-            return builder.body(body).map_err(assemble_error);
+        if declared.is_some() {
+            *reply.body_mut() = response.bytes().await.map_err(classify)?;
+            return Ok(reply);
         }
         let mut body = BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
@@ -188,10 +203,47 @@ impl HttpClient for ReqwestClient {
             }
             body.extend_from_slice(&chunk);
         }
-        builder.body(body.freeze()).map_err(assemble_error)
+        *reply.body_mut() = body.freeze();
+        Ok(reply)
     }
 }
 
-fn assemble_error(e: http::Error) -> TransportError {
-    TransportError::new(TransportErrorKind::Io, "the reply could not be assembled").with_source(e)
+/// `reqwest::Request::try_from(request)`, with the URL written once into a buffer of its size
+/// (reqwest's own conversion formats it through a growing `String`).
+fn to_reqwest(request: http::Request<Bytes>) -> Result<reqwest::Request, TransportError> {
+    use std::fmt::Write as _;
+    let (parts, body) = request.into_parts();
+    let uri = &parts.uri;
+    let len = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let mut text = String::with_capacity(len);
+    let _ = write!(text, "{uri}");
+    let url = reqwest::Url::parse(&text).map_err(|e| {
+        TransportError::new(TransportErrorKind::Refused, "the request URL is not valid")
+            .with_source(e)
+    })?;
+    let mut out = reqwest::Request::new(parts.method, url);
+    *out.headers_mut() = parts.headers;
+    *out.version_mut() = parts.version;
+    *out.body_mut() = Some(body.into());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_stays_readable_in_masked_messages() {
+        assert_eq!(grouped(1024), "1024");
+        assert_eq!(grouped(999_999), "999999");
+        assert_eq!(grouped(1_048_576), "1,048,576");
+        assert_eq!(grouped(1_234_567_890), "1,234,567,890");
+        let err = crate::Error::new(crate::ErrorKind::Decode, too_large(1_048_576).to_string());
+        assert!(
+            err.to_string().contains("over the 1,048,576-byte cap"),
+            "{err}"
+        );
+    }
 }
