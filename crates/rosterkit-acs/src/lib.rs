@@ -96,6 +96,8 @@ mod membership;
 mod model;
 pub mod ops;
 mod pacing;
+#[cfg(test)]
+mod proptests;
 mod rfc3339;
 mod wire;
 

@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 use rosterkit_core::{
     ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, Handle, HttpClient, RetryPolicy,
     Secret, SystemClock,
-    http::{HeaderMap, HeaderValue},
+    http::{HeaderMap, HeaderName, HeaderValue},
 };
 
 use crate::{
@@ -69,6 +69,10 @@ impl FromStr for AuthMode {
     }
 }
 
+/// Header names, parsed once rather than on every request.
+static TENANT_HEADER: HeaderName = HeaderName::from_static("x-chert-tenant");
+static SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-chert-signature");
+
 /// The credentials every request is authenticated with; shared by the client and its ops.
 #[derive(Debug)]
 pub(crate) struct Auth {
@@ -86,7 +90,7 @@ impl Auth {
         body: &[u8],
     ) -> Result<(), Error> {
         if let Some(tenant) = &self.tenant {
-            headers.insert("x-chert-tenant", tenant.clone());
+            headers.insert(TENANT_HEADER.clone(), tenant.clone());
         }
         match self.mode {
             AuthMode::Hmac => {
@@ -95,10 +99,10 @@ impl Auth {
                     unix_seconds,
                     body,
                 );
-                headers.insert("x-chert-signature", header_value(&signature)?);
+                headers.insert(SIGNATURE_HEADER.clone(), header_value(signature)?);
             }
             AuthMode::Bearer => {
-                let mut value = header_value(&format!("Bearer {}", self.secret.expose()))?;
+                let mut value = header_value(format!("Bearer {}", self.secret.expose()))?;
                 value.set_sensitive(true);
                 headers.insert(rosterkit_core::http::header::AUTHORIZATION, value);
             }
@@ -108,9 +112,9 @@ impl Auth {
 }
 
 /// A header value that was validated when the client was built; a failure here never names
-/// the value (it may be the secret).
-fn header_value(value: &str) -> Result<HeaderValue, Error> {
-    HeaderValue::from_str(value).map_err(|_| {
+/// the value (it may be the secret). Takes the text by value: its buffer becomes the header's.
+fn header_value(value: String) -> Result<HeaderValue, Error> {
+    HeaderValue::try_from(value).map_err(|_| {
         Error::invalid_input("the Chert credentials cannot be sent in an HTTP header")
             .with_provider(PROVIDER)
     })

@@ -3,7 +3,9 @@
 use std::time::SystemTime;
 
 use rosterkit_core::{
-    Bytes, Error, ErrorKind, http::HeaderMap, http::StatusCode, retry_after_from_headers,
+    Bytes, Error, ErrorKind,
+    http::{HeaderMap, HeaderName, StatusCode},
+    retry_after_from_headers,
 };
 
 use crate::{
@@ -11,13 +13,13 @@ use crate::{
     wire,
 };
 
-/// The response header carrying Chert's trace id (equal to the body's `trace_id`).
-const TRACE_HEADER: &str = "x-trace-id";
+/// The response header carrying Chert's trace id (equal to the body's `trace_id`), parsed once.
+static TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
 
 /// Chert's trace id from the `X-Trace-ID` header.
 pub(crate) fn header_trace_id(headers: &HeaderMap) -> Option<String> {
     headers
-        .get(TRACE_HEADER)
+        .get(&TRACE_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())

@@ -85,6 +85,8 @@ mod errors;
 mod generated;
 mod membership;
 pub mod ops;
+#[cfg(test)]
+mod proptests;
 mod reply;
 mod wire;
 

@@ -64,8 +64,12 @@ impl Call {
         body: Bytes,
     ) -> Result<Self, Error> {
         let shared = client.shared();
-        let url = shared.endpoint.url(&fill_path(route.path(), params));
-        let uri = url.parse().map_err(|_| {
+        let base = shared.endpoint.as_str();
+        let mut url = String::with_capacity(base.len() + path_capacity(route.path(), params));
+        url.push_str(base);
+        push_path(&mut url, route.path(), params);
+        // From the `String` itself: its buffer becomes the URI's, no copy.
+        let uri = http::Uri::try_from(url).map_err(|_| {
             Error::invalid_input("the Chert request URL is not valid").with_provider(PROVIDER)
         })?;
         Ok(Self {
@@ -111,7 +115,7 @@ impl Call {
                 attempt.now,
             ));
         }
-        match wire::parse::<wire::Success>(&body) {
+        match wire::parse_success(&body) {
             Ok(mut success) => {
                 let trace_id = success.trace_id.take().or(header_trace);
                 Ok((success, trace_id))
@@ -160,22 +164,32 @@ fn method(route: Route) -> Method {
     Method::from_bytes(route.method().as_bytes()).unwrap_or(Method::POST)
 }
 
-/// `template` with each `{...}` replaced by the next of `params`, percent-encoded as one path
-/// segment (`+` → `%2B`, `@` → `%40`, `/` → `%2F`).
+/// Room for `template` filled with `params`, each of which may grow threefold when encoded.
+fn path_capacity(template: &str, params: &[&str]) -> usize {
+    template.len() + params.iter().map(|p| p.len() * 3).sum::<usize>()
+}
+
+/// `template` filled with `params`, as [`push_path`] appends it.
+#[cfg(test)]
 fn fill_path(template: &str, params: &[&str]) -> String {
-    let mut out =
-        String::with_capacity(template.len() + params.iter().map(|p| p.len() * 3).sum::<usize>());
+    let mut out = String::with_capacity(path_capacity(template, params));
+    push_path(&mut out, template, params);
+    out
+}
+
+/// Appends `template` to `out` with each `{...}` replaced by the next of `params`,
+/// percent-encoded as one path segment (`+` → `%2B`, `@` → `%40`, `/` → `%2F`).
+fn push_path(out: &mut String, template: &str, params: &[&str]) {
     let mut params = params.iter();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(rest.get(..open).unwrap_or_default());
         let after = rest.get(open..).unwrap_or_default();
         let close = after.find('}').map_or(after.len(), |c| c + 1);
-        push_path_segment(&mut out, params.next().copied().unwrap_or_default());
+        push_path_segment(out, params.next().copied().unwrap_or_default());
         rest = after.get(close..).unwrap_or_default();
     }
     out.push_str(rest);
-    out
 }
 
 /// The address Chert expects for `handle`: an E.164 number or an email; anything else is
@@ -262,8 +276,8 @@ impl Operation for RemoveParticipant {
         match self.call.parse(response, attempt) {
             Ok((reply, trace_id)) => Ok(Change::Applied(RemoveReply {
                 chat_id: self.call.chat_id(reply.chat_id),
-                removed: reply.removed.as_deref().and_then(wire::handle),
-                participants: reply.participants.as_deref().map(wire::roster),
+                removed: reply.removed.and_then(wire::handle_owned),
+                participants: reply.participants.map(wire::roster),
                 trace_id,
             })),
             Err(e) if self.ensure && e.code() == Some("1001") => Ok(Change::AlreadyDone {
@@ -341,8 +355,8 @@ impl Operation for AddParticipant {
         let (reply, trace_id) = self.call.parse(response, attempt)?;
         Ok(AddReply {
             chat_id: self.call.chat_id(reply.chat_id),
-            added: reply.added.as_deref().and_then(wire::handle),
-            participants: reply.participants.as_deref().map(wire::roster),
+            added: reply.added.and_then(wire::handle_owned),
+            participants: reply.participants.map(wire::roster),
             trace_id,
         })
     }
@@ -753,12 +767,15 @@ mod tests {
             r.uri().path(),
             "/api/v1/chats/a%2Fb%20c%3F../participants/alice%2Btag%40example.com"
         );
-        let dots = ChatId::new("..").unwrap();
+        // `.` and `..` never reach a path: URL parsers (reqwest's) drop such a segment even
+        // sent as `%2E%2E`, which would turn `/chats/../leave` into `/leave`.
+        assert!(ChatId::new("..").is_err());
+        let dots = ChatId::new("...").unwrap();
         let r = Leave::new(&client(), &dots)
             .unwrap()
             .build(&first())
             .unwrap();
-        assert_eq!(r.uri().path(), "/api/v1/chats/%2E%2E/leave");
+        assert_eq!(r.uri().path(), "/api/v1/chats/%2E%2E%2E/leave");
         assert_eq!(fill_path("/x/{a}/y/{b}", &["1", "+2"]), "/x/1/y/%2B2");
         assert_eq!(fill_path("/x/{a}", &[]), "/x/");
         assert_eq!(fill_path("/x/{a", &["q"]), "/x/q");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rosterkit_core::{Handle, NativeId};
+use rosterkit_core::{E164, Handle, NativeId};
 use serde::{Deserialize, Deserializer, Serialize, de::IgnoredAny};
 
 /// The add request body: exactly `{"address":"<E.164 or email>"}`.
@@ -48,10 +48,10 @@ pub(crate) enum RosterEntry {
 }
 
 impl RosterEntry {
-    fn address(&self) -> Option<&str> {
+    fn into_address(self) -> Option<String> {
         match self {
             Self::Address(a) => Some(a),
-            Self::Object { address, handle } => address.as_deref().or(handle.as_deref()),
+            Self::Object { address, handle } => address.or(handle),
             Self::Other(_) => None,
         }
     }
@@ -60,12 +60,31 @@ impl RosterEntry {
 /// The roster as handles. An entry that is neither a phone number nor an email is kept as a
 /// native id; one that cannot be a handle at all (empty, whitespace) is skipped rather than
 /// failing a reply that reports an applied change.
-pub(crate) fn roster(entries: &[RosterEntry]) -> Vec<Handle> {
-    entries
-        .iter()
-        .filter_map(RosterEntry::address)
-        .filter_map(handle)
-        .collect()
+pub(crate) fn roster(entries: Vec<RosterEntry>) -> Vec<Handle> {
+    // Sized once: `filter_map` would start small and grow.
+    let mut handles = Vec::with_capacity(entries.len());
+    handles.extend(
+        entries
+            .into_iter()
+            .filter_map(RosterEntry::into_address)
+            .filter_map(handle_owned),
+    );
+    handles
+}
+
+/// As [`handle`], for an address the reply gave us by value: an E.164 number (the documented
+/// roster entry: `+`, then 8 to 15 digits, the first not 0) becomes the handle in its own
+/// buffer, without a copy; anything else takes the general path.
+pub(crate) fn handle_owned(address: String) -> Option<Handle> {
+    let bytes = address.as_bytes();
+    let e164 = (9..=16).contains(&bytes.len())
+        && bytes.first() == Some(&b'+')
+        && bytes.get(1).is_some_and(|b| (b'1'..=b'9').contains(b))
+        && bytes.iter().skip(2).all(u8::is_ascii_digit);
+    if e164 {
+        return E164::try_from(address).ok().map(Handle::Phone);
+    }
+    handle(&address)
 }
 
 /// An address from a reply as a [`Handle`]: E.164 or email, else a native id, else `None`.
@@ -147,6 +166,38 @@ where
     Ok(T::deserialize(value).ok())
 }
 
+/// The documented success shape with plain types: read directly, without [`lenient`]'s
+/// per-field `serde_json::Value` buffering (which cost the remove path more than the whole JSON
+/// parse of a hand-written client, see BENCHMARKS.md).
+#[derive(Deserialize)]
+struct StrictSuccess {
+    chat_id: Option<String>,
+    removed: Option<String>,
+    added: Option<String>,
+    participants: Option<Vec<String>>,
+    status: Option<String>,
+    trace_id: Option<String>,
+}
+
+/// Parses a success reply: the documented shape on the fast path, anything else (odd field
+/// types, object roster entries) through the tolerant [`Success`]. Both read a documented reply
+/// the same way.
+pub(crate) fn parse_success(body: &[u8]) -> Result<Success, serde_json::Error> {
+    if let Ok(s) = serde_json::from_slice::<StrictSuccess>(body) {
+        return Ok(Success {
+            chat_id: s.chat_id,
+            removed: s.removed,
+            added: s.added,
+            participants: s
+                .participants
+                .map(|p| p.into_iter().map(RosterEntry::Address).collect()),
+            status: s.status,
+            trace_id: s.trace_id,
+        });
+    }
+    parse::<Success>(body)
+}
+
 /// Parses a JSON object reply; an empty body reads as `{}`.
 pub(crate) fn parse<T: serde::de::DeserializeOwned + Default>(
     body: &[u8],
@@ -206,7 +257,7 @@ mod tests {
                  "", " ", 7, null, {"x":1}]}"#,
         )
         .unwrap();
-        let got: Vec<String> = roster(&s.participants.unwrap())
+        let got: Vec<String> = roster(s.participants.unwrap())
             .iter()
             .map(|h| format!("{}:{}", h.kind_name(), h.as_str()))
             .collect();
@@ -236,5 +287,51 @@ mod tests {
         assert_eq!(d("-1"), None);
         assert_eq!(d("1e300"), None);
         assert_eq!(d("\"soon\""), None);
+    }
+
+    /// A value for a success field: mostly the documented types, sometimes not.
+    fn field_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let text = "\\PC{0,16}|\\+[0-9]{0,16}|[a-z]{1,6}@[a-z]{1,6}\\.com|native:x|[ ]?\\+1415555[0-9]{4}[ ]?";
+        prop_oneof![
+            4 => text.prop_map(Value::String),
+            1 => Just(Value::Null),
+            1 => any::<i64>().prop_map(Value::from),
+            2 => proptest::collection::vec(
+                prop_oneof![
+                    6 => text.prop_map(Value::String),
+                    1 => Just(Value::Null),
+                    1 => Just(serde_json::json!({"address": "+14155550100"})),
+                ],
+                0..6
+            )
+            .prop_map(Value::Array),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn fast_and_tolerant_success_parsing_agree(
+            fields in proptest::collection::btree_map(
+                proptest::sample::select(vec![
+                    "chat_id", "removed", "added", "participants", "status", "trace_id", "extra",
+                ]),
+                field_value(),
+                0..7,
+            )
+        ) {
+            let body = serde_json::to_vec(&fields).unwrap();
+            let fast = parse_success(&body).map(|s| format!("{s:?}")).ok();
+            let tolerant = parse::<Success>(&body).map(|s| format!("{s:?}")).ok();
+            proptest::prop_assert_eq!(fast, tolerant);
+        }
+
+        #[test]
+        fn owned_and_borrowed_addresses_agree(address in "\\PC{0,20}|[ ]?\\+[0-9]{0,17}[ ]?|[0-9]{1,4}@lid|native:[a-z]{0,4}") {
+            proptest::prop_assert_eq!(handle_owned(address.clone()), handle(&address));
+        }
     }
 }

@@ -78,6 +78,8 @@ mod errors;
 mod generated;
 mod membership;
 pub mod ops;
+#[cfg(test)]
+mod proptests;
 mod reply;
 mod wait;
 pub mod webhook;

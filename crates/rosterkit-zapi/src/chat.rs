@@ -109,13 +109,16 @@ impl ZapiChat {
     }
 
     /// A group with this id: non-empty, at most 256 bytes of ASCII letters, digits, `-`, `_`,
-    /// `.` and `@`.
+    /// `.` and `@`, and not `.` or `..` (URL parsers drop such a path segment, even
+    /// percent-encoded, so a metadata read would reach another route).
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`](rosterkit_core::ErrorKind::InvalidInput) for any other id.
     pub fn group(id: &str) -> Result<Self, Error> {
         let ok = !id.is_empty()
             && id.len() <= ChatId::MAX_LEN
+            && id != "."
+            && id != ".."
             && id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
@@ -335,6 +338,8 @@ mod tests {
             "group:",
             "group:a/b",
             "group:a b",
+            "group:.",
+            "group:..",
             "community:12a",
             "community:",
             "Group:123",

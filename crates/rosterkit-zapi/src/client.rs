@@ -545,6 +545,11 @@ fn check_path_credential(what: &str, value: &str) -> Result<(), String> {
             value.len()
         ));
     }
+    // URL parsers drop a `.` or `..` segment even when percent-encoded, so every request would
+    // go to another route.
+    if value == "." || value == ".." {
+        return Err(format!("invalid {what}: must not be \".\" or \"..\""));
+    }
     Ok(())
 }
 
@@ -737,6 +742,28 @@ mod tests {
         let mut vars = ALL.to_vec();
         vars[1] = (ENV_INSTANCE_TOKEN, &long);
         assert!(from(&vars).unwrap_err().to_string().contains("256"));
+    }
+
+    #[test]
+    fn dot_segments_are_refused_as_path_credentials() {
+        for (id, token) in [(".", "t"), ("..", "t"), ("i", "."), ("i", "..")] {
+            let err = testing::builder()
+                .instance_id(id)
+                .instance_token(token)
+                .client_token("ct")
+                .build()
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{id} {token}");
+            assert!(err.to_string().contains("must not be"), "{err}");
+        }
+        assert!(
+            testing::builder()
+                .instance_id("...")
+                .instance_token("a.b")
+                .client_token("ct")
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

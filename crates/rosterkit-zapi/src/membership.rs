@@ -138,6 +138,21 @@ fn not_reached(change: Change) -> Error {
 }
 
 impl ZapiClient {
+    /// Before a follow-up request after a failed call (the roster read, the repeat), waits the
+    /// delay the failure asked for (`Retry-After`), as the executor does between attempts.
+    /// `false` (and no wait) when the delay is longer than the retry policy honours: then no
+    /// follow-up request is made.
+    async fn honour_retry_after(&self, error: Option<&Error>) -> bool {
+        let Some(wait) = error.and_then(Error::retry_after) else {
+            return true;
+        };
+        if wait > self.executor().retry_policy().max_retry_after {
+            return false;
+        }
+        tokio::time::sleep(wait).await;
+        true
+    }
+
     /// Sends one batch of wire phones, paced.
     async fn send_batch(
         &self,
@@ -252,7 +267,7 @@ impl ZapiClient {
                 Sent::Fatal(_) => false,
                 Sent::Accepted => self.verifies(),
                 Sent::Refused(_) | Sent::Ambiguous(_) => self.verifies() || options.ensure,
-            };
+            } && self.honour_retry_after(sent.error()).await;
             let roster = if read_roster {
                 match self.roster_of(chat).await {
                     Ok(roster) => Some(roster),
@@ -389,6 +404,9 @@ impl Membership for ZapiClient {
         match self.paced(&op).await {
             Ok(()) => Ok(Outcome::unconfirmed(None)),
             Err(e) if options.ensure && (e.code() == Some(VALUE_FALSE) || e.is_ambiguous()) => {
+                if !self.honour_retry_after(Some(&e)).await {
+                    return Err(e);
+                }
                 match self.read_group(&chat, true).await {
                     Err(read)
                         if matches!(

@@ -1,6 +1,8 @@
 //! Z-API's metadata replies, in full.
 
-use rosterkit_core::{Handle, Participant};
+use std::fmt;
+
+use rosterkit_core::{Handle, Participant, redact::mask_digits};
 use serde_json::{Map, Value};
 
 use crate::{
@@ -11,7 +13,9 @@ use crate::{
 /// A group's metadata: `GET /group-metadata/{groupId}` or `GET /light-group-metadata/{groupId}`.
 ///
 /// Every field is optional on the wire; `participants` is empty when the reply had none.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Debug` masks phone numbers (the owner's, the participants', and an old-style group id's
+/// creator phone) to their last 4 digits.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GroupMetadata {
     /// The group id (Z-API calls it the group's "phone"), e.g. `120363019502650977-group`.
@@ -45,8 +49,8 @@ pub struct GroupMetadata {
     pub subject_owner: Option<String>,
 }
 
-/// One entry of [`GroupMetadata::participants`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One entry of [`GroupMetadata::participants`]. `Debug` masks the phone to its last 4 digits.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GroupParticipant {
     /// The phone as Z-API sent it: digits only (`5511888888888`), or a LID (`…@lid`).
@@ -62,6 +66,41 @@ pub struct GroupParticipant {
     pub short: Option<String>,
     /// The contact's name, when WhatsApp knows it.
     pub name: Option<String>,
+}
+
+impl fmt::Debug for GroupMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let masked = |v: &Option<String>| v.as_deref().map(mask_digits);
+        f.debug_struct("GroupMetadata")
+            .field("phone", &masked(&self.phone))
+            .field("owner", &masked(&self.owner))
+            .field("subject", &self.subject)
+            .field("creation", &self.creation)
+            .field("invitation_link", &self.invitation_link)
+            .field("invitation_link_error", &self.invitation_link_error)
+            .field("community_id", &self.community_id)
+            .field("admin_only_message", &self.admin_only_message)
+            .field("admin_only_settings", &self.admin_only_settings)
+            .field("require_admin_approval", &self.require_admin_approval)
+            .field("is_group_announcement", &self.is_group_announcement)
+            .field("participants", &self.participants)
+            .field("subject_time", &self.subject_time)
+            .field("subject_owner", &masked(&self.subject_owner))
+            .finish()
+    }
+}
+
+impl fmt::Debug for GroupParticipant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupParticipant")
+            .field("phone", &mask_digits(&self.phone))
+            .field("handle", &self.handle)
+            .field("is_admin", &self.is_admin)
+            .field("is_super_admin", &self.is_super_admin)
+            .field("short", &self.short)
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl GroupParticipant {
@@ -154,8 +193,9 @@ pub struct CommunityMetadata {
     pub sub_groups: Vec<SubGroup>,
 }
 
-/// One entry of [`CommunityMetadata::sub_groups`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One entry of [`CommunityMetadata::sub_groups`]. `Debug` masks digit runs of the group id
+/// (an old-style id starts with its creator's phone).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SubGroup {
     /// The group's name.
@@ -165,6 +205,16 @@ pub struct SubGroup {
     /// Whether this is the community's announcement group, whose participants are the
     /// community's members.
     pub is_group_announcement: bool,
+}
+
+impl fmt::Debug for SubGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubGroup")
+            .field("name", &self.name)
+            .field("phone", &mask_digits(&self.phone))
+            .field("is_group_announcement", &self.is_group_announcement)
+            .finish()
+    }
 }
 
 impl CommunityMetadata {
@@ -287,5 +337,26 @@ pub(crate) mod tests {
         );
         let none = CommunityMetadata::from_json(&object(br#"{"subGroups":"x"}"#).unwrap());
         assert!(none.announcement_group().is_none());
+    }
+
+    #[test]
+    fn debug_masks_phone_numbers() {
+        let m = GroupMetadata::from_json(&object(METADATA.as_bytes()).unwrap());
+        let c = CommunityMetadata::from_json(
+            &object(br#"{"subGroups":[{"phone":"5511999999999-1623281429"}]}"#).unwrap(),
+        );
+        let dbg = format!("{m:?} {c:?}");
+        for full in [
+            "5511999999999",
+            "5511888888888",
+            "5511777777777",
+            "554497050785",
+        ] {
+            assert!(!dbg.contains(full), "{dbg}");
+        }
+        assert!(
+            dbg.contains("*********8888") && dbg.contains("My group"),
+            "{dbg}"
+        );
     }
 }

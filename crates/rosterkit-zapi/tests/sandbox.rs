@@ -839,3 +839,73 @@ async fn works_as_dyn_membership() {
     assert_eq!(zapi.participants(&chat(&group)).await.unwrap().len(), 3);
     sandbox.shutdown().await;
 }
+
+/// Found by the soak (issue #10): after the retries of an ambiguous failure ran out, ensure
+/// mode's roster read and repeat went out at once, ignoring the failure's `Retry-After`. They
+/// wait for it now (tokio time is paused: the waits take no real time).
+#[tokio::test(start_paused = true)]
+async fn ensure_follow_ups_honour_retry_after() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let group = sandbox.zapi().create_group(&[A, B]);
+    let zapi = client(&sandbox);
+    sandbox.faults().inject(
+        Fault::new(
+            Provider::Zapi,
+            FaultAction::Respond {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                headers: vec![("retry-after".into(), "7".into())],
+                body: "".into(),
+            },
+        )
+        .method(Method::POST)
+        .times(3),
+    );
+    let start = tokio::time::Instant::now();
+    let r = zapi
+        .remove_participant(&chat(&group), &phone(A), ChangeOptions::ensure())
+        .await;
+    assert_outcome(&r, "unconfirmed");
+    // 3 attempts 7 s apart, then 7 s more before the roster read and the repeat.
+    assert!(
+        start.elapsed() >= Duration::from_secs(21),
+        "{:?}",
+        start.elapsed()
+    );
+    let suffix = format!("/light-group-metadata/{group}");
+    assert_eq!(
+        calls(&sandbox),
+        [
+            call("POST", "/remove-participant"),
+            call("POST", "/remove-participant"),
+            call("POST", "/remove-participant"),
+            call("GET", &suffix),
+            call("POST", "/remove-participant"),
+        ]
+    );
+    assert_eq!(sandbox.zapi().members(&group).unwrap(), vec![ME, B]);
+
+    // A leave after an ambiguous failure waits too before reading the group.
+    sandbox.journal().clear();
+    sandbox.faults().inject(
+        Fault::new(
+            Provider::Zapi,
+            FaultAction::Respond {
+                status: StatusCode::BAD_GATEWAY,
+                headers: vec![("retry-after".into(), "5".into())],
+                body: "".into(),
+            },
+        )
+        .method(Method::POST)
+        .times(3),
+    );
+    let start = tokio::time::Instant::now();
+    let r = zapi.leave(&chat(&group), ChangeOptions::ensure()).await;
+    assert_kind(&r, ErrorKind::ServerError);
+    assert!(
+        start.elapsed() >= Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(calls(&sandbox).len(), 4);
+    sandbox.shutdown().await;
+}
