@@ -9,6 +9,8 @@ use std::{
 
 use tracing_subscriber::fmt::MakeWriter;
 
+pub mod soak;
+
 /// Everything logged while the guard from [`LogCapture::install`] is alive, at trace level,
 /// from every crate (rosterkit, reqwest, hyper, the sandbox).
 #[derive(Debug, Clone, Default)]
