@@ -2,7 +2,10 @@
 //!
 //! - `cargo xtask codegen [--check]`: regenerate (or check) the code derived from `specs/`.
 //! - `cargo xtask ci`: exactly what `.ci/run` runs.
+//! - `cargo xtask bench [--quick]`: the performance comparison (see `BENCHMARKS.md`).
+//! - `cargo xtask soak [--quick]`: the reliability soak against the sandbox (issue #10).
 //! - `cargo xtask release <version> [--dry-run]`: bump, date the changelog, package.
+//! - `cargo xtask fuzz --seconds N [--target NAME]...`: run the fuzz targets (never in CI).
 
 #![forbid(unsafe_code)]
 // A command-line tool: printing is its job.
@@ -10,10 +13,13 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+mod bench;
 mod ci;
 mod codegen;
 mod deps;
+mod fuzz;
 mod release;
+mod soak;
 mod tidy;
 
 fn main() -> ExitCode {
@@ -23,7 +29,10 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::generate(&workspace_root(), codegen::Mode::Write),
         ["codegen", "--check"] => codegen::generate(&workspace_root(), codegen::Mode::Check),
         ["ci"] => ci::run(),
+        ["bench"] | ["bench", "--quick"] => bench::run(&workspace_root(), args.len() == 2),
+        ["soak"] | ["soak", "--quick"] => soak::run(&workspace_root(), args.len() == 2),
         ["tidy"] => tidy::run(&workspace_root()),
+        ["fuzz", rest @ ..] => fuzz::run(&workspace_root(), rest),
         ["release", version] => release::run(&workspace_root(), version, false),
         ["release", version, "--dry-run"] | ["release", "--dry-run", version] => {
             release::run(&workspace_root(), version, true)
@@ -48,7 +57,10 @@ tasks:
   codegen [--check]              regenerate the code derived from specs/ (--check: fail if stale)
   tidy                           manifest, source and license checks (also run by cargo test)
   ci                             fmt, clippy, tests, codegen check, docs, dependency-graph checks
-  release <version> [--dry-run]  bump versions, date CHANGELOG.md, cargo package in publish order";
+  bench [--quick]                SDK overhead vs hand-written reqwest, signing, bulk memory, footprint
+  soak [--quick]                 thousands of operations with ~30 % injected faults: lost, duplicated, panics
+  release <version> [--dry-run]  bump versions, date CHANGELOG.md, cargo package in publish order
+  fuzz --seconds N [--target T]  run each cargo-fuzz target in fuzz/ (nightly) for N s: executions, crashes";
 
 /// Prints a progress line to stderr.
 pub(crate) fn announce(line: &str) {

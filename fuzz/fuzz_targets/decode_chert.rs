@@ -1,0 +1,67 @@
+//! Chert's reply decoders: `parse` of every operation, with and without ensure mode.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use rosterkit_chert::{
+    ChertClient,
+    ops::{AddParticipant, Leave, RemoveParticipant},
+};
+use rosterkit_core::{Attempt, ChatId, Handle, Operation};
+use rosterkit_fuzz::{Reply, check, now, offline};
+
+struct Ops {
+    remove: RemoveParticipant,
+    remove_ensure: RemoveParticipant,
+    add: AddParticipant,
+    leave: Leave,
+    leave_ensure: Leave,
+}
+
+static OPS: LazyLock<Ops> = LazyLock::new(|| {
+    let client = ChertClient::builder()
+        .tenant("acme")
+        .signing_secret("0123456789abcdef0123456789abcdef")
+        .http_client(offline())
+        .build()
+        .expect("client");
+    let chat = ChatId::new("ch_01HTEST").expect("chat");
+    let who: Handle = "+14155551234".parse().expect("handle");
+    let remove = || RemoveParticipant::new(&client, &chat, &who).expect("op");
+    Ops {
+        remove: remove(),
+        remove_ensure: remove().ensure(true),
+        add: AddParticipant::new(&client, &chat, &who).expect("op"),
+        leave: Leave::new(&client, &chat).expect("op"),
+        leave_ensure: Leave::new(&client, &chat).expect("op").ensure(true),
+    }
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Some(reply) = Reply::from_input(data) else {
+        return;
+    };
+    let ops = &*OPS;
+    let attempt = Attempt::new(2, now(), reply.flag(0));
+    check(
+        "chert",
+        &reply,
+        ops.remove.parse(reply.response(), &attempt),
+        false,
+    );
+    check(
+        "chert",
+        &reply,
+        ops.add.parse(reply.response(), &attempt),
+        false,
+    );
+    check(
+        "chert",
+        &reply,
+        ops.leave.parse(reply.response(), &attempt),
+        false,
+    );
+    let _ = ops.remove_ensure.parse(reply.response(), &attempt);
+    let _ = ops.leave_ensure.parse(reply.response(), &attempt);
+});

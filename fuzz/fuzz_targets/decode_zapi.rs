@@ -1,0 +1,91 @@
+//! Z-API's reply decoders: `parse` of every operation, for a group and a community.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use rosterkit_core::{Attempt, Handle, Operation};
+use rosterkit_fuzz::{Reply, check, now, offline};
+use rosterkit_zapi::{
+    ZapiChat, ZapiClient,
+    ops::{
+        AddParticipants, GetCommunityMetadata, GetGroupMetadata, LeaveGroup, RemoveParticipants,
+    },
+};
+
+struct Ops {
+    remove: [RemoveParticipants; 2],
+    add: [AddParticipants; 2],
+    leave: LeaveGroup,
+    group: GetGroupMetadata,
+    community: GetCommunityMetadata,
+}
+
+static OPS: LazyLock<Ops> = LazyLock::new(|| {
+    let client = ZapiClient::builder()
+        .instance_id("3C01A2B3C4")
+        .instance_token("TOKEN123")
+        .client_token("acct-secret")
+        .http_client(offline())
+        .build()
+        .expect("client");
+    let group = ZapiChat::parse("120363019502650977-group").expect("group");
+    let community = ZapiChat::parse("120363186053925765").expect("community");
+    let phones: Vec<Handle> = vec![
+        "+5544999999999".parse().expect("handle"),
+        "+5544888888888".parse().expect("handle"),
+    ];
+    Ops {
+        remove: [
+            RemoveParticipants::new(&client, &group, &phones).expect("op"),
+            RemoveParticipants::new(&client, &community, &phones).expect("op"),
+        ],
+        add: [
+            AddParticipants::new(&client, &group, &phones).expect("op"),
+            AddParticipants::new(&client, &community, &phones).expect("op"),
+        ],
+        leave: LeaveGroup::new(&client, &group).expect("op"),
+        group: GetGroupMetadata::new(&client, &group).expect("op"),
+        community: GetCommunityMetadata::new(&client, &community).expect("op"),
+    }
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Some(reply) = Reply::from_input(data) else {
+        return;
+    };
+    let ops = &*OPS;
+    let attempt = Attempt::first(now());
+    // Z-API reports failures as 200 (`value: false`, `{"error": ..}`): typed errors on a 2xx.
+    let which = usize::from(reply.flag(0));
+    check(
+        "zapi",
+        &reply,
+        ops.remove[which].parse(reply.response(), &attempt),
+        true,
+    );
+    check(
+        "zapi",
+        &reply,
+        ops.add[which].parse(reply.response(), &attempt),
+        true,
+    );
+    check(
+        "zapi",
+        &reply,
+        ops.leave.parse(reply.response(), &attempt),
+        true,
+    );
+    check(
+        "zapi",
+        &reply,
+        ops.group.parse(reply.response(), &attempt),
+        true,
+    );
+    check(
+        "zapi",
+        &reply,
+        ops.community.parse(reply.response(), &attempt),
+        true,
+    );
+});
