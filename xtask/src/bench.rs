@@ -445,7 +445,7 @@ fn footprint(root: &Path, out_dir: &Path, quick: bool) -> Result<Value, String> 
         fs::write(dir.join("src/main.rs"), main).map_err(|e| e.to_string())?;
         fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).map_err(|e| e.to_string())?;
         let manifest_path = dir.join("Cargo.toml").to_string_lossy().into_owned();
-        let output = cargo_command()
+        let output = crate::cargo()
             .args([
                 "tree",
                 "--quiet",
@@ -478,7 +478,7 @@ fn footprint(root: &Path, out_dir: &Path, quick: bool) -> Result<Value, String> 
             let _ = fs::remove_dir_all(&target);
             crate::announce(&format!("==> bench: clean release build of the {name} app"));
             let t0 = Instant::now();
-            let status = cargo_command()
+            let status = crate::cargo()
                 .args([
                     "build",
                     "--release",
@@ -516,7 +516,7 @@ fn footprint(root: &Path, out_dir: &Path, quick: bool) -> Result<Value, String> 
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
-    let status = cargo_command()
+    let status = crate::cargo()
         .args(args)
         .current_dir(root)
         .status()
@@ -532,26 +532,6 @@ fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
 /// `CARGO_PKG_*`, ...): some build scripts (ring's) rerun when `CARGO_MANIFEST_DIR` changes, so
 /// inheriting it would rebuild ring, rustls, reqwest and everything above them on every
 /// `cargo xtask bench` and again on the next plain `cargo build`.
-fn cargo_command() -> Command {
-    let mut command = Command::new(env!("CARGO"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
-            || matches!(
-                name.as_ref(),
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-            );
-        if set_by_cargo_run {
-            command.env_remove(name.as_ref());
-        }
-    }
-    command
-}
-
 fn exec(program: &Path, args: &[&str]) -> Result<(), String> {
     let status = Command::new(program)
         .args(args)

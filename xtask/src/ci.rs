@@ -1,13 +1,10 @@
 //! `cargo xtask ci`: exactly what `.ci/run` runs, so a green local run means a green CI.
 
-use std::process::Command;
-
 use crate::workspace_root;
 
-/// One CI step: a name and a command line.
+/// One CI step: a name and a cargo command line.
 struct Step {
     name: &'static str,
-    program: &'static str,
     args: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
 }
@@ -15,13 +12,11 @@ struct Step {
 const STEPS: &[Step] = &[
     Step {
         name: "fmt",
-        program: "cargo",
         args: &["fmt", "--all", "--check"],
         env: &[],
     },
     Step {
         name: "clippy",
-        program: "cargo",
         args: &[
             "clippy",
             "--workspace",
@@ -35,13 +30,11 @@ const STEPS: &[Step] = &[
     },
     Step {
         name: "test (the README's test command; includes tidy and codegen freshness tests)",
-        program: "cargo",
         args: &["test", "--workspace", "--all-features"],
         env: &[],
     },
     Step {
         name: "codegen freshness",
-        program: "cargo",
         args: &[
             "run",
             "--quiet",
@@ -55,7 +48,6 @@ const STEPS: &[Step] = &[
     },
     Step {
         name: "docs",
-        program: "cargo",
         args: &["doc", "--workspace", "--no-deps", "--all-features"],
         // `--cfg docsrs` needs nightly (docs.rs has it); stable CI documents without it.
         env: &[("RUSTDOCFLAGS", "-D warnings")],
@@ -67,12 +59,12 @@ pub(crate) fn run() -> Result<String, String> {
     let root = workspace_root();
     for step in STEPS {
         crate::announce(&format!("==> {}", step.name));
-        let status = Command::new(step.program)
+        let status = crate::cargo()
             .args(step.args)
             .envs(step.env.iter().copied())
             .current_dir(&root)
             .status()
-            .map_err(|e| format!("{}: cannot run {}: {e}", step.name, step.program))?;
+            .map_err(|e| format!("{}: cannot run cargo: {e}", step.name))?;
         if !status.success() {
             return Err(format!("step `{}` failed ({status})", step.name));
         }

@@ -1,6 +1,6 @@
 //! Assertions over the dependency graph (`cargo tree`).
 
-use std::{fmt::Write as _, path::Path, process::Command};
+use std::{fmt::Write as _, path::Path};
 
 /// Crates that must never be in a graph, with the reason.
 struct Rule {
@@ -55,6 +55,21 @@ const RULES: &[Rule] = &[
         why: "rosterkit-sign is pure: no provider code, no HTTP, no async",
     },
     Rule {
+        package: "rosterkit-chert",
+        args: &[],
+        forbidden: &[
+            "hmac",
+            "sha2",
+            "fastrand",
+            "tracing-attributes",
+            "openssl",
+            "native-tls",
+        ],
+        why: "a one-provider app stays within 10 crates of bare reqwest + serde_json + tokio \
+              (issue #9): HMAC comes from ring, which rustls already brings; jitter from std; \
+              spans without tracing's proc-macro",
+    },
+    Rule {
         package: "rosterkit-sandbox",
         args: &["--all-features"],
         forbidden: &[
@@ -70,7 +85,7 @@ const RULES: &[Rule] = &[
 
 /// The package names in `package`'s normal-dependency graph.
 pub(crate) fn graph(root: &Path, package: &str, extra: &[&str]) -> Result<Vec<String>, String> {
-    let output = Command::new("cargo")
+    let output = crate::cargo()
         .args([
             "tree", "--quiet", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p",
         ])

@@ -62,6 +62,30 @@ tasks:
   release <version> [--dry-run]  bump versions, date CHANGELOG.md, cargo package in publish order
   fuzz --seconds N [--target T]  run each cargo-fuzz target in fuzz/ (nightly) for N s: executions, crashes";
 
+/// A `cargo` command for a child build. `cargo xtask` runs under `cargo run`, which sets
+/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*` and friends; a child cargo that inherits them sees a
+/// different build environment from a plain `cargo test` and rebuilds build-script crates
+/// (ring, for one) every time the two alternate.
+pub(crate) fn cargo() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO"));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
 /// Prints a progress line to stderr.
 pub(crate) fn announce(line: &str) {
     eprintln!("{line}");

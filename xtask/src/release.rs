@@ -6,7 +6,6 @@ use std::{
     fmt::Write as _,
     fs,
     path::Path,
-    process::Command,
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -177,7 +176,7 @@ pub(crate) fn run(root: &Path, new_version: &str, dry_run: bool) -> Result<Strin
     // internal dependencies against the others being packaged (a local overlay registry), which
     // packaging them one by one cannot do before they are published. `--no-verify`: the
     // registry does not hold this version of our crates yet, so a verify build would fail.
-    let mut cmd = Command::new(env!("CARGO"));
+    let mut cmd = crate::cargo();
     cmd.args(["package", "--no-verify", "--allow-dirty", "--quiet"])
         .current_dir(root);
     if dry_run {
@@ -210,12 +209,10 @@ pub(crate) fn run(root: &Path, new_version: &str, dry_run: bool) -> Result<Strin
     for name in &plan.publish_order {
         let _ = writeln!(report, "  cargo publish -p {name}");
     }
-    let semver = Command::new(env!("CARGO"))
-        .args(["semver-checks", "--version"])
-        .output();
+    let semver = crate::cargo().args(["semver-checks", "--version"]).output();
     match semver {
         Ok(o) if o.status.success() => {
-            let status = Command::new(env!("CARGO"))
+            let status = crate::cargo()
                 .args(["semver-checks", "check-release", "--workspace"])
                 .current_dir(root)
                 .status()

@@ -20,8 +20,7 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<String, String> {
         .unwrap_or_else(|| root.join("target"));
     let summary = target_dir.join("soak").join("summary.json");
     crate::announce("==> soak: cargo build --release -p rosterkit-tests --bin soak");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
+    let status = crate::cargo()
         .args([
             "build",
             "--release",
@@ -32,7 +31,7 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<String, String> {
         ])
         .current_dir(root)
         .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("building the soak failed ({status})"));
     }

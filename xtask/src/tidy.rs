@@ -191,7 +191,7 @@ pub(crate) fn run(root: &Path) -> Result<String, String> {
 
 /// Dependencies whose license is outside the allow-list, from `cargo metadata`.
 pub(crate) fn license_problems(root: &Path) -> Result<Vec<String>, String> {
-    let output = std::process::Command::new(env!("CARGO"))
+    let output = crate::cargo()
         .args(["metadata", "--format-version", "1", "--locked"])
         .current_dir(root)
         .output()

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, HttpClient, NativeId,
-    Operation, Outcome, RetryPolicy, Secret,
+    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, ExecutorBuilder,
+    HttpClient, NativeId, Operation, Outcome, RetryPolicy, Secret,
 };
 
 use crate::auth::{Credential, TokenMinter, raw_id_from_token};
@@ -153,14 +155,16 @@ impl AcsClient {
     ///
     /// # Errors
     /// `InvalidInput` for a malformed thread id (nothing sent); the service's error otherwise.
-    #[tracing::instrument(skip_all, fields(thread = %thread))]
     pub async fn remove(
         &self,
         thread: &ChatId,
         participant: &CommunicationIdentifier,
         options: ChangeOptions,
     ) -> Result<Outcome, Error> {
-        self.remove_inner(thread, participant, options, false).await
+        let span = tracing::info_span!("acs.remove", thread = %thread);
+        async move { self.remove_inner(thread, participant, options, false).await }
+            .instrument(span)
+            .await
     }
 
     /// Leaves `thread`: removes our own identity ([`own_identity`](Self::own_identity)). In
@@ -171,20 +175,24 @@ impl AcsClient {
     /// `InvalidInput` when our identity is unknown (set `ACS_USER_ID` or
     /// [`AcsClientBuilder::user_id`]) or the thread id is malformed; the service's error
     /// otherwise.
-    #[tracing::instrument(skip_all, fields(thread = %thread))]
     pub async fn leave_thread(
         &self,
         thread: &ChatId,
         options: ChangeOptions,
     ) -> Result<Outcome, Error> {
-        let me = self.inner.own_identity.clone().ok_or_else(|| {
-            invalid(
-                "leave removes our own identity from the thread, and it is unknown: set ACS_USER_ID \
-                 (or call AcsClientBuilder::user_id) to our 8:acs:... raw id, or use a user token \
-                 whose JWT carries a skypeid claim",
-            )
-        })?;
-        self.remove_inner(thread, &me, options, true).await
+        let span = tracing::info_span!("acs.leave", thread = %thread);
+        async move {
+            let me = self.inner.own_identity.clone().ok_or_else(|| {
+                invalid(
+                    "leave removes our own identity from the thread, and it is unknown: set ACS_USER_ID \
+                     (or call AcsClientBuilder::user_id) to our 8:acs:... raw id, or use a user token \
+                     whose JWT carries a skypeid claim",
+                )
+            })?;
+            self.remove_inner(thread, &me, options, true).await
+        }
+        .instrument(span)
+        .await
     }
 
     async fn remove_inner(
@@ -259,24 +267,28 @@ impl AcsClient {
     /// # Errors
     /// `InvalidInput` for a malformed thread id or an empty list (nothing sent); the service's
     /// error otherwise. Participants the service refused are in the result, not an error.
-    #[tracing::instrument(skip_all, fields(thread = %thread, count = participants.len()))]
     pub async fn add(
         &self,
         thread: &ChatId,
         participants: &[ChatParticipant],
     ) -> Result<AddChatParticipantsResult, Error> {
-        check_thread_id(thread)?;
-        if participants.is_empty() {
-            return Err(invalid("an add needs at least one participant"));
+        let span = tracing::info_span!("acs.add", thread = %thread, count = participants.len());
+        async move {
+            check_thread_id(thread)?;
+            if participants.is_empty() {
+                return Err(invalid("an add needs at least one participant"));
+            }
+            let mut result = AddChatParticipantsResult::default();
+            for batch in participants.chunks(MAX_ADD_BATCH) {
+                let part = self.add_batch(thread, batch).await?;
+                result
+                    .invalid_participants
+                    .extend(part.invalid_participants);
+            }
+            Ok(result)
         }
-        let mut result = AddChatParticipantsResult::default();
-        for batch in participants.chunks(MAX_ADD_BATCH) {
-            let part = self.add_batch(thread, batch).await?;
-            result
-                .invalid_participants
-                .extend(part.invalid_participants);
-        }
-        Ok(result)
+        .instrument(span)
+        .await
     }
 
     /// One add call of at most [`MAX_ADD_BATCH`] participants, paced.
@@ -297,40 +309,44 @@ impl AcsClient {
     /// `InvalidInput` for a malformed thread id; `Forbidden` ("refused to follow nextLink to
     /// another host") for a `nextLink` elsewhere; `Decode` when the pages do not end; the
     /// service's error otherwise.
-    #[tracing::instrument(skip_all, fields(thread = %thread))]
     pub async fn list(&self, thread: &ChatId) -> Result<Vec<ChatParticipant>, Error> {
-        check_thread_id(thread)?;
-        let page_size = self.inner.page_size;
-        let mut participants = Vec::new();
-        let mut next: Option<String> = None;
-        for _ in 0..self.inner.max_pages {
-            let page = match &next {
-                None => {
-                    self.run(|ctx| ListParticipants::page(ctx, thread.clone(), page_size, None))
-                        .await?
+        let span = tracing::info_span!("acs.list", thread = %thread);
+        async move {
+            check_thread_id(thread)?;
+            let page_size = self.inner.page_size;
+            let mut participants = Vec::new();
+            let mut next: Option<String> = None;
+            for _ in 0..self.inner.max_pages {
+                let page = match &next {
+                    None => {
+                        self.run(|ctx| ListParticipants::page(ctx, thread.clone(), page_size, None))
+                            .await?
+                    }
+                    Some(link) => {
+                        self.run(|ctx| ListParticipants::next_page(ctx, link.clone()))
+                            .await?
+                    }
+                };
+                participants.extend(page.participants);
+                match page.next_link {
+                    None => return Ok(participants),
+                    Some(link) if next.as_deref() == Some(link.as_str()) => {
+                        return Err(Error::decode(
+                            "the participant list's nextLink points at the same page again",
+                        )
+                        .with_provider(PROVIDER));
+                    }
+                    Some(link) => next = Some(link),
                 }
-                Some(link) => {
-                    self.run(|ctx| ListParticipants::next_page(ctx, link.clone()))
-                        .await?
-                }
-            };
-            participants.extend(page.participants);
-            match page.next_link {
-                None => return Ok(participants),
-                Some(link) if next.as_deref() == Some(link.as_str()) => {
-                    return Err(Error::decode(
-                        "the participant list's nextLink points at the same page again",
-                    )
-                    .with_provider(PROVIDER));
-                }
-                Some(link) => next = Some(link),
             }
+            Err(Error::decode(format!(
+                "the participant list did not end within {} pages",
+                self.inner.max_pages
+            ))
+            .with_provider(PROVIDER))
         }
-        Err(Error::decode(format!(
-            "the participant list did not end within {} pages",
-            self.inner.max_pages
-        ))
-        .with_provider(PROVIDER))
+        .instrument(span)
+        .await
     }
 }
 
@@ -344,10 +360,8 @@ pub struct AcsClientBuilder {
     user_id: Option<String>,
     api_version: Option<String>,
     token_lifetime_minutes: u32,
-    retry_policy: Option<RetryPolicy>,
-    http_client: Option<Arc<dyn HttpClient>>,
-    clock: Option<Arc<dyn Clock>>,
-    allow_insecure_http: bool,
+    /// HTTP client, retry policy, clock and the insecure-http switch.
+    transport: ExecutorBuilder,
     pacing: Pacing,
     page_size: Option<u32>,
     max_pages: u32,
@@ -363,10 +377,7 @@ impl Default for AcsClientBuilder {
             user_id: None,
             api_version: None,
             token_lifetime_minutes: 60,
-            retry_policy: None,
-            http_client: None,
-            clock: None,
-            allow_insecure_http: false,
+            transport: ExecutorBuilder::default(),
             pacing: Pacing::default(),
             page_size: None,
             max_pages: DEFAULT_MAX_PAGES,
@@ -476,28 +487,28 @@ impl AcsClientBuilder {
     /// The retry policy (default [`RetryPolicy::default`]).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = Some(policy);
+        self.transport = self.transport.retry_policy(policy);
         self
     }
 
     /// The transport (default: rosterkit-core's reqwest client, with the `reqwest` feature).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http_client = Some(client);
+        self.transport = self.transport.http_client(client);
         self
     }
 
     /// The clock for signatures and token expiry (default the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.transport = self.transport.clock(clock);
         self
     }
 
     /// Allows a plain `http://` endpoint that is not loopback.
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.transport = self.transport.allow_insecure_http(allow);
         self
     }
 
@@ -543,7 +554,7 @@ impl AcsClientBuilder {
                      or call AcsClientBuilder::base_url",
                 )
             })?;
-        let endpoint = Endpoint::parse_with(&endpoint_text, self.allow_insecure_http)
+        let endpoint = Endpoint::parse_with(&endpoint_text, self.transport.allows_insecure_http())
             .map_err(|e| invalid(format!("ACS_ENDPOINT: {e}")).with_source(e))?;
         let api_version = self
             .api_version
@@ -605,15 +616,7 @@ impl AcsClientBuilder {
                 .map(|raw| CommunicationIdentifier::from_raw_id(&raw)),
             (None, Credential::Minted(_)) => None,
         };
-        let client = match self.http_client {
-            Some(client) => client,
-            None => default_client(self.allow_insecure_http)?,
-        };
-        let mut executor =
-            Executor::new(client).with_retry_policy(self.retry_policy.unwrap_or_default());
-        if let Some(clock) = self.clock {
-            executor = executor.with_clock(clock);
-        }
+        let executor = self.transport.build(PROVIDER)?;
         Ok(AcsClient {
             inner: Arc::new(Inner {
                 endpoint,
@@ -627,26 +630,6 @@ impl AcsClientBuilder {
             }),
         })
     }
-}
-
-#[cfg(feature = "reqwest")]
-fn default_client(allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    rosterkit_core::ReqwestClient::builder()
-        .allow_insecure_http(allow_insecure_http)
-        .build()
-        .map(|client| Arc::new(client) as Arc<dyn HttpClient>)
-        .map_err(|e| {
-            Error::new(ErrorKind::Transport, "could not create the HTTP client")
-                .with_provider(PROVIDER)
-                .with_source(e)
-        })
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_client(_allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    Err(invalid(
-        "no HTTP client: enable the `reqwest` feature of rosterkit-acs or call AcsClientBuilder::http_client",
-    ))
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 
 use std::{fmt, str::FromStr, sync::Arc};
 
+use tracing::Instrument as _;
+
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, Handle, HttpClient, RetryPolicy,
-    Secret, SystemClock,
+    ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, ExecutorBuilder, Handle, HttpClient,
+    RetryPolicy, Secret,
     http::{HeaderMap, HeaderName, HeaderValue},
 };
 
@@ -205,19 +207,24 @@ impl ChertClient {
     /// otherwise Chert's error mapped by code: `NotAMember` (1001), `GroupTooSmall` (1002),
     /// `NotAGroup` (1006), `ChatNotFound` (2002), `DeliveryFailed` (4001),
     /// `ProviderMisconfigured` (4099), `Unauthorized`, `RateLimited`, ...
-    #[tracing::instrument(
-        name = "chert.remove",
-        skip_all,
-        fields(chat = %chat, handle = %handle.redacted(), ensure = options.ensure)
-    )]
     pub async fn remove(
         &self,
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
     ) -> Result<Change<RemoveReply>, Error> {
-        let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
-        self.executor.execute(&op).await
+        let span = tracing::info_span!(
+            "chert.remove",
+            chat = %chat,
+            handle = %handle.redacted(),
+            ensure = options.ensure,
+        );
+        async move {
+            let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
+            self.executor.execute(&op).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Adds `handle` to `chat` (`POST /chats/{id}/participants` with `{"address": ..}`).
@@ -228,10 +235,14 @@ impl ChertClient {
     /// `InvalidInput` before any request for a handle that is not a phone number or an email;
     /// otherwise Chert's error mapped by code: `NotAGroup` (1006), `ChatNotFound` (2002),
     /// `DeliveryFailed` (4001), `ProviderMisconfigured` (4099), `Unauthorized`, ...
-    #[tracing::instrument(name = "chert.add", skip_all, fields(chat = %chat, handle = %handle.redacted()))]
     pub async fn add(&self, chat: &ChatId, handle: &Handle) -> Result<AddReply, Error> {
-        let op = AddParticipant::new(self, chat, handle)?;
-        self.executor.execute(&op).await
+        let span = tracing::info_span!("chert.add", chat = %chat, handle = %handle.redacted());
+        async move {
+            let op = AddParticipant::new(self, chat, handle)?;
+            self.executor.execute(&op).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Leaves `chat` from its pinned line (`POST /chats/{id}/leave`, no body).
@@ -243,14 +254,18 @@ impl ChertClient {
     /// # Errors
     /// Chert's error mapped by code: `GroupTooSmall` (1002), `NotAGroup` (1006),
     /// `ChatNotFound` (2002), `DeliveryFailed` (4001), `ProviderMisconfigured` (4099), ...
-    #[tracing::instrument(name = "chert.leave", skip_all, fields(chat = %chat, ensure = options.ensure))]
     pub async fn leave_group(
         &self,
         chat: &ChatId,
         options: ChangeOptions,
     ) -> Result<Change<LeaveReply>, Error> {
-        let op = Leave::new(self, chat)?.ensure(options.ensure);
-        self.executor.execute(&op).await
+        let span = tracing::info_span!("chert.leave", chat = %chat, ensure = options.ensure);
+        async move {
+            let op = Leave::new(self, chat)?.ensure(options.ensure);
+            self.executor.execute(&op).await
+        }
+        .instrument(span)
+        .await
     }
 }
 
@@ -263,10 +278,8 @@ pub struct ChertClientBuilder {
     auth_mode: Option<AuthMode>,
     /// An invalid `CHERT_AUTH`, reported by `build()`.
     auth_mode_error: Option<String>,
-    retry_policy: Option<RetryPolicy>,
-    http_client: Option<Arc<dyn HttpClient>>,
-    clock: Option<Arc<dyn Clock>>,
-    allow_insecure_http: bool,
+    /// HTTP client, retry policy, clock and the insecure-http switch.
+    transport: ExecutorBuilder,
 }
 
 impl ChertClientBuilder {
@@ -323,7 +336,7 @@ impl ChertClientBuilder {
     /// Sets the retry policy (default [`RetryPolicy::default`]).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = Some(policy);
+        self.transport = self.transport.retry_policy(policy);
         self
     }
 
@@ -331,21 +344,21 @@ impl ChertClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http_client = Some(client);
+        self.transport = self.transport.http_client(client);
         self
     }
 
     /// Sets the clock that timestamps signatures (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.transport = self.transport.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.transport = self.transport.allow_insecure_http(allow);
         self
     }
 
@@ -366,7 +379,7 @@ impl ChertClientBuilder {
         }
         let mode = self.auth_mode.unwrap_or_default();
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.allow_insecure_http)
+        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let secret = self.signing_secret.ok_or_else(|| {
             invalid(format!(
@@ -384,15 +397,7 @@ impl ChertClientBuilder {
             }
             None => None,
         };
-        let http_client = match self.http_client {
-            Some(client) => client,
-            None => default_http_client(self.allow_insecure_http)?,
-        };
-        let mut executor = Executor::new(http_client)
-            .with_clock(self.clock.unwrap_or_else(|| Arc::new(SystemClock)));
-        if let Some(policy) = self.retry_policy {
-            executor = executor.with_retry_policy(policy);
-        }
+        let executor = self.transport.build(PROVIDER)?;
         Ok(ChertClient {
             shared: Arc::new(Shared {
                 endpoint,
@@ -417,30 +422,6 @@ fn tenant_header(tenant: &str) -> Result<HeaderValue, String> {
                 "invalid Chert tenant: it must be non-empty visible ASCII without spaces (.tenant(..) or {ENV_TENANT})"
             )
         })
-}
-
-#[cfg(feature = "reqwest")]
-fn default_http_client(allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    let client = rosterkit_core::ReqwestClient::builder()
-        .allow_insecure_http(allow_insecure_http)
-        .build()
-        .map_err(|e| {
-            Error::new(
-                rosterkit_core::ErrorKind::Transport,
-                "could not build the HTTP client",
-            )
-            .with_provider(PROVIDER)
-            .with_source(e)
-        })?;
-    Ok(Arc::new(client))
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_http_client(_allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    Err(Error::invalid_input(
-        "no HTTP client: call .http_client(..) or enable the `reqwest` feature of rosterkit-chert",
-    )
-    .with_provider(PROVIDER))
 }
 
 #[cfg(test)]

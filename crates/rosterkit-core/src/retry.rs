@@ -121,10 +121,22 @@ impl RetryPolicy {
     pub(crate) fn delay(&self, retry: u32, server: Option<Duration>) -> Duration {
         let mut backoff = self.backoff(retry);
         if self.jitter {
-            backoff = backoff.mul_f64(0.5 + fastrand::f64() * 0.5);
+            backoff = backoff.mul_f64(0.5 + unit_random() * 0.5);
         }
         server.map_or(backoff, |s| s.max(backoff))
     }
+}
+
+/// A number in `[0, 1)` for jitter. Jitter needs spread, not cryptographic quality: std's
+/// `RandomState` is seeded randomly per thread and each `new()` gets fresh keys, so hashing
+/// nothing with it yields a different value every call, without a random-number crate.
+fn unit_random() -> f64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    // The top 53 bits as the mantissa of a float in [0, 1).
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The delay a reply asks for, from its headers, in the Azure order: `x-ms-retry-after-ms`,
@@ -230,5 +242,18 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    #[test]
+    fn jitter_spreads() {
+        let draws: Vec<f64> = (0..1_000).map(|_| unit_random()).collect();
+        assert!(draws.iter().all(|x| (0.0..1.0).contains(x)));
+        let mut distinct = draws.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        assert!(distinct.len() > 990, "{} distinct of 1,000", distinct.len());
+        // Roughly uniform: each half of the interval gets a fair share.
+        let low = draws.iter().filter(|x| **x < 0.5).count();
+        assert!((350..=650).contains(&low), "{low} of 1,000 below 0.5");
     }
 }

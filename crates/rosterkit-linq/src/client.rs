@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, Handle, HttpClient,
-    Outcome, RetryPolicy, Secret, SystemClock,
+    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, ExecutorBuilder, Handle,
+    HttpClient, Outcome, RetryPolicy, Secret,
     http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
 };
 
@@ -122,48 +124,53 @@ impl LinqClient {
     /// (2013: our line left the chat), `NotAGroup` (1006), `ChatNotFound` (2001),
     /// `InvalidInput` (1001, 1002), `NotAMember` / `GroupTooSmall` (1005, see above),
     /// `Unauthorized` (2004), `RateLimited` (1007), `ServerError`, ...
-    #[tracing::instrument(
-        name = "linq.remove",
-        skip_all,
-        fields(chat = %chat, handle = %handle.redacted(), ensure = options.ensure)
-    )]
     pub async fn remove(
         &self,
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
     ) -> Result<Change, Error> {
-        let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
-        match self.executor.execute(&op).await {
-            Ok(change) => Ok(change),
-            Err(err) if err.code() == Some("1005") => {
-                self.classify_1005(chat, err, |chat, err| {
-                    if !chat.is_active(handle) {
-                        return if options.ensure {
-                            Ok(Change::AlreadyDone {
-                                trace_id: err.trace_id().map(str::to_owned),
-                            })
-                        } else {
-                            Err(rekind(
+        let span = tracing::info_span!(
+            "linq.remove",
+            chat = %chat,
+            handle = %handle.redacted(),
+            ensure = options.ensure,
+        );
+        async move {
+            let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
+            match self.executor.execute(&op).await {
+                Ok(change) => Ok(change),
+                Err(err) if err.code() == Some("1005") => {
+                    self.classify_1005(chat, err, |chat, err| {
+                        if !chat.is_active(handle) {
+                            return if options.ensure {
+                                Ok(Change::AlreadyDone {
+                                    trace_id: err.trace_id().map(str::to_owned),
+                                })
+                            } else {
+                                Err(rekind(
+                                    err,
+                                    ErrorKind::NotAMember,
+                                    "the handle is not an active member of the chat",
+                                ))
+                            };
+                        }
+                        if chat.active_count() < 4 {
+                            return Err(rekind(
                                 err,
-                                ErrorKind::NotAMember,
-                                "the handle is not an active member of the chat",
-                            ))
-                        };
-                    }
-                    if chat.active_count() < 4 {
-                        return Err(rekind(
-                            err,
-                            ErrorKind::GroupTooSmall,
-                            "a group must keep 3 active participants after a removal",
-                        ));
-                    }
-                    Err(err)
-                })
-                .await
+                                ErrorKind::GroupTooSmall,
+                                "a group must keep 3 active participants after a removal",
+                            ));
+                        }
+                        Err(err)
+                    })
+                    .await
+                }
+                Err(err) => Err(err),
             }
-            Err(err) => Err(err),
         }
+        .instrument(span)
+        .await
     }
 
     /// Adds `handle` to `chat`: `POST /v3/chats/{chatId}/participants` with `{"handle": ..}`.
@@ -177,40 +184,45 @@ impl LinqClient {
     /// `InvalidInput` before any request for a chat id that is not a UUID or a handle that is
     /// not a phone number or an email; otherwise Linq's error mapped by code, with 1005 on a
     /// group below 3 active participants classified as `GroupTooSmall`.
-    #[tracing::instrument(
-        name = "linq.add",
-        skip_all,
-        fields(chat = %chat, handle = %handle.redacted(), ensure = options.ensure)
-    )]
     pub async fn add(
         &self,
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
     ) -> Result<Change, Error> {
-        let op = AddParticipant::new(self, chat, handle)?.ensure(options.ensure);
-        match self.executor.execute(&op).await {
-            Ok(change) => Ok(change),
-            Err(err) if err.code() == Some("1005") => {
-                self.classify_1005(chat, err, |chat, err| {
-                    if options.ensure && chat.is_active(handle) {
-                        return Ok(Change::AlreadyDone {
-                            trace_id: err.trace_id().map(str::to_owned),
-                        });
-                    }
-                    if chat.active_count() < 3 {
-                        return Err(rekind(
-                            err,
-                            ErrorKind::GroupTooSmall,
-                            "adding needs a group with at least 3 active participants",
-                        ));
-                    }
-                    Err(err)
-                })
-                .await
+        let span = tracing::info_span!(
+            "linq.add",
+            chat = %chat,
+            handle = %handle.redacted(),
+            ensure = options.ensure,
+        );
+        async move {
+            let op = AddParticipant::new(self, chat, handle)?.ensure(options.ensure);
+            match self.executor.execute(&op).await {
+                Ok(change) => Ok(change),
+                Err(err) if err.code() == Some("1005") => {
+                    self.classify_1005(chat, err, |chat, err| {
+                        if options.ensure && chat.is_active(handle) {
+                            return Ok(Change::AlreadyDone {
+                                trace_id: err.trace_id().map(str::to_owned),
+                            });
+                        }
+                        if chat.active_count() < 3 {
+                            return Err(rekind(
+                                err,
+                                ErrorKind::GroupTooSmall,
+                                "adding needs a group with at least 3 active participants",
+                            ));
+                        }
+                        Err(err)
+                    })
+                    .await
+                }
+                Err(err) => Err(err),
             }
-            Err(err) => Err(err),
         }
+        .instrument(span)
+        .await
     }
 
     /// Leaves `chat` with our own line: `POST /v3/chats/{chatId}/leave` (no body).
@@ -224,30 +236,34 @@ impl LinqClient {
     /// error mapped by code: `ChatUnavailable` (2013, outside ensure mode), `NotAGroup` (1006),
     /// `Unsupported` (2017: not an iMessage group), `GroupTooSmall` (1005 on a group below 4
     /// active participants, classified by reading the chat once), ...
-    #[tracing::instrument(name = "linq.leave", skip_all, fields(chat = %chat, ensure = options.ensure))]
     pub async fn leave_group(
         &self,
         chat: &ChatId,
         options: ChangeOptions,
     ) -> Result<Change, Error> {
-        let op = Leave::new(self, chat)?.ensure(options.ensure);
-        match self.executor.execute(&op).await {
-            Ok(change) => Ok(change),
-            Err(err) if err.code() == Some("1005") => {
-                self.classify_1005(chat, err, |chat, err| {
-                    if chat.active_count() < 4 {
-                        return Err(rekind(
-                            err,
-                            ErrorKind::GroupTooSmall,
-                            "leaving needs a group with at least 4 active participants, yourself included",
-                        ));
-                    }
-                    Err(err)
-                })
-                .await
+        let span = tracing::info_span!("linq.leave", chat = %chat, ensure = options.ensure);
+        async move {
+            let op = Leave::new(self, chat)?.ensure(options.ensure);
+            match self.executor.execute(&op).await {
+                Ok(change) => Ok(change),
+                Err(err) if err.code() == Some("1005") => {
+                    self.classify_1005(chat, err, |chat, err| {
+                        if chat.active_count() < 4 {
+                            return Err(rekind(
+                                err,
+                                ErrorKind::GroupTooSmall,
+                                "leaving needs a group with at least 4 active participants, yourself included",
+                            ));
+                        }
+                        Err(err)
+                    })
+                    .await
+                }
+                Err(err) => Err(err),
             }
-            Err(err) => Err(err),
         }
+        .instrument(span)
+        .await
     }
 
     /// Reads `chat`: `GET /v3/chats/{chatId}`. Its `handles` are the roster, each with its
@@ -257,10 +273,14 @@ impl LinqClient {
     /// `InvalidInput` before any request for a chat id that is not a UUID; otherwise Linq's
     /// error mapped by code (`ChatNotFound`, `Unauthorized`, ...), or `Decode` for a reply that
     /// is not a chat object.
-    #[tracing::instrument(name = "linq.get_chat", skip_all, fields(chat = %chat))]
     pub async fn get_chat(&self, chat: &ChatId) -> Result<Chat, Error> {
-        let op = GetChat::new(self, chat)?;
-        self.executor.execute(&op).await
+        let span = tracing::info_span!("linq.get_chat", chat = %chat);
+        async move {
+            let op = GetChat::new(self, chat)?;
+            self.executor.execute(&op).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Polls [`LinqClient::get_chat`] until `handle` is in the `expect`ed state, turning a
@@ -275,11 +295,6 @@ impl LinqClient {
     /// [`ErrorKind::Timeout`] (not retryable; the change may still be applied later) when
     /// `max_polls` reads did not show the change; `InvalidInput` for a chat id that is not a
     /// UUID; any error of the reads.
-    #[tracing::instrument(
-        name = "linq.wait_for",
-        skip_all,
-        fields(chat = %chat, handle = %handle.redacted(), expect = ?expect)
-    )]
     pub async fn wait_for(
         &self,
         chat: &ChatId,
@@ -287,7 +302,15 @@ impl LinqClient {
         expect: Expect,
         options: WaitOptions,
     ) -> Result<Outcome, Error> {
-        wait::wait_for(self, chat, Target::Handle(handle, expect), options).await
+        let span = tracing::info_span!(
+            "linq.wait_for",
+            chat = %chat,
+            handle = %handle.redacted(),
+            expect = ?expect,
+        );
+        async move { wait::wait_for(self, chat, Target::Handle(handle, expect), options).await }
+            .instrument(span)
+            .await
     }
 
     /// Polls [`LinqClient::get_chat`] until our own line (`is_me`) has left `chat`, or a read
@@ -296,13 +319,15 @@ impl LinqClient {
     ///
     /// # Errors
     /// As [`LinqClient::wait_for`].
-    #[tracing::instrument(name = "linq.wait_for_leave", skip_all, fields(chat = %chat))]
     pub async fn wait_for_leave(
         &self,
         chat: &ChatId,
         options: WaitOptions,
     ) -> Result<Outcome, Error> {
-        wait::wait_for(self, chat, Target::OwnLineLeft, options).await
+        let span = tracing::info_span!("linq.wait_for_leave", chat = %chat);
+        async move { wait::wait_for(self, chat, Target::OwnLineLeft, options).await }
+            .instrument(span)
+            .await
     }
 
     /// Reads the chat after a 400/1005 and lets `decide` turn the error into something more
@@ -352,10 +377,8 @@ fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
 pub struct LinqClientBuilder {
     base_url: Option<String>,
     api_key: Option<Secret>,
-    retry_policy: Option<RetryPolicy>,
-    http_client: Option<Arc<dyn HttpClient>>,
-    clock: Option<Arc<dyn Clock>>,
-    allow_insecure_http: bool,
+    /// HTTP client, retry policy, clock and the insecure-http switch.
+    transport: ExecutorBuilder,
 }
 
 impl LinqClientBuilder {
@@ -388,7 +411,7 @@ impl LinqClientBuilder {
     /// Sets the retry policy (default [`RetryPolicy::default`]: 3 attempts, 30 s each).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = Some(policy);
+        self.transport = self.transport.retry_policy(policy);
         self
     }
 
@@ -396,21 +419,21 @@ impl LinqClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http_client = Some(client);
+        self.transport = self.transport.http_client(client);
         self
     }
 
     /// Sets the clock (for `Retry-After` dates; default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.transport = self.transport.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.transport = self.transport.allow_insecure_http(allow);
         self
     }
 
@@ -423,7 +446,7 @@ impl LinqClientBuilder {
     pub fn build(self) -> Result<LinqClient, Error> {
         let invalid = |message: String| Error::invalid_input(message).with_provider(PROVIDER);
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.allow_insecure_http)
+        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let api_key = self.api_key.ok_or_else(|| {
             invalid(format!(
@@ -432,41 +455,12 @@ impl LinqClientBuilder {
         })?;
         let api_key = Secret::for_header("Linq API key", api_key.expose())
             .map_err(|e| invalid(format!("{e} (.api_key(..) or {ENV_API_KEY})")))?;
-        let http_client = match self.http_client {
-            Some(client) => client,
-            None => default_http_client(self.allow_insecure_http)?,
-        };
-        let mut executor = Executor::new(http_client)
-            .with_clock(self.clock.unwrap_or_else(|| Arc::new(SystemClock)));
-        if let Some(policy) = self.retry_policy {
-            executor = executor.with_retry_policy(policy);
-        }
+        let executor = self.transport.build(PROVIDER)?;
         Ok(LinqClient {
             shared: Arc::new(Shared { endpoint, api_key }),
             executor,
         })
     }
-}
-
-#[cfg(feature = "reqwest")]
-fn default_http_client(allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    let client = rosterkit_core::ReqwestClient::builder()
-        .allow_insecure_http(allow_insecure_http)
-        .build()
-        .map_err(|e| {
-            Error::new(ErrorKind::Transport, "could not build the HTTP client")
-                .with_provider(PROVIDER)
-                .with_source(e)
-        })?;
-    Ok(Arc::new(client))
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_http_client(_allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    Err(Error::invalid_input(
-        "no HTTP client: call .http_client(..) or enable the `reqwest` feature of rosterkit-linq",
-    )
-    .with_provider(PROVIDER))
 }
 
 #[cfg(test)]

@@ -44,11 +44,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::VerifyError;
-use crate::mac::{TAG_LEN, check_window, hmac_sha256, required_header};
+use crate::mac::{TAG_LEN, check_window, hmac_sha256, required_header, sha256};
 
 /// Replay window the sandbox emulator allows by default: 15 minutes either side. Azure does not
 /// document one; this is rosterkit's choice.
@@ -107,7 +106,7 @@ pub fn decode_access_key(access_key_b64: &str) -> Result<Vec<u8>, VerifyError> {
 /// `47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=`.
 #[must_use]
 pub fn content_sha256(body: &[u8]) -> String {
-    STANDARD.encode(Sha256::digest(body))
+    STANDARD.encode(sha256(body))
 }
 
 /// Signs a request with an ACS access key and returns the three headers to send.

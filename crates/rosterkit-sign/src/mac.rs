@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac as _, digest::KeyInit};
-use sha2::{Digest as _, Sha256};
+use ring::{digest, hmac};
 use subtle::{Choice, ConstantTimeEq as _};
 
 use crate::VerifyError;
@@ -11,30 +10,33 @@ use crate::VerifyError;
 /// Length in bytes of an HMAC-SHA256 tag.
 pub(crate) const TAG_LEN: usize = 32;
 
-/// SHA-256's block size, which is also the size of an HMAC-SHA256 key after RFC 2104 §2.
-const BLOCK_LEN: usize = 64;
-
 /// HMAC-SHA256 of the concatenation of `parts`, keyed with `key` (any length, empty included).
+///
+/// `ring` computes it: every rosterkit app that uses the default reqwest transport already
+/// builds `ring` for rustls, so signing adds no crate to the tree (RustCrypto's `hmac` + `sha2`
+/// stack added eight). The known-answer tests cover empty, 64-byte and longer keys.
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; TAG_LEN] {
-    // RFC 2104 §2 turns any key into one block: a key longer than the block is replaced by its
-    // hash, then the key is zero-padded to the block size. `Hmac::new_from_slice` does exactly
-    // this and can never fail, but it still returns a `Result`; doing the (two-line) step here
-    // lets us call the infallible fixed-size constructor instead, so there is no error branch
-    // that would need an `unwrap`. The known-answer tests cover empty, 64-byte and longer keys.
-    let mut block = [0u8; BLOCK_LEN];
-    if let Some(prefix) = block.get_mut(..key.len()) {
-        prefix.copy_from_slice(key);
-    } else {
-        let hashed = Sha256::digest(key);
-        for (dst, src) in block.iter_mut().zip(hashed.iter()) {
-            *dst = *src;
-        }
-    }
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let mut context = hmac::Context::with_key(&key);
     for part in parts {
-        mac.update(part);
+        context.update(part);
     }
-    mac.finalize().into_bytes().into()
+    to_array(context.sign().as_ref())
+}
+
+/// SHA-256 of `data`.
+pub(crate) fn sha256(data: &[u8]) -> [u8; TAG_LEN] {
+    to_array(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+/// The 32 bytes of a SHA-256 output as an array (copied byte by byte: no length check that
+/// could panic, and SHA-256 outputs are always 32 bytes).
+fn to_array(bytes: &[u8]) -> [u8; TAG_LEN] {
+    let mut out = [0u8; TAG_LEN];
+    for (dst, src) in out.iter_mut().zip(bytes) {
+        *dst = *src;
+    }
+    out
 }
 
 /// Whether `provided` equals the tag of any key in `keys`, compared in constant time.
@@ -138,6 +140,19 @@ mod tests {
                 key.len()
             );
         }
+    }
+
+    /// FIPS 180-2 test vectors.
+    #[test]
+    fn sha256_known_answers() {
+        assert_eq!(
+            hex::encode(sha256(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            hex::encode(sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

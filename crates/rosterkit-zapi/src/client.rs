@@ -2,10 +2,12 @@
 
 use std::{error::Error as StdError, fmt, future::Future, sync::Arc, time::Duration};
 
+use tracing::Instrument as _;
+
 use rosterkit_core::{
-    Bytes, ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, Handle, HttpClient, Operation,
-    RetryPolicy, Secret, SystemClock, TransportError, async_trait, encode::push_path_segment, http,
-    redact::mask_digits,
+    Bytes, ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, ExecutorBuilder, Handle,
+    HttpClient, Operation, RetryPolicy, Secret, TransportError, async_trait,
+    encode::push_path_segment, http, redact::mask_digits,
 };
 use tokio::{sync::Mutex, time::Instant};
 
@@ -204,16 +206,24 @@ impl ZapiClient {
     /// native handle, no handles or more than [`MAX_BATCH`]; `DeliveryFailed` (code
     /// `value_false`) for `{"value": false}` (at least one phone failed, which one is not
     /// said); `Unauthorized`, `Forbidden`, `ServerError`, ... as mapped in `specs/zapi.toml`.
-    #[tracing::instrument(name = "zapi.remove", skip_all, fields(chat = %mask_digits(chat.as_str()), phones = handles.len()))]
     pub async fn remove(
         &self,
         chat: &ChatId,
         handles: &[Handle],
         options: ChangeOptions,
     ) -> Result<(), Error> {
-        let chat = ZapiChat::from_chat_id(chat)?;
-        let op = RemoveParticipants::new(self, &chat, handles)?.ensure(options.ensure);
-        self.paced(&op).await
+        let span = tracing::info_span!(
+            "zapi.remove",
+            chat = %mask_digits(chat.as_str()),
+            phones = handles.len(),
+        );
+        async move {
+            let chat = ZapiChat::from_chat_id(chat)?;
+            let op = RemoveParticipants::new(self, &chat, handles)?.ensure(options.ensure);
+            self.paced(&op).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Adds `handles` to a group or community in **one** request (`POST /add-participant` with
@@ -226,7 +236,6 @@ impl ZapiClient {
     ///
     /// # Errors
     /// As [`remove`](Self::remove).
-    #[tracing::instrument(name = "zapi.add", skip_all, fields(chat = %mask_digits(chat.as_str()), phones = handles.len(), auto_invite))]
     pub async fn add(
         &self,
         chat: &ChatId,
@@ -234,11 +243,21 @@ impl ZapiClient {
         auto_invite: bool,
         options: ChangeOptions,
     ) -> Result<(), Error> {
-        let chat = ZapiChat::from_chat_id(chat)?;
-        let op = AddParticipants::new(self, &chat, handles)?
-            .auto_invite(auto_invite)
-            .ensure(options.ensure);
-        self.paced(&op).await
+        let span = tracing::info_span!(
+            "zapi.add",
+            chat = %mask_digits(chat.as_str()),
+            phones = handles.len(),
+            auto_invite,
+        );
+        async move {
+            let chat = ZapiChat::from_chat_id(chat)?;
+            let op = AddParticipants::new(self, &chat, handles)?
+                .auto_invite(auto_invite)
+                .ensure(options.ensure);
+            self.paced(&op).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// The connected number leaves a group (`POST /leave-group` with `{"groupId"}`), paced.
@@ -247,11 +266,18 @@ impl ZapiClient {
     /// `InvalidInput` for a chat id of no Z-API shape; `Unsupported` for a community (Z-API
     /// has no route to leave one: leave its groups); `DeliveryFailed` (`value_false`) when
     /// Z-API answers `{"value": false}`; others as mapped in `specs/zapi.toml`.
-    #[tracing::instrument(name = "zapi.leave", skip_all, fields(chat = %mask_digits(chat.as_str())))]
     pub async fn leave_group(&self, chat: &ChatId, options: ChangeOptions) -> Result<(), Error> {
-        let chat = ZapiChat::from_chat_id(chat)?;
-        let op = LeaveGroup::new(self, &chat)?.ensure(options.ensure);
-        self.paced(&op).await
+        let span = tracing::info_span!(
+            "zapi.leave",
+            chat = %mask_digits(chat.as_str()),
+        );
+        async move {
+            let chat = ZapiChat::from_chat_id(chat)?;
+            let op = LeaveGroup::new(self, &chat)?.ensure(options.ensure);
+            self.paced(&op).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// A group's metadata without the invite link (`GET /light-group-metadata/{groupId}`): the
@@ -260,31 +286,52 @@ impl ZapiClient {
     /// # Errors
     /// `InvalidInput` for a community id (use [`roster`](Self::roster) or
     /// [`community_metadata`](Self::community_metadata)); `ChatNotFound`, `Unauthorized`, ...
-    #[tracing::instrument(name = "zapi.light_group_metadata", skip_all, fields(chat = %mask_digits(chat.as_str())))]
     pub async fn light_group_metadata(&self, chat: &ChatId) -> Result<GroupMetadata, Error> {
-        let chat = ZapiChat::from_chat_id(chat)?;
-        self.read_group(&chat, true).await
+        let span = tracing::info_span!(
+            "zapi.light_group_metadata",
+            chat = %mask_digits(chat.as_str()),
+        );
+        async move {
+            let chat = ZapiChat::from_chat_id(chat)?;
+            self.read_group(&chat, true).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// A group's full metadata, with the invite link (`GET /group-metadata/{groupId}`).
     ///
     /// # Errors
     /// As [`light_group_metadata`](Self::light_group_metadata).
-    #[tracing::instrument(name = "zapi.group_metadata", skip_all, fields(chat = %mask_digits(chat.as_str())))]
     pub async fn group_metadata(&self, chat: &ChatId) -> Result<GroupMetadata, Error> {
-        let chat = ZapiChat::from_chat_id(chat)?;
-        self.read_group(&chat, false).await
+        let span = tracing::info_span!(
+            "zapi.group_metadata",
+            chat = %mask_digits(chat.as_str()),
+        );
+        async move {
+            let chat = ZapiChat::from_chat_id(chat)?;
+            self.read_group(&chat, false).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// A community's metadata (`GET /communities-metadata/{communityId}`).
     ///
     /// # Errors
     /// `InvalidInput` for a group id; `ChatNotFound`, `Unauthorized`, ...
-    #[tracing::instrument(name = "zapi.community_metadata", skip_all, fields(chat = %mask_digits(chat.as_str())))]
     pub async fn community_metadata(&self, chat: &ChatId) -> Result<CommunityMetadata, Error> {
-        let chat = ZapiChat::from_chat_id(chat)?;
-        let op = GetCommunityMetadata::new(self, &chat)?;
-        self.executor.execute(&op).await
+        let span = tracing::info_span!(
+            "zapi.community_metadata",
+            chat = %mask_digits(chat.as_str()),
+        );
+        async move {
+            let chat = ZapiChat::from_chat_id(chat)?;
+            let op = GetCommunityMetadata::new(self, &chat)?;
+            self.executor.execute(&op).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// The members of a group or community, as light group metadata: a group's own; for a
@@ -295,10 +342,17 @@ impl ZapiClient {
     /// `Unsupported` for a community whose metadata lists no announcement sub-group; otherwise
     /// as [`light_group_metadata`](Self::light_group_metadata) and
     /// [`community_metadata`](Self::community_metadata).
-    #[tracing::instrument(name = "zapi.roster", skip_all, fields(chat = %mask_digits(chat.as_str())))]
     pub async fn roster(&self, chat: &ChatId) -> Result<GroupMetadata, Error> {
-        let chat = ZapiChat::from_chat_id(chat)?;
-        self.roster_of(&chat).await
+        let span = tracing::info_span!(
+            "zapi.roster",
+            chat = %mask_digits(chat.as_str()),
+        );
+        async move {
+            let chat = ZapiChat::from_chat_id(chat)?;
+            self.roster_of(&chat).await
+        }
+        .instrument(span)
+        .await
     }
 
     pub(crate) async fn read_group(
@@ -336,10 +390,8 @@ pub struct ZapiClientBuilder {
     instance_id: Option<String>,
     instance_token: Option<Secret>,
     client_token: Option<Secret>,
-    retry_policy: Option<RetryPolicy>,
-    http_client: Option<Arc<dyn HttpClient>>,
-    clock: Option<Arc<dyn Clock>>,
-    allow_insecure_http: bool,
+    /// HTTP client, retry policy, clock and the insecure-http switch.
+    transport: ExecutorBuilder,
     verify: bool,
     auto_invite: bool,
     pacing: Option<Duration>,
@@ -392,7 +444,7 @@ impl ZapiClientBuilder {
     /// retryable are retried, and a mutation after an ambiguous failure only in ensure mode.
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = Some(policy);
+        self.transport = self.transport.retry_policy(policy);
         self
     }
 
@@ -400,21 +452,21 @@ impl ZapiClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http_client = Some(client);
+        self.transport = self.transport.http_client(client);
         self
     }
 
     /// Sets the clock of the executor (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.transport = self.transport.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.transport = self.transport.allow_insecure_http(allow);
         self
     }
 
@@ -455,7 +507,7 @@ impl ZapiClientBuilder {
     pub fn build(self) -> Result<ZapiClient, Error> {
         let invalid = |message: String| Error::invalid_input(message).with_provider(PROVIDER);
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.allow_insecure_http)
+        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let instance_id = self.instance_id.ok_or_else(|| {
             invalid(format!(
@@ -492,10 +544,7 @@ impl ZapiClientBuilder {
             .unwrap_or_default()
             .to_owned();
 
-        let http_client = match self.http_client {
-            Some(client) => client,
-            None => default_http_client(self.allow_insecure_http)?,
-        };
+        let http_client = self.transport.http_client_or_default(PROVIDER)?;
         let scrubbing = Scrubbing {
             inner: http_client,
             secrets: [
@@ -508,11 +557,7 @@ impl ZapiClientBuilder {
             .map(Secret::new)
             .collect(),
         };
-        let mut executor = Executor::new(Arc::new(scrubbing))
-            .with_clock(self.clock.unwrap_or_else(|| Arc::new(SystemClock)));
-        if let Some(policy) = self.retry_policy {
-            executor = executor.with_retry_policy(policy);
-        }
+        let executor = self.transport.build_over(Arc::new(scrubbing));
         Ok(ZapiClient {
             shared: Arc::new(Shared {
                 endpoint,
@@ -618,30 +663,6 @@ impl fmt::Display for ScrubbedCause {
 }
 
 impl StdError for ScrubbedCause {}
-
-#[cfg(feature = "reqwest")]
-fn default_http_client(allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    let client = rosterkit_core::ReqwestClient::builder()
-        .allow_insecure_http(allow_insecure_http)
-        .build()
-        .map_err(|e| {
-            Error::new(
-                rosterkit_core::ErrorKind::Transport,
-                "could not build the HTTP client",
-            )
-            .with_provider(PROVIDER)
-            .with_source(e)
-        })?;
-    Ok(Arc::new(client))
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_http_client(_allow_insecure_http: bool) -> Result<Arc<dyn HttpClient>, Error> {
-    Err(Error::invalid_input(
-        "no HTTP client: call .http_client(..) or enable the `reqwest` feature of rosterkit-zapi",
-    )
-    .with_provider(PROVIDER))
-}
 
 /// Test helpers: a builder that needs no real HTTP client, so unit tests run with or without
 /// the `reqwest` feature.

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use tracing::Instrument as _;
+
 use rosterkit_core::{
     Capabilities, ChangeOptions, ChatId, Error, ErrorKind, Handle, HandleKinds, Membership,
     Outcome, Participant, async_trait, redact::mask_digits,
@@ -177,11 +179,6 @@ impl ZapiClient {
 
     /// One result per handle, in order: invalid handles are refused without a request, the
     /// distinct valid phones go in batches of up to [`MAX_BATCH`].
-    #[tracing::instrument(
-        name = "zapi.change",
-        skip_all,
-        fields(change = change.name(), chat = %mask_digits(chat.as_str()), handles = handles.len(), ensure = options.ensure)
-    )]
     async fn change_all(
         &self,
         change: Change,
@@ -189,61 +186,72 @@ impl ZapiClient {
         handles: &[Handle],
         options: ChangeOptions,
     ) -> Vec<Result<Outcome, Error>> {
-        let chat = match ZapiChat::from_chat_id(chat) {
-            Ok(chat) => chat,
-            Err(e) => {
-                let e = e.with_operation(change.name());
-                return handles.iter().map(|_| Err(dup(&e))).collect();
-            }
-        };
-        let mut results: Vec<Option<Result<Outcome, Error>>> =
-            handles.iter().map(|_| None).collect();
-        let mut distinct: Vec<(String, Vec<usize>)> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, handle) in handles.iter().enumerate() {
-            match wire_phone(handle) {
-                Ok(phone) => match seen.get(&phone) {
-                    Some(&at) => {
-                        if let Some((_, positions)) = distinct.get_mut(at) {
-                            positions.push(i);
+        let span = tracing::info_span!(
+            "zapi.change",
+            change = change.name(),
+            chat = %mask_digits(chat.as_str()),
+            handles = handles.len(),
+            ensure = options.ensure,
+        );
+        async move {
+            let chat = match ZapiChat::from_chat_id(chat) {
+                Ok(chat) => chat,
+                Err(e) => {
+                    let e = e.with_operation(change.name());
+                    return handles.iter().map(|_| Err(dup(&e))).collect();
+                }
+            };
+            let mut results: Vec<Option<Result<Outcome, Error>>> =
+                handles.iter().map(|_| None).collect();
+            let mut distinct: Vec<(String, Vec<usize>)> = Vec::new();
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for (i, handle) in handles.iter().enumerate() {
+                match wire_phone(handle) {
+                    Ok(phone) => match seen.get(&phone) {
+                        Some(&at) => {
+                            if let Some((_, positions)) = distinct.get_mut(at) {
+                                positions.push(i);
+                            }
+                        }
+                        None => {
+                            seen.insert(phone.clone(), distinct.len());
+                            distinct.push((phone, vec![i]));
+                        }
+                    },
+                    Err(e) => {
+                        if let Some(slot) = results.get_mut(i) {
+                            *slot = Some(Err(e.with_operation(change.name())));
                         }
                     }
-                    None => {
-                        seen.insert(phone.clone(), distinct.len());
-                        distinct.push((phone, vec![i]));
-                    }
-                },
-                Err(e) => {
-                    if let Some(slot) = results.get_mut(i) {
-                        *slot = Some(Err(e.with_operation(change.name())));
+                }
+            }
+            for batch in distinct.chunks(MAX_BATCH) {
+                let phones: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
+                let outcomes = self.change_batch(change, &chat, &phones, options).await;
+                for ((_, positions), outcome) in batch.iter().zip(outcomes) {
+                    for &i in positions {
+                        if let Some(slot) = results.get_mut(i) {
+                            *slot = Some(copy(&outcome));
+                        }
                     }
                 }
             }
-        }
-        for batch in distinct.chunks(MAX_BATCH) {
-            let phones: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
-            let outcomes = self.change_batch(change, &chat, &phones, options).await;
-            for ((_, positions), outcome) in batch.iter().zip(outcomes) {
-                for &i in positions {
-                    if let Some(slot) = results.get_mut(i) {
-                        *slot = Some(copy(&outcome));
-                    }
-                }
-            }
-        }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(
-                        Error::new(ErrorKind::ServerError, "no result for this handle")
-                            .with_provider(PROVIDER)
-                            .with_operation(change.name())
-                            .with_retryable(false),
-                    )
+            results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(
+                            Error::new(ErrorKind::ServerError, "no result for this handle")
+                                .with_provider(PROVIDER)
+                                .with_operation(change.name())
+                                .with_retryable(false),
+                        )
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        }
+        .instrument(span)
+        .await
     }
 
     /// One batch: send, then (verify, or ensure after a failure) read the roster and settle
