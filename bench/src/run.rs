@@ -274,8 +274,15 @@ pub fn signing(plan: Plan) -> Value {
         .collect();
     for s in &results {
         crate::progress(&format!(
-            "sign {} B: rosterkit {:.0} ns, by hand {:.0} ns, ratio {:.3} (quartiles {:.3}..{:.3})",
-            s.body_len, s.sdk_ns, s.hand_ns, s.ratio, s.ratio_quartiles[0], s.ratio_quartiles[1]
+            "sign {} B: rosterkit {:.0} ns, by hand {:.0} ns, ratio {:.3} (quartiles {:.3}..{:.3}); prepared Signer {:.0} ns, ratio {:.3}",
+            s.body_len,
+            s.sdk_ns,
+            s.hand_ns,
+            s.ratio,
+            s.ratio_quartiles[0],
+            s.ratio_quartiles[1],
+            s.signer_ns,
+            s.signer_ratio
         ));
     }
     json!({
@@ -285,6 +292,8 @@ pub fn signing(plan: Plan) -> Value {
             "by_hand_ns": round(s.hand_ns, 1),
             "ratio": round(s.ratio, 3),
             "ratio_quartiles": s.ratio_quartiles.map(|x| round(x, 3)),
+            "prepared_signer_ns": round(s.signer_ns, 1),
+            "prepared_signer_ratio": round(s.signer_ratio, 3),
         })).collect::<Vec<_>>(),
         "sign_ratio_256": results.first().map(|s| round(s.ratio, 3)),
         "sign_ratio_4k": results.get(1).map(|s| round(s.ratio, 3)),

@@ -1,4 +1,5 @@
-//! Section 2: Chert `v1` signing through `rosterkit_sign::chert::sign` against the same
+//! Section 2: Chert `v1` signing through `rosterkit_sign::chert::sign` (and through a prepared
+//! `Signer`, as `ChertClient` signs) against the same
 //! signature written directly with `hmac` + `hex` ([`crate::baseline::sign_by_hand`]).
 //!
 //! A calibrated loop: each sample runs enough iterations to take about `sample_time` of this
@@ -23,6 +24,11 @@ pub struct SignResult {
     pub hand_ns: f64,
     /// Median of the per-pair ratios sdk / hand.
     pub ratio: f64,
+    /// Median nanoseconds per signature through a prepared `rosterkit_sign::chert::Signer`
+    /// (what `ChertClient` does on every request: the key's pads are hashed once per client).
+    pub signer_ns: f64,
+    /// Median of the per-pair ratios signer / hand.
+    pub signer_ratio: f64,
     /// First and third quartiles of the per-pair ratios.
     pub ratio_quartiles: [f64; 2],
 }
@@ -55,6 +61,8 @@ pub fn bench(body_len: usize, samples: usize, sample_time: Duration) -> SignResu
         .collect();
     let sdk = || rosterkit_sign::chert::sign(black_box(SECRET), black_box(TS), black_box(&body));
     let hand = || sign_by_hand(black_box(SECRET), black_box(TS), black_box(&body));
+    let signer = rosterkit_sign::chert::Signer::new(SECRET);
+    let prepared = || black_box(&signer).sign(black_box(TS), black_box(&body));
     // Calibrate on the SDK side (both do the same work) and warm both up.
     let mut iters = 16u64;
     loop {
@@ -66,14 +74,26 @@ pub fn bench(body_len: usize, samples: usize, sample_time: Duration) -> SignResu
         iters *= 2;
     }
     black_box(time_per_call(iters / 4 + 1, &hand));
-    let (mut s, mut h) = (Vec::new(), Vec::new());
+    black_box(time_per_call(iters / 4 + 1, &prepared));
+    let (mut s, mut h, mut p) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..samples.max(1) {
-        if i % 2 == 0 {
-            s.push(time_per_call(iters, &sdk));
-            h.push(time_per_call(iters, &hand));
-        } else {
-            h.push(time_per_call(iters, &hand));
-            s.push(time_per_call(iters, &sdk));
+        // Rotate the order so no side always runs first.
+        match i % 3 {
+            0 => {
+                s.push(time_per_call(iters, &sdk));
+                h.push(time_per_call(iters, &hand));
+                p.push(time_per_call(iters, &prepared));
+            }
+            1 => {
+                h.push(time_per_call(iters, &hand));
+                p.push(time_per_call(iters, &prepared));
+                s.push(time_per_call(iters, &sdk));
+            }
+            _ => {
+                p.push(time_per_call(iters, &prepared));
+                s.push(time_per_call(iters, &sdk));
+                h.push(time_per_call(iters, &hand));
+            }
         }
     }
     SignResult {
@@ -81,6 +101,8 @@ pub fn bench(body_len: usize, samples: usize, sample_time: Duration) -> SignResu
         sdk_ns: stats::median(&s).unwrap_or(f64::NAN),
         hand_ns: stats::median(&h).unwrap_or(f64::NAN),
         ratio: stats::median_ratio(&s, &h).unwrap_or(f64::NAN),
+        signer_ns: stats::median(&p).unwrap_or(f64::NAN),
+        signer_ratio: stats::median_ratio(&p, &h).unwrap_or(f64::NAN),
         ratio_quartiles: stats::quartiles(
             &s.iter().zip(&h).map(|(a, b)| a / b).collect::<Vec<_>>(),
         )

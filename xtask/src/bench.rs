@@ -296,11 +296,13 @@ fn table(s: &Value, path: &Path) -> String {
     for sig in d["signing"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,
-            "   {:>5} B body: {:>8} ns vs {:>8} ns, ratio {}",
+            "   {:>5} B body: {:>8} ns vs {:>8} ns, ratio {}; prepared Signer (as ChertClient signs) {} ns, ratio {}",
             f(&sig["body_bytes"]),
             f(&sig["rosterkit_ns"]),
             f(&sig["by_hand_ns"]),
             f(&sig["ratio"]),
+            f(&sig["prepared_signer_ns"]),
+            f(&sig["prepared_signer_ratio"]),
         );
     }
     let _ = writeln!(out, "\n3. Bulk memory (rosterkit bulk, peak RSS)");

@@ -76,14 +76,52 @@ static TENANT_HEADER: HeaderName = HeaderName::from_static("x-chert-tenant");
 static SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-chert-signature");
 
 /// The credentials every request is authenticated with; shared by the client and its ops.
+/// Prepared once when the client is built: the HMAC key with its pads hashed, or the complete
+/// (sensitive) `Authorization` value.
 #[derive(Debug)]
 pub(crate) struct Auth {
-    mode: AuthMode,
     tenant: Option<HeaderValue>,
-    secret: Secret,
+    credential: Credential,
+}
+
+enum Credential {
+    /// `x-chert-signature`, computed per attempt. `Signer`'s `Debug` is redacted.
+    Hmac(rosterkit_sign::chert::Signer),
+    /// `Authorization: Bearer ..`, marked sensitive (its `Debug` is redacted by `http`).
+    Bearer(HeaderValue),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hmac(signer) => f.debug_tuple("Hmac").field(signer).finish(),
+            Self::Bearer(_) => f.debug_tuple("Bearer").field(&"<redacted>").finish(),
+        }
+    }
 }
 
 impl Auth {
+    fn new(mode: AuthMode, tenant: Option<HeaderValue>, secret: &Secret) -> Result<Self, Error> {
+        let credential = match mode {
+            AuthMode::Hmac => Credential::Hmac(rosterkit_sign::chert::Signer::new(
+                secret.expose().as_bytes(),
+            )),
+            AuthMode::Bearer => {
+                let mut value = header_value(format!("Bearer {}", secret.expose()))?;
+                value.set_sensitive(true);
+                Credential::Bearer(value)
+            }
+        };
+        Ok(Self { tenant, credential })
+    }
+
+    fn mode(&self) -> AuthMode {
+        match self.credential {
+            Credential::Hmac(_) => AuthMode::Hmac,
+            Credential::Bearer(_) => AuthMode::Bearer,
+        }
+    }
+
     /// Adds the authentication headers for a request sent at `unix_seconds` with `body`.
     pub(crate) fn apply(
         &self,
@@ -94,27 +132,19 @@ impl Auth {
         if let Some(tenant) = &self.tenant {
             headers.insert(TENANT_HEADER.clone(), tenant.clone());
         }
-        match self.mode {
-            AuthMode::Hmac => {
-                let signature = rosterkit_sign::chert::sign(
-                    self.secret.expose().as_bytes(),
-                    unix_seconds,
-                    body,
-                );
+        match &self.credential {
+            Credential::Hmac(signer) => {
+                let signature = signer.sign(unix_seconds, body);
                 headers.insert(SIGNATURE_HEADER.clone(), header_value(signature)?);
             }
-            AuthMode::Bearer => {
-                let mut value = header_value(format!("Bearer {}", self.secret.expose()))?;
-                value.set_sensitive(true);
-                headers.insert(rosterkit_core::http::header::AUTHORIZATION, value);
+            Credential::Bearer(value) => {
+                headers.insert(rosterkit_core::http::header::AUTHORIZATION, value.clone());
             }
         }
         Ok(())
     }
 }
 
-/// A header value that was validated when the client was built; a failure here never names
-/// the value (it may be the secret). Takes the text by value: its buffer becomes the header's.
 fn header_value(value: String) -> Result<HeaderValue, Error> {
     HeaderValue::try_from(value).map_err(|_| {
         Error::invalid_input("the Chert credentials cannot be sent in an HTTP header")
@@ -188,7 +218,7 @@ impl ChertClient {
 
     /// How requests are authenticated.
     pub fn auth_mode(&self) -> AuthMode {
-        self.shared.auth.mode
+        self.shared.auth.mode()
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -401,11 +431,7 @@ impl ChertClientBuilder {
         Ok(ChertClient {
             shared: Arc::new(Shared {
                 endpoint,
-                auth: Arc::new(Auth {
-                    mode,
-                    tenant,
-                    secret,
-                }),
+                auth: Arc::new(Auth::new(mode, tenant, &secret)?),
             }),
             executor,
         })

@@ -12,7 +12,10 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes `value` as one path segment (or query value).
 ///
-/// `.` and `..` are encoded too (`%2E`), so a segment can never walk up the path.
+/// A segment of only dots is encoded as `%2E`s. That alone does not make it safe: the WHATWG
+/// URL parser (reqwest's) treats `%2E%2E` as `..` too. So the id types refuse dot-only values
+/// ([`ChatId::new`](crate::ChatId::new)), and [`ReqwestClient`](crate::ReqwestClient) refuses
+/// any request whose path its URL parser would rewrite.
 ///
 /// ```
 /// use rosterkit_core::encode::path_segment;

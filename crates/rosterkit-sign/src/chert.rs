@@ -33,7 +33,9 @@
 use std::time::Duration;
 
 use crate::VerifyError;
-use crate::mac::{TAG_LEN, check_window, decode_hex_tag, hmac_sha256, matches_any, parse_unix_ts};
+use crate::mac::{
+    MacKey, TAG_LEN, check_window, decimal, decode_hex_tag, matches_any, parse_unix_ts, push_hex,
+};
 
 /// Default replay window: 300 s either side of the verifier's clock (Chert answers 401/2013
 /// outside it).
@@ -54,10 +56,11 @@ const BAD_HEX: &str = "signature header: signature is not 64 hex digits";
 /// `v1,<ts>,<lowercase hex HMAC-SHA256(secret, "<ts>.<body>")>`.
 ///
 /// `secret` is the key as is (the signing secret string's own bytes); `body` is the exact bytes
-/// sent, empty for GET, DELETE and `POST /leave`. Sign again on every attempt.
+/// sent, empty for GET, DELETE and `POST /leave`. Sign again on every attempt. A client that
+/// signs many requests with one secret should keep a [`Signer`] instead.
 #[must_use]
 pub fn sign(secret: &[u8], unix_ts: u64, body: &[u8]) -> String {
-    format!("v1,{unix_ts},{}", signature_hex(secret, unix_ts, body))
+    Signer::new(secret).sign(unix_ts, body)
 }
 
 /// Signs a Chert webhook delivery in the modern form Chert sends today:
@@ -65,12 +68,73 @@ pub fn sign(secret: &[u8], unix_ts: u64, body: &[u8]) -> String {
 /// `X-Webhook-Signature`). The legacy form of the same signature is [`sign`]'s output.
 #[must_use]
 pub fn sign_webhook(secret: &[u8], unix_ts: u64, body: &[u8]) -> String {
-    format!("t={unix_ts},v1={}", signature_hex(secret, unix_ts, body))
+    Signer::new(secret).sign_webhook(unix_ts, body)
 }
 
-fn signature_hex(secret: &[u8], unix_ts: u64, body: &[u8]) -> String {
-    let ts = unix_ts.to_string();
-    hex::encode(hmac_sha256(secret, &[ts.as_bytes(), b".", body]))
+/// A signing secret prepared once for many signatures: the HMAC key's pads are hashed when it
+/// is made, and each signature is then one allocation (the header value itself).
+///
+/// Its `Debug` output never shows the secret.
+///
+/// ```
+/// use rosterkit_sign::chert::{self, Signer};
+///
+/// let signer = Signer::new(b"0123456789abcdef0123456789abcdef");
+/// assert_eq!(
+///     signer.sign(1_700_000_000, b""),
+///     chert::sign(b"0123456789abcdef0123456789abcdef", 1_700_000_000, b"")
+/// );
+/// assert_eq!(format!("{signer:?}"), "Signer { secret: \"<redacted>\" }");
+/// ```
+#[derive(Clone)]
+pub struct Signer {
+    key: MacKey,
+}
+
+impl Signer {
+    /// Prepares `secret` (the signing secret's own bytes, not hex-decoded).
+    #[must_use]
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: MacKey::new(secret),
+        }
+    }
+
+    /// The `x-chert-signature` value for a request sent at `unix_ts` with `body`:
+    /// `v1,<ts>,<hex>`, as [`sign`].
+    #[must_use]
+    pub fn sign(&self, unix_ts: u64, body: &[u8]) -> String {
+        self.header("v1,", ",", unix_ts, body)
+    }
+
+    /// The webhook form `t=<ts>,v1=<hex>` of the same signature, as [`sign_webhook`].
+    #[must_use]
+    pub fn sign_webhook(&self, unix_ts: u64, body: &[u8]) -> String {
+        self.header("t=", ",v1=", unix_ts, body)
+    }
+
+    /// `{prefix}{ts}{separator}{hex tag}`, written into one buffer of the exact size.
+    fn header(&self, prefix: &str, separator: &str, unix_ts: u64, body: &[u8]) -> String {
+        let (digits, start) = decimal(unix_ts);
+        let ts = digits.get(start..).unwrap_or_default();
+        let tag = self.key.tag(&[ts, b".", body]);
+        let mut out =
+            String::with_capacity(prefix.len() + ts.len() + separator.len() + 2 * TAG_LEN);
+        out.push_str(prefix);
+        // ASCII digits: one char per byte.
+        out.extend(ts.iter().map(|&b| char::from(b)));
+        out.push_str(separator);
+        push_hex(&mut out, &tag);
+        out
+    }
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Verifies a request or webhook signature header in either form, `v1,<ts>,<hex>` or
@@ -213,6 +277,7 @@ fn parse_modern(header: &str) -> Result<Parsed<'_>, VerifyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mac::hmac_sha256;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
     const HEX_A: &str = "6d033471ca61b72c721ec8c18ea70b31ea9ee2c7aab01ae0fa01bc68c1579648";

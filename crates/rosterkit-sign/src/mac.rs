@@ -11,17 +11,59 @@ use crate::VerifyError;
 pub(crate) const TAG_LEN: usize = 32;
 
 /// HMAC-SHA256 of the concatenation of `parts`, keyed with `key` (any length, empty included).
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; TAG_LEN] {
+    MacKey::new(key).tag(parts)
+}
+
+/// An HMAC-SHA256 key with its inner and outer pads already hashed, so each tag costs only the
+/// message's blocks: a client that signs every request with one secret prepares it once.
 ///
 /// `ring` computes it: every rosterkit app that uses the default reqwest transport already
 /// builds `ring` for rustls, so signing adds no crate to the tree (RustCrypto's `hmac` + `sha2`
 /// stack added eight). The known-answer tests cover empty, 64-byte and longer keys.
-pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; TAG_LEN] {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
-    let mut context = hmac::Context::with_key(&key);
-    for part in parts {
-        context.update(part);
+#[derive(Clone)]
+pub(crate) struct MacKey(hmac::Key);
+
+impl MacKey {
+    /// Prepares `key` (any length, empty included; RFC 2104 §2).
+    pub(crate) fn new(key: &[u8]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, key))
     }
-    to_array(context.sign().as_ref())
+
+    /// The tag of the concatenation of `parts`.
+    pub(crate) fn tag(&self, parts: &[&[u8]]) -> [u8; TAG_LEN] {
+        let mut context = hmac::Context::with_key(&self.0);
+        for part in parts {
+            context.update(part);
+        }
+        to_array(context.sign().as_ref())
+    }
+}
+
+/// Appends `bytes` as lowercase hex to `out`.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+}
+
+/// The decimal digits of `n`, in a stack buffer (no allocation): `(buffer, start)`, the digits
+/// being `buffer[start..]`.
+pub(crate) fn decimal(mut n: u64) -> ([u8; 20], usize) {
+    let mut buffer = [0u8; 20];
+    let mut start = buffer.len();
+    for slot in buffer.iter_mut().rev() {
+        // `n % 10` < 10, so the cast cannot truncate.
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    (buffer, start)
 }
 
 /// SHA-256 of `data`.
@@ -139,6 +181,25 @@ mod tests {
                 "key of {} bytes",
                 key.len()
             );
+        }
+    }
+
+    #[test]
+    fn decimal_and_hex_match_std() {
+        for n in [0, 7, 10, 1_700_000_000, u64::MAX] {
+            let (buffer, start) = decimal(n);
+            assert_eq!(buffer.get(start..), Some(n.to_string().as_bytes()));
+        }
+        let mut out = String::new();
+        push_hex(&mut out, &[0x00, 0x0f, 0xa5, 0xff]);
+        assert_eq!(out, "000fa5ff");
+    }
+
+    #[test]
+    fn a_prepared_key_signs_like_a_fresh_one() {
+        let key = MacKey::new(b"secret");
+        for _ in 0..2 {
+            assert_eq!(key.tag(&[b"a", b"b"]), hmac_sha256(b"secret", &[b"ab"]));
         }
     }
 

@@ -223,6 +223,15 @@ fn to_reqwest(request: http::Request<Bytes>) -> Result<reqwest::Request, Transpo
         TransportError::new(TransportErrorKind::Refused, "the request URL is not valid")
             .with_source(e)
     })?;
+    // The WHATWG parser reqwest uses resolves dot segments, `%2E%2E` included, which http::Uri
+    // leaves alone: a path it rewrites would reach a different route from the one the
+    // operation built, so it is refused rather than sent.
+    if url.path() != uri.path() {
+        return Err(TransportError::new(
+            TransportErrorKind::Refused,
+            "the request path contains a dot segment that would change the route",
+        ));
+    }
     let mut out = reqwest::Request::new(parts.method, url);
     *out.headers_mut() = parts.headers;
     *out.version_mut() = parts.version;
@@ -233,6 +242,38 @@ fn to_reqwest(request: http::Request<Bytes>) -> Result<reqwest::Request, Transpo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn convert(uri: &str) -> Result<reqwest::Request, TransportError> {
+        let request = http::Request::builder()
+            .uri(uri)
+            .body(Bytes::new())
+            .map_err(|e| TransportError::new(TransportErrorKind::Refused, e.to_string()))?;
+        to_reqwest(request)
+    }
+
+    #[test]
+    fn paths_the_url_parser_would_rewrite_are_refused() {
+        for uri in [
+            "http://127.0.0.1:1/chats/../admin",
+            "http://127.0.0.1:1/chats/%2E%2E/admin",
+            "http://127.0.0.1:1/chats/%2e/participants",
+            "http://127.0.0.1:1/chats/./participants",
+        ] {
+            let err = convert(uri).map(|r| r.url().to_string());
+            assert!(
+                matches!(&err, Err(e) if e.kind() == TransportErrorKind::Refused),
+                "{uri}: {err:?}"
+            );
+        }
+        for uri in [
+            "http://127.0.0.1:1/chats/..x/participants/%2B1415",
+            "http://127.0.0.1:1/chats/a.b/participants?x=%2E%2E",
+            "http://127.0.0.1:1/",
+        ] {
+            let request = convert(uri);
+            assert!(request.is_ok(), "{uri}: {:?}", request.err());
+        }
+    }
 
     #[test]
     fn the_cap_stays_readable_in_masked_messages() {
