@@ -109,3 +109,20 @@ pub fn bench(body_len: usize, samples: usize, sample_time: Duration) -> SignResu
         .unwrap_or([f64::NAN; 2]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The section runs end to end (a few short samples): CI checks the benchmark code, not its
+    /// figures, which only mean something in a release build.
+    #[test]
+    fn the_signing_section_runs() {
+        let r = bench(256, 3, Duration::from_millis(2));
+        assert_eq!(r.body_len, 256);
+        for ns in [r.sdk_ns, r.hand_ns, r.signer_ns] {
+            assert!(ns.is_finite() && ns > 0.0, "{r:?}");
+        }
+        assert!(r.ratio.is_finite() && r.signer_ratio.is_finite(), "{r:?}");
+    }
+}

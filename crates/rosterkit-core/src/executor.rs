@@ -107,7 +107,12 @@ impl Executor {
                 Ok(Ok(response)) => {
                     let status = response.status().as_u16();
                     tracing::debug!(attempt = number, status, "reply");
-                    let hinted = retry_after_from_headers(response.headers(), attempt.now);
+                    // Only a failure is retried, so only a failure's delay hint is read.
+                    let hinted = if response.status().is_success() {
+                        None
+                    } else {
+                        retry_after_from_headers(response.headers(), attempt.now)
+                    };
                     match op.parse(response, &attempt) {
                         Ok(output) => return Ok(output),
                         Err(mut e) => {
