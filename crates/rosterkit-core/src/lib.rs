@@ -23,6 +23,8 @@
 //!
 //! - `reqwest` *(default)*: [`ReqwestClient`], an [`HttpClient`] over reqwest with rustls.
 //!   Turn it off to plug in your own transport and keep the dependency tree small.
+//! - `testing`: [`testing`], property tests for reply decoders (proptest), for an adapter's
+//!   tests; rosterkit's own adapters use it as a dev-dependency.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -40,6 +42,9 @@ mod outcome;
 pub mod redact;
 mod retry;
 mod secret;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod transport;
 
 pub use chat_id::ChatId;
