@@ -74,6 +74,13 @@ impl Printed {
         out
     }
 
+    /// Runs each `(env, args)` in order.
+    async fn script(&mut self, runs: &[(&[(&str, String)], &[&str])]) {
+        for (env, args) in runs {
+            self.run(env, args).await;
+        }
+    }
+
     fn check(&self, secrets: &[&str], phones: &[&str]) {
         for secret in secrets {
             assert!(!secret.is_empty());
@@ -149,24 +156,22 @@ async fn no_secret_or_full_number_in_cli_output_at_trace_level() {
         .await;
     assert_eq!(ok.status.code(), Some(0));
     printed
-        .run(&good, &["add", "-p", "chert", "-c", &chat, "+16505551234"])
-        .await;
-    printed
-        .run(
-            &good,
-            &[
-                "remove",
-                "-p",
-                "chert",
-                "-c",
-                &chat,
-                "+16505559999",
-                "--json",
-            ],
-        )
-        .await;
-    printed
-        .run(&good, &["list", "-p", "chert", "-c", &chat, "--json"])
+        .script(&[
+            (&good, &["add", "-p", "chert", "-c", &chat, "+16505551234"]),
+            (
+                &good,
+                &[
+                    "remove",
+                    "-p",
+                    "chert",
+                    "-c",
+                    &chat,
+                    "+16505559999",
+                    "--json",
+                ],
+            ),
+            (&good, &["list", "-p", "chert", "-c", &chat, "--json"]),
+        ])
         .await;
     let denied = printed
         .run(
@@ -195,13 +200,13 @@ async fn no_secret_or_full_number_in_cli_output_at_trace_level() {
         .await;
     assert_eq!(usage.status.code(), Some(2));
     printed
-        .run(
-            &good,
-            &["remove", "-p", "chert", "-c", "a\r\nb", "+16505557777"],
-        )
-        .await;
-    printed
-        .run(&good, &["leave", "-p", "chert", "-c", &chat, "--json"])
+        .script(&[
+            (
+                &good,
+                &["remove", "-p", "chert", "-c", "a\r\nb", "+16505557777"],
+            ),
+            (&good, &["leave", "-p", "chert", "-c", &chat, "--json"]),
+        ])
         .await;
 
     // Linq.
@@ -217,47 +222,39 @@ async fn no_secret_or_full_number_in_cli_output_at_trace_level() {
     let wrong = env("linq_wrong_key_0000");
     secrets.extend([info.linq.api_key.clone(), "linq_wrong_key_0000".to_owned()]);
     printed
-        .run(
-            &good,
-            &[
-                "remove",
-                "-p",
-                "linq",
-                "-c",
-                &chat,
-                "+16505552499",
-                "--json",
-            ],
-        )
-        .await;
-    printed
-        .run(
-            &good,
-            &["add", "-p", "linq", "-c", &chat, "+16505550199", "--json"],
-        )
-        .await;
-    printed
-        .run(&good, &["list", "-p", "linq", "-c", &chat, "--json"])
-        .await;
-    printed
-        .run(
-            &wrong,
-            &[
-                "remove",
-                "-p",
-                "linq",
-                "-c",
-                &chat,
-                "+16505550101",
-                "--json",
-            ],
-        )
-        .await;
-    printed
-        .run(&good, &["list", "-p", "linq", "-c", "not-a-uuid"])
-        .await;
-    printed
-        .run(&good, &["leave", "-p", "linq", "-c", &chat, "--json"])
+        .script(&[
+            (
+                &good,
+                &[
+                    "remove",
+                    "-p",
+                    "linq",
+                    "-c",
+                    &chat,
+                    "+16505552499",
+                    "--json",
+                ],
+            ),
+            (
+                &good,
+                &["add", "-p", "linq", "-c", &chat, "+16505550199", "--json"],
+            ),
+            (&good, &["list", "-p", "linq", "-c", &chat, "--json"]),
+            (
+                &wrong,
+                &[
+                    "remove",
+                    "-p",
+                    "linq",
+                    "-c",
+                    &chat,
+                    "+16505550101",
+                    "--json",
+                ],
+            ),
+            (&good, &["list", "-p", "linq", "-c", "not-a-uuid"]),
+            (&good, &["leave", "-p", "linq", "-c", &chat, "--json"]),
+        ])
         .await;
 
     // Z-API: the instance token travels in the URL path.
@@ -281,61 +278,53 @@ async fn no_secret_or_full_number_in_cli_output_at_trace_level() {
         "zapi-wrong-client-token".to_owned(),
     ]);
     printed
-        .run(
-            &good,
-            &[
-                "remove",
-                "-p",
-                "zapi",
-                "-c",
-                &chat,
-                "+5521987650001",
-                "--json",
-                "--verify",
-            ],
-        )
-        .await;
-    printed
-        .run(
-            &good,
-            &["add", "-p", "zapi", "-c", &chat, "+5521987650004", "--json"],
-        )
-        .await;
-    printed
-        .run(&good, &["list", "-p", "zapi", "-c", &chat])
-        .await;
-    printed
-        .run(
-            &wrong,
-            &[
-                "remove",
-                "-p",
-                "zapi",
-                "-c",
-                &chat,
-                "+5521987650002",
-                "--json",
-            ],
-        )
-        .await;
-    printed
-        .run(
-            &offline,
-            &[
-                "remove",
-                "-p",
-                "zapi",
-                "-c",
-                &chat,
-                "+5521987650002",
-                "--json",
-                "--max-retries",
-                "0",
-            ],
-        )
-        .await;
-    printed
-        .run(&good, &["leave", "-p", "zapi", "-c", &chat, "--json"])
+        .script(&[
+            (
+                &good,
+                &[
+                    "remove",
+                    "-p",
+                    "zapi",
+                    "-c",
+                    &chat,
+                    "+5521987650001",
+                    "--json",
+                    "--verify",
+                ],
+            ),
+            (
+                &good,
+                &["add", "-p", "zapi", "-c", &chat, "+5521987650004", "--json"],
+            ),
+            (&good, &["list", "-p", "zapi", "-c", &chat]),
+            (
+                &wrong,
+                &[
+                    "remove",
+                    "-p",
+                    "zapi",
+                    "-c",
+                    &chat,
+                    "+5521987650002",
+                    "--json",
+                ],
+            ),
+            (
+                &offline,
+                &[
+                    "remove",
+                    "-p",
+                    "zapi",
+                    "-c",
+                    &chat,
+                    "+5521987650002",
+                    "--json",
+                    "--max-retries",
+                    "0",
+                ],
+            ),
+            (&good, &["leave", "-p", "zapi", "-c", &chat, "--json"]),
+        ])
         .await;
 
     // ACS: a fixed user token, and tokens minted from the connection string's access key.
@@ -365,48 +354,40 @@ async fn no_secret_or_full_number_in_cli_output_at_trace_level() {
         wrong_key.to_owned(),
     ]);
     printed
-        .run(
-            &minting,
-            &[
-                "add",
-                "-p",
-                "acs",
-                "-c",
-                &chat,
-                "+16505553333",
-                "8:acs:1111_3333",
-                "--json",
-            ],
-        )
-        .await;
-    printed
-        .run(&minting, &["list", "-p", "acs", "-c", &chat, "--json"])
-        .await;
-    printed
-        .run(
-            &with_token,
-            &["remove", "-p", "acs", "-c", &chat, "+16505553333", "--json"],
-        )
-        .await;
-    printed
-        .run(
-            &with_token,
-            &[
-                "add",
-                "-p",
-                "acs",
-                "-c",
-                "19:missing@thread.v2",
-                "+16505554444",
-                "--json",
-            ],
-        )
-        .await;
-    printed
-        .run(&wrong, &["list", "-p", "acs", "-c", &chat, "--json"])
-        .await;
-    printed
-        .run(&minting, &["leave", "-p", "acs", "-c", &chat, "--json"])
+        .script(&[
+            (
+                &minting,
+                &[
+                    "add",
+                    "-p",
+                    "acs",
+                    "-c",
+                    &chat,
+                    "+16505553333",
+                    "8:acs:1111_3333",
+                    "--json",
+                ],
+            ),
+            (&minting, &["list", "-p", "acs", "-c", &chat, "--json"]),
+            (
+                &with_token,
+                &["remove", "-p", "acs", "-c", &chat, "+16505553333", "--json"],
+            ),
+            (
+                &with_token,
+                &[
+                    "add",
+                    "-p",
+                    "acs",
+                    "-c",
+                    "19:missing@thread.v2",
+                    "+16505554444",
+                    "--json",
+                ],
+            ),
+            (&wrong, &["list", "-p", "acs", "-c", &chat, "--json"]),
+            (&minting, &["leave", "-p", "acs", "-c", &chat, "--json"]),
+        ])
         .await;
     // Every token the minting runs were given went over the wire: none may show anywhere.
     for entry in sandbox
