@@ -10,7 +10,7 @@ use std::{
 };
 
 use rosterkit_core::{
-    Bytes, Error, ErrorKind, HttpClient, TransportError, TransportErrorKind, async_trait, http,
+    Bytes, Error, HttpClient, TransportError, TransportErrorKind, async_trait, http,
 };
 
 /// A transport that never connects.
@@ -83,36 +83,17 @@ impl<'a> Reply<'a> {
             .body(Bytes::copy_from_slice(self.body))
             .unwrap_or_default()
     }
-
-    /// Whether the status is a 2xx.
-    pub fn success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
 }
 
-/// The decoder contract: a 2xx is a value or a `Decode` error (or, where `typed_2xx` says the
-/// provider reports failures as 200, another typed error); any other status an error carrying
-/// that status and the provider's name; `Display` and `Debug` of every error work.
+/// The decoder contract, as the adapters' property tests check it
+/// ([`rosterkit_core::testing::check_result_with`]): a 2xx is a value or a `Decode` error (or,
+/// where `typed_2xx` says the provider reports failures as 200, another typed error); any other
+/// status an error carrying that status, the provider's name and a message.
 ///
 /// # Panics
 /// When the contract is broken: that is the finding.
 pub fn check<T>(provider: &str, reply: &Reply<'_>, result: Result<T, Error>, typed_2xx: bool) {
-    match result {
-        Ok(_) => assert!(reply.success(), "HTTP {} parsed as a value", reply.status),
-        Err(err) => {
-            if reply.success() && !typed_2xx {
-                assert_eq!(
-                    err.kind(),
-                    ErrorKind::Decode,
-                    "HTTP {}: {err:?}",
-                    reply.status
-                );
-            }
-            assert_eq!(err.http_status(), Some(reply.status), "{err:?}");
-            assert_eq!(err.provider(), Some(provider), "{err:?}");
-            let _ = (err.to_string(), format!("{err:?}"), err.message());
-        }
-    }
+    rosterkit_core::testing::check_result_with(provider, reply.status, typed_2xx, result.map(drop));
 }
 
 /// Percent-decodes `s`; `None` on a broken escape or UTF-8.
