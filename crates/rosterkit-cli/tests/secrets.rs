@@ -34,6 +34,9 @@ async fn rosterkit(env: &[(&str, String)], args: &[&str]) -> Output {
     .unwrap()
 }
 
+/// The environment one run gets.
+type Env<'a> = &'a [(&'a str, String)];
+
 /// Everything the runs printed, sorted by what may appear where.
 #[derive(Default)]
 struct Printed {
@@ -75,7 +78,7 @@ impl Printed {
     }
 
     /// Runs each `(env, args)` in order.
-    async fn script(&mut self, runs: &[(&[(&str, String)], &[&str])]) {
+    async fn script(&mut self, runs: &[(Env<'_>, &[&str])]) {
         for (env, args) in runs {
             self.run(env, args).await;
         }
