@@ -95,14 +95,9 @@ impl Executor {
         loop {
             let attempt = Attempt::new(number, self.clock.now(), after_ambiguous);
             let request = op.build(&attempt)?;
-            // `as_ref`: call the transport itself, not the `Arc` blanket impl, which would box
-            // (and poll through) a second future per request.
-            let sent = tokio::time::timeout(
-                self.policy.attempt_timeout,
-                self.client.as_ref().send(request),
-            )
-            .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
-            .await;
+            let sent = tokio::time::timeout(self.policy.attempt_timeout, self.client.send(request))
+                .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
+                .await;
             let mut err = match sent {
                 Ok(Ok(response)) => {
                     let status = response.status().as_u16();

@@ -31,13 +31,25 @@ pub trait HttpClient: Send + Sync + Debug {
     ) -> Result<http::Response<Bytes>, TransportError>;
 }
 
-#[async_trait]
+/// Forwards to the shared client. Written without `#[async_trait]` so it hands back the inner
+/// client's boxed future as is: an `async` body here would box (and poll through) a second
+/// future on every request.
 impl<T: HttpClient + ?Sized> HttpClient for Arc<T> {
-    async fn send(
-        &self,
+    fn send<'life0, 'async_trait>(
+        &'life0 self,
         request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, TransportError> {
-        (**self).send(request).await
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<http::Response<Bytes>, TransportError>>
+                + Send
+                + 'async_trait,
+        >,
+    >
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).send(request)
     }
 }
 
