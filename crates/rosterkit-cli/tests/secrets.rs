@@ -85,17 +85,21 @@ impl Printed {
     }
 
     fn check(&self, secrets: &[&str], phones: &[&str]) {
+        /// Up to three lines of `text` that contain `needle`, for a failure message.
+        fn lines_with(text: &str, needle: &str) -> String {
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains(needle))
+                .take(3)
+                .collect();
+            lines.join("\n")
+        }
         for secret in secrets {
             assert!(!secret.is_empty());
             assert!(
                 !self.everything.contains(secret),
                 "a secret was printed: {}",
-                self.everything
-                    .lines()
-                    .filter(|l| l.contains(secret))
-                    .take(3)
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                lines_with(&self.everything, secret)
             );
         }
         for number in phones {
@@ -104,12 +108,7 @@ impl Printed {
             assert!(
                 !self.errors_and_logs.contains(needle),
                 "a full phone number ({number}) was printed in a log or an error: {}",
-                self.errors_and_logs
-                    .lines()
-                    .filter(|l| l.contains(needle))
-                    .take(3)
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                lines_with(&self.errors_and_logs, needle)
             );
         }
     }
