@@ -23,8 +23,10 @@
 //!
 //! - `reqwest` *(default)*: [`ReqwestClient`], an [`HttpClient`] over reqwest with rustls.
 //!   Turn it off to plug in your own transport and keep the dependency tree small.
-//! - `testing`: [`testing`], property tests for reply decoders (proptest), for an adapter's
-//!   tests; rosterkit's own adapters use it as a dev-dependency.
+//! - `testing`: [`testing`], property tests for reply decoders (proptest), a scripted
+//!   recording [`HttpClient`] (`testing::ScriptedClient`) and an in-memory [`Membership`]
+//!   (`testing::FakeMembership`), for adapters' and applications' tests; rosterkit's own
+//!   adapters use it as a dev-dependency.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -39,6 +41,7 @@ mod input;
 mod membership;
 mod operation;
 mod outcome;
+mod reason;
 pub mod redact;
 mod retry;
 mod secret;
@@ -57,6 +60,7 @@ pub use input::{ParseError, Rule};
 pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership};
 pub use operation::{Attempt, Operation};
 pub use outcome::{Outcome, Participant};
+pub use reason::Reason;
 pub use retry::{RetryPolicy, retry_after_from_headers};
 pub use secret::Secret;
 pub use transport::{

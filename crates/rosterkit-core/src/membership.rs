@@ -4,7 +4,7 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
-use crate::{ChatId, Error, Handle, Outcome, Participant};
+use crate::{ChatId, Error, Handle, Outcome, Participant, Reason};
 
 /// Options of a membership change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -14,18 +14,30 @@ pub struct ChangeOptions {
     /// member" or "already left" becomes [`Outcome::AlreadyDone`]. This is what makes retrying a
     /// non-idempotent remove or leave safe after an ambiguous failure.
     pub ensure: bool,
+    /// Why the change is made, for providers that record a reason (Matrix); others ignore it.
+    pub reason: Option<Reason>,
 }
 
 impl ChangeOptions {
     /// Options with ensure mode on.
     pub fn ensure() -> Self {
-        Self { ensure: true }
+        Self {
+            ensure: true,
+            reason: None,
+        }
     }
 
     /// Returns the options with ensure mode set.
     #[must_use]
     pub fn with_ensure(mut self, ensure: bool) -> Self {
         self.ensure = ensure;
+        self
+    }
+
+    /// Returns the options with `reason` (see [`Reason`]).
+    #[must_use]
+    pub fn with_reason(mut self, reason: Reason) -> Self {
+        self.reason = Some(reason);
         self
     }
 }

@@ -36,6 +36,10 @@
 //! props.mutated_valid_replies(&parse_all)?;
 //! # Ok::<(), String>(())
 //! ```
+//!
+//! For tests of client code and of applications, two doubles: [`ScriptedClient`], an
+//! [`HttpClient`](crate::HttpClient) that answers from a script and records what was sent, and
+//! [`FakeMembership`], a [`Membership`](crate::Membership) over in-memory rosters.
 
 use proptest::{
     prelude::*,
@@ -44,6 +48,12 @@ use proptest::{
 use serde_json::Value;
 
 use crate::{Error, ErrorKind};
+
+mod fake_membership;
+mod scripted_client;
+
+pub use fake_membership::FakeMembership;
+pub use scripted_client::{ScriptedClient, SentRequest};
 
 /// The adapter's reply-checking function: `(status, body, ensure, after_ambiguous)` to the
 /// number of operations that decoded the reply into a value.

@@ -1,0 +1,55 @@
+//! [`Membership`] for [`MatrixClient`].
+
+use rosterkit_core::{
+    Capabilities, ChangeOptions, ChatId, Error, Handle, HandleKinds, Membership, Outcome,
+    Participant, async_trait,
+};
+
+use crate::{MatrixClient, PROVIDER};
+
+/// Remove (kick), add (invite), leave and list (joined members); Matrix user ids only; one
+/// user per request, applied at once.
+const CAPABILITIES: Capabilities = Capabilities::none()
+    .with_operations(true, true, true, true)
+    .with_handles(HandleKinds::new(false, false, true));
+
+#[async_trait]
+impl Membership for MatrixClient {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    /// [`MatrixClient::kick`], with `options.reason`.
+    async fn remove_participant(
+        &self,
+        chat: &ChatId,
+        handle: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        self.kick(chat, handle, options).await
+    }
+
+    /// [`MatrixClient::invite`]: the user is a member once they accept.
+    async fn add_participant(
+        &self,
+        chat: &ChatId,
+        handle: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        self.invite(chat, handle, options).await
+    }
+
+    /// [`MatrixClient::leave_room`].
+    async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
+        self.leave_room(chat, options).await
+    }
+
+    /// [`MatrixClient::joined_members`].
+    async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
+        self.joined_members(chat).await
+    }
+}

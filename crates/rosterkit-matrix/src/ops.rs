@@ -1,0 +1,542 @@
+//! Matrix's calls as sans-IO [`Operation`]s: each builds its request and parses the reply with
+//! no I/O, so it can be tested without a server or run with [`MatrixClient::executor`].
+//!
+//! ```
+//! use rosterkit_matrix::{MatrixClient, ops::Kick};
+//! use rosterkit_core::{Attempt, ChatId, Handle, NativeId, Operation, SystemClock, Clock};
+//!
+//! let matrix = MatrixClient::builder()
+//!     .homeserver("https://matrix.example.org")
+//!     .access_token("syt_example")
+//!     .build()?;
+//! let room = ChatId::new("!abc:example.org")?;
+//! let bob = Handle::Native(NativeId::new("@bob:example.org")?);
+//! let op = Kick::new(&matrix, &room, &bob, None)?;
+//! let request = op.build(&Attempt::first(SystemClock.now()))?;
+//! assert_eq!(
+//!     request.uri().to_string(),
+//!     "https://matrix.example.org/_matrix/client/v3/rooms/%21abc%3Aexample.org/kick"
+//! );
+//! assert_eq!(request.body().as_ref(), br#"{"user_id":"@bob:example.org"}"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::{fmt, sync::Arc};
+
+use rosterkit_core::{
+    Attempt, Bytes, ChatId, Error, Handle, NativeId, Operation, Outcome, Participant, Reason,
+    encode::push_path_segment,
+    http::{self, Method, header},
+};
+use serde_json::{Map, Value};
+
+use crate::{
+    MatrixClient,
+    client::Config,
+    errors,
+    generated::{PROVIDER, Route},
+    ids::{Room, user_id},
+};
+
+/// What every Matrix call shares: the route, the URL and exact body (fixed at construction),
+/// and the credentials.
+struct Call {
+    route: Route,
+    uri: http::Uri,
+    body: Option<Bytes>,
+    config: Arc<Config>,
+}
+
+impl Call {
+    /// A call on `route` whose one `{…}` path placeholder takes `param`, percent-encoded as one
+    /// segment (`!` → `%21`, `:` → `%3A`, `#` → `%23`).
+    fn new(
+        client: &MatrixClient,
+        route: Route,
+        param: &str,
+        body: Option<Value>,
+    ) -> Result<Self, Error> {
+        let template = route.path();
+        let (before, after) = template
+            .split_once('{')
+            .and_then(|(before, rest)| Some((before, rest.split_once('}')?.1)))
+            .unwrap_or((template, ""));
+        let config = Arc::clone(client.config());
+        let mut path = String::with_capacity(template.len() + param.len() * 3);
+        path.push_str(before);
+        push_path_segment(&mut path, param);
+        path.push_str(after);
+        let uri = config
+            .endpoint
+            .url(&path)
+            .parse::<http::Uri>()
+            .map_err(|_| {
+                Error::invalid_input("the request URL is not valid").with_provider(PROVIDER)
+            })?;
+        let body = body
+            .map(|v| serde_json::to_vec(&v).map(Bytes::from))
+            .transpose()
+            .map_err(|e| {
+                Error::invalid_input(format!("request body: {e}")).with_provider(PROVIDER)
+            })?;
+        Ok(Self {
+            route,
+            uri,
+            body,
+            config,
+        })
+    }
+
+    fn request(&self) -> Result<http::Request<Bytes>, Error> {
+        let method = if self.route.method() == "GET" {
+            Method::GET
+        } else {
+            Method::POST
+        };
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(self.uri.clone())
+            .header(header::AUTHORIZATION, self.config.authorization.clone())
+            .header(header::ACCEPT, "application/json");
+        if self.body.is_some() {
+            builder = builder.header(header::CONTENT_TYPE, "application/json");
+        }
+        builder
+            .body(self.body.clone().unwrap_or_default())
+            .map_err(|e| Error::invalid_input(format!("request: {e}")).with_provider(PROVIDER))
+    }
+
+    /// The reply's JSON object on success, or the mapped error.
+    fn object(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<Map<String, Value>, Error> {
+        let (parts, body) = response.into_parts();
+        if !parts.status.is_success() {
+            return Err(errors::from_reply(
+                self.route,
+                parts.status,
+                &parts.headers,
+                body,
+                attempt.now,
+            ));
+        }
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(errors::decode(
+                self.route,
+                parts.status,
+                body,
+                "the reply is not a JSON object",
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("route", &self.route.name())
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A room id for a membership path: aliases must be resolved first ([`ResolveAlias`]).
+fn room_id(chat: &ChatId) -> Result<&str, Error> {
+    match Room::parse(chat)? {
+        Room::Id(id) => Ok(id),
+        Room::Alias(_) => Err(Error::invalid_input(
+            "a room alias must be resolved to a room id first (ops::ResolveAlias, or MatrixClient which does it)",
+        )
+        .with_provider(PROVIDER)),
+    }
+}
+
+/// `{"user_id", "reason"?}` or `{"reason"?}`.
+fn body(user: Option<&str>, reason: Option<Reason>) -> Value {
+    let mut map = Map::new();
+    if let Some(user) = user {
+        map.insert("user_id".into(), Value::from(user));
+    }
+    if let Some(reason) = reason {
+        map.insert("reason".into(), Value::from(reason.as_str()));
+    }
+    Value::Object(map)
+}
+
+/// The [`Operation`] methods every Matrix call shares: the call's route, request and
+/// idempotence (the route's, or ensure mode).
+macro_rules! call_operation {
+    () => {
+        fn provider(&self) -> &'static str {
+            PROVIDER
+        }
+
+        fn name(&self) -> &'static str {
+            self.call.route.name()
+        }
+
+        fn idempotent(&self) -> bool {
+            self.call.route.idempotent() || self.ensure
+        }
+
+        fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+            self.call.request()
+        }
+    };
+}
+
+/// `POST /rooms/{roomId}/kick`: removes a member. A 403 M_FORBIDDEN is either "no power" or
+/// "not in the room"; [`MatrixClient::kick`] reads the joined members to tell which.
+#[derive(Debug)]
+pub struct Kick {
+    call: Call,
+    ensure: bool,
+}
+
+impl Kick {
+    /// Kicks `user` from `room` (a room id), with an optional reason.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an alias, a malformed room id or a handle that is not a user id.
+    pub fn new(
+        client: &MatrixClient,
+        room: &ChatId,
+        user: &Handle,
+        reason: Option<Reason>,
+    ) -> Result<Self, Error> {
+        let body = body(Some(user_id(user)?), reason);
+        Ok(Self {
+            call: Call::new(client, Route::Kick, room_id(room)?, Some(body))?,
+            ensure: false,
+        })
+    }
+
+    /// Ensure mode: the kick is retried after an ambiguous failure (a repeat's "not in the
+    /// room" is then reconciled by a membership read).
+    #[must_use]
+    pub fn ensure(mut self, ensure: bool) -> Self {
+        self.ensure = ensure;
+        self
+    }
+}
+
+impl Operation for Kick {
+    type Output = Outcome;
+    call_operation!();
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
+        self.call
+            .object(response, attempt)
+            .map(|_| Outcome::applied(None))
+    }
+}
+
+/// `POST /rooms/{roomId}/invite`: adds a member by invitation (they join when they accept).
+/// A 403 M_FORBIDDEN may mean "already in the room"; [`MatrixClient::invite`] reads the joined
+/// members to tell.
+#[derive(Debug)]
+pub struct Invite {
+    call: Call,
+    ensure: bool,
+}
+
+impl Invite {
+    /// Invites `user` to `room` (a room id), with an optional reason.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an alias, a malformed room id or a handle that is not a user id.
+    pub fn new(
+        client: &MatrixClient,
+        room: &ChatId,
+        user: &Handle,
+        reason: Option<Reason>,
+    ) -> Result<Self, Error> {
+        let body = body(Some(user_id(user)?), reason);
+        Ok(Self {
+            call: Call::new(client, Route::Invite, room_id(room)?, Some(body))?,
+            ensure: false,
+        })
+    }
+
+    /// Ensure mode: retried after an ambiguous failure (re-inviting an invited user is a no-op
+    /// on Synapse; a joined one is reconciled by a membership read).
+    #[must_use]
+    pub fn ensure(mut self, ensure: bool) -> Self {
+        self.ensure = ensure;
+        self
+    }
+}
+
+impl Operation for Invite {
+    type Output = Outcome;
+    call_operation!();
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
+        self.call
+            .object(response, attempt)
+            .map(|_| Outcome::applied(None))
+    }
+}
+
+/// `POST /rooms/{roomId}/leave`: leaves with the access token's own user. In ensure mode
+/// Synapse's "not in room" (403 M_FORBIDDEN) is [`Outcome::AlreadyDone`].
+#[derive(Debug)]
+pub struct Leave {
+    call: Call,
+    ensure: bool,
+}
+
+impl Leave {
+    /// Leaves `room` (a room id), with an optional reason.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an alias or a malformed room id.
+    pub fn new(
+        client: &MatrixClient,
+        room: &ChatId,
+        reason: Option<Reason>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            call: Call::new(
+                client,
+                Route::Leave,
+                room_id(room)?,
+                Some(body(None, reason)),
+            )?,
+            ensure: false,
+        })
+    }
+
+    /// Ensure mode: "not in the room" is the goal reached, and the leave is retried after an
+    /// ambiguous failure.
+    #[must_use]
+    pub fn ensure(mut self, ensure: bool) -> Self {
+        self.ensure = ensure;
+        self
+    }
+}
+
+impl Operation for Leave {
+    type Output = Outcome;
+    call_operation!();
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
+        match self.call.object(response, attempt) {
+            Ok(_) => Ok(Outcome::applied(None)),
+            Err(e) if self.ensure && e.kind() == rosterkit_core::ErrorKind::NotAMember => {
+                Ok(Outcome::already_done())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `GET /rooms/{roomId}/joined_members`: the joined members (not the invited ones), with
+/// display names.
+#[derive(Debug)]
+pub struct JoinedMembers {
+    call: Call,
+    ensure: bool,
+}
+
+impl JoinedMembers {
+    /// Reads `room`'s (a room id) joined members.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an alias or a malformed room id.
+    pub fn new(client: &MatrixClient, room: &ChatId) -> Result<Self, Error> {
+        Ok(Self {
+            call: Call::new(client, Route::JoinedMembers, room_id(room)?, None)?,
+            ensure: false,
+        })
+    }
+}
+
+impl Operation for JoinedMembers {
+    type Output = Vec<Participant>;
+    call_operation!();
+
+    fn parse(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<Vec<Participant>, Error> {
+        let status = response.status();
+        let body = response.body().clone();
+        let reply = self.call.object(response, attempt)?;
+        let bad = |what: &str| errors::decode(self.call.route, status, body.clone(), what);
+        let Some(Value::Object(joined)) = reply.get("joined") else {
+            return Err(bad("`joined` is not an object"));
+        };
+        let mut members = Vec::with_capacity(joined.len());
+        for (user, profile) in joined {
+            let handle = NativeId::new(user.as_str())
+                .ok()
+                .filter(|id| id.as_str().starts_with('@'))
+                .map(Handle::Native)
+                .ok_or_else(|| bad("a member of `joined` is not a user id"))?;
+            let display_name = profile
+                .get("display_name")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            members.push(Participant::new(handle).with_display_name(display_name));
+        }
+        Ok(members)
+    }
+}
+
+/// `GET /directory/room/{roomAlias}`: the room id an alias points to.
+#[derive(Debug)]
+pub struct ResolveAlias {
+    call: Call,
+    ensure: bool,
+}
+
+impl ResolveAlias {
+    /// Resolves `alias` (`#name:server`).
+    ///
+    /// # Errors
+    /// `InvalidInput` when `alias` is not an alias.
+    pub fn new(client: &MatrixClient, alias: &ChatId) -> Result<Self, Error> {
+        let Room::Alias(alias) = Room::parse(alias)? else {
+            return Err(
+                Error::invalid_input("not a room alias (#name:server)").with_provider(PROVIDER)
+            );
+        };
+        Ok(Self {
+            call: Call::new(client, Route::ResolveAlias, alias, None)?,
+            ensure: false,
+        })
+    }
+}
+
+impl Operation for ResolveAlias {
+    type Output = ChatId;
+    call_operation!();
+
+    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<ChatId, Error> {
+        let status = response.status();
+        let body = response.body().clone();
+        let reply = self.call.object(response, attempt)?;
+        reply
+            .get("room_id")
+            .and_then(Value::as_str)
+            .and_then(|id| ChatId::new(id).ok())
+            .filter(|id| matches!(Room::parse(id), Ok(Room::Id(_))))
+            .ok_or_else(|| {
+                errors::decode(self.call.route, status, body, "`room_id` is not a room id")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rosterkit_core::{
+        Clock, SystemClock,
+        testing::{DecoderProps, check_result},
+    };
+
+    fn client() -> MatrixClient {
+        MatrixClient::builder()
+            .homeserver("http://127.0.0.1:8008")
+            .access_token("t")
+            .build()
+            .unwrap()
+    }
+
+    /// Every operation's parse on one reply; the number that decoded into a value.
+    fn parse_all(status: u16, body: &[u8], ensure: bool, after_ambiguous: bool) -> usize {
+        let m = client();
+        let room = ChatId::new("!r:example.org").unwrap();
+        let bob = Handle::Native(NativeId::new("@bob:example.org").unwrap());
+        let alias = ChatId::new("#a:example.org").unwrap();
+        let attempt = Attempt::new(2, SystemClock.now(), after_ambiguous);
+        let response = || {
+            http::Response::builder()
+                .status(status)
+                .body(Bytes::copy_from_slice(body))
+                .unwrap()
+        };
+        let kick = Kick::new(&m, &room, &bob, None).unwrap().ensure(ensure);
+        let invite = Invite::new(&m, &room, &bob, None).unwrap().ensure(ensure);
+        let leave = Leave::new(&m, &room, None).unwrap().ensure(ensure);
+        let members = JoinedMembers::new(&m, &room).unwrap();
+        let resolve = ResolveAlias::new(&m, &alias).unwrap();
+        let leave_result = leave.parse(response(), &attempt);
+        // Ensure mode turns a 403 "not in room" on leave into a value.
+        let leave_values = match leave_result {
+            Ok(Outcome::AlreadyDone { .. }) if ensure && status == 403 => 1,
+            other => check_result(PROVIDER, status, other),
+        };
+        check_result(PROVIDER, status, kick.parse(response(), &attempt))
+            + check_result(PROVIDER, status, invite.parse(response(), &attempt))
+            + leave_values
+            + check_result(PROVIDER, status, members.parse(response(), &attempt))
+            + check_result(PROVIDER, status, resolve.parse(response(), &attempt))
+    }
+
+    rosterkit_core::decoder_tests!(
+        DecoderProps {
+            provider: PROVIDER,
+            keys: &[
+                "errcode",
+                "error",
+                "retry_after_ms",
+                "joined",
+                "display_name",
+                "room_id"
+            ],
+            valid: &[
+                (200, "{}", 3),
+                (200, r#"{"joined":{"@a:s":{"display_name":"A"}}}"#, 4),
+                (200, r#"{"room_id":"!r:s","servers":["s"]}"#, 4),
+                (403, r#"{"errcode":"M_FORBIDDEN","error":"x"}"#, 0),
+                (
+                    429,
+                    r#"{"errcode":"M_LIMIT_EXCEEDED","error":"x","retry_after_ms":100}"#,
+                    0
+                ),
+            ],
+            cases: 512,
+        },
+        parse_all
+    );
+
+    #[test]
+    fn paths_are_encoded_and_bodies_exact() {
+        let m = client();
+        let room = ChatId::new("!opaque").unwrap();
+        let leave = Leave::new(&m, &room, Some(Reason::new("bye").unwrap())).unwrap();
+        let request = leave.build(&Attempt::first(SystemClock.now())).unwrap();
+        assert_eq!(
+            request.uri().to_string(),
+            "http://127.0.0.1:8008/_matrix/client/v3/rooms/%21opaque/leave"
+        );
+        assert_eq!(request.body().as_ref(), br#"{"reason":"bye"}"#);
+        assert_eq!(request.headers()["authorization"], "Bearer t");
+        assert!(request.headers()["authorization"].is_sensitive());
+        let alias = ChatId::new("#a/b:example.org").unwrap();
+        let resolve = ResolveAlias::new(&m, &alias).unwrap();
+        let request = resolve.build(&Attempt::first(SystemClock.now())).unwrap();
+        assert_eq!(request.method(), Method::GET);
+        assert!(
+            request
+                .uri()
+                .path()
+                .ends_with("/directory/room/%23a%2Fb%3Aexample.org")
+        );
+        assert!(
+            Kick::new(
+                &m,
+                &alias,
+                &Handle::Native(NativeId::new("@b:s").unwrap()),
+                None
+            )
+            .is_err()
+        );
+    }
+}
