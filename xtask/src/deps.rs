@@ -31,6 +31,7 @@ const RULES: &[Rule] = &[
             "rosterkit-linq",
             "rosterkit-zapi",
             "rosterkit-acs",
+            "rosterkit-matrix",
             "rosterkit-sandbox",
             "rosterkit-sign",
         ],
@@ -70,6 +71,21 @@ const RULES: &[Rule] = &[
               spans without tracing's proc-macro",
     },
     Rule {
+        package: "rosterkit-matrix",
+        args: &[],
+        forbidden: &[
+            "rosterkit-sign",
+            "hmac",
+            "sha2",
+            "fastrand",
+            "tracing-attributes",
+            "openssl",
+            "native-tls",
+        ],
+        why: "a downstream-style adapter needs nothing beyond rosterkit-core, serde_json and \
+              tracing: bearer auth, no signing crate",
+    },
+    Rule {
         package: "rosterkit-sandbox",
         args: &["--all-features"],
         forbidden: &[
@@ -78,6 +94,7 @@ const RULES: &[Rule] = &[
             "rosterkit-linq",
             "rosterkit-zapi",
             "rosterkit-acs",
+            "rosterkit-matrix",
         ],
         why: "the emulators implement each contract independently of the adapters",
     },

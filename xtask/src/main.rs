@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         ["bench"] | ["bench", "--quick"] => bench::run(&workspace_root(), args.len() == 2),
         ["soak"] | ["soak", "--quick"] => soak::run(&workspace_root(), args.len() == 2),
         ["tidy"] => tidy::run(&workspace_root()),
+        ["synapse"] => synapse(&workspace_root()),
         ["fuzz", rest @ ..] => fuzz::run(&workspace_root(), rest),
         ["release", version] => release::run(&workspace_root(), version, false),
         ["release", version, "--dry-run"] | ["release", "--dry-run", version] => {
@@ -60,7 +61,31 @@ tasks:
   bench [--quick]                SDK overhead vs hand-written reqwest, signing, bulk memory, footprint
   soak [--quick]                 thousands of operations with ~30 % injected faults: lost, duplicated, panics
   release <version> [--dry-run]  bump versions, date CHANGELOG.md, cargo package in publish order
-  fuzz --seconds N [--target T]  run each cargo-fuzz target in fuzz/ (nightly) for N s: executions, crashes";
+  fuzz --seconds N [--target T]  run each cargo-fuzz target in fuzz/ (nightly) for N s: executions, crashes
+  synapse                        start a local Synapse (installed into target/ on first use), print MATRIX_* env vars";
+
+/// `cargo xtask synapse`: the Matrix test harness's Synapse, by hand. It runs the
+/// `rosterkit-matrix` example that shares the harness with the tests (and its dev-dependencies),
+/// so xtask needs none of them.
+fn synapse(root: &std::path::Path) -> Result<String, String> {
+    let status = cargo()
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "rosterkit-matrix",
+            "--example",
+            "synapse",
+        ])
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cargo run --example synapse: {e}"))?;
+    if status.success() {
+        Ok(String::new())
+    } else {
+        Err(format!("the Synapse example exited with {status}"))
+    }
+}
 
 /// A `cargo` command for a child build. `cargo xtask` runs under `cargo run`, which sets
 /// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*` and friends; a child cargo that inherits them sees a

@@ -188,98 +188,75 @@ macro_rules! call_operation {
     };
 }
 
-/// `POST /rooms/{roomId}/kick`: removes a member. A 403 M_FORBIDDEN is either "no power" or
-/// "not in the room"; [`MatrixClient::kick`] reads the joined members to tell which.
-#[derive(Debug)]
-pub struct Kick {
-    call: Call,
-    ensure: bool,
+/// Kick and invite: the same request (`{"user_id", "reason"?}` to a room) on two routes, and
+/// the same reply (`{}`).
+macro_rules! user_change {
+    ($(#[$doc:meta])* $name:ident, $route:expr, $verb:literal) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name {
+            call: Call,
+            ensure: bool,
+        }
+
+        impl $name {
+            #[doc = concat!($verb, " `user` (a native `@localpart:server` handle) in `room` (a room id), with an optional reason.")]
+            ///
+            /// # Errors
+            /// `InvalidInput` for an alias, a malformed room id or a handle that is not a user id.
+            pub fn new(
+                client: &MatrixClient,
+                room: &ChatId,
+                user: &Handle,
+                reason: Option<Reason>,
+            ) -> Result<Self, Error> {
+                let body = body(Some(user_id(user)?), reason);
+                Ok(Self {
+                    call: Call::new(client, $route, room_id(room)?, Some(body))?,
+                    ensure: false,
+                })
+            }
+
+            /// Ensure mode: retried after an ambiguous failure; the repeat's 403 is then
+            /// reconciled by a membership read ([`MatrixClient`] does it).
+            #[must_use]
+            pub fn ensure(mut self, ensure: bool) -> Self {
+                self.ensure = ensure;
+                self
+            }
+        }
+
+        impl Operation for $name {
+            type Output = Outcome;
+            call_operation!();
+
+            fn parse(
+                &self,
+                response: http::Response<Bytes>,
+                attempt: &Attempt,
+            ) -> Result<Outcome, Error> {
+                self.call.object(response, attempt).map(|_| Outcome::applied(None))
+            }
+        }
+    };
 }
 
-impl Kick {
-    /// Kicks `user` from `room` (a room id), with an optional reason.
-    ///
-    /// # Errors
-    /// `InvalidInput` for an alias, a malformed room id or a handle that is not a user id.
-    pub fn new(
-        client: &MatrixClient,
-        room: &ChatId,
-        user: &Handle,
-        reason: Option<Reason>,
-    ) -> Result<Self, Error> {
-        let body = body(Some(user_id(user)?), reason);
-        Ok(Self {
-            call: Call::new(client, Route::Kick, room_id(room)?, Some(body))?,
-            ensure: false,
-        })
-    }
+user_change!(
+    /// `POST /rooms/{roomId}/kick`: removes a member. A 403 M_FORBIDDEN is either "no power" or
+    /// "not in the room"; [`MatrixClient::kick`] reads the joined members to tell which.
+    Kick,
+    Route::Kick,
+    "Kicks"
+);
 
-    /// Ensure mode: the kick is retried after an ambiguous failure (a repeat's "not in the
-    /// room" is then reconciled by a membership read).
-    #[must_use]
-    pub fn ensure(mut self, ensure: bool) -> Self {
-        self.ensure = ensure;
-        self
-    }
-}
-
-impl Operation for Kick {
-    type Output = Outcome;
-    call_operation!();
-
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
-        self.call
-            .object(response, attempt)
-            .map(|_| Outcome::applied(None))
-    }
-}
-
-/// `POST /rooms/{roomId}/invite`: adds a member by invitation (they join when they accept).
-/// A 403 M_FORBIDDEN may mean "already in the room"; [`MatrixClient::invite`] reads the joined
-/// members to tell.
-#[derive(Debug)]
-pub struct Invite {
-    call: Call,
-    ensure: bool,
-}
-
-impl Invite {
-    /// Invites `user` to `room` (a room id), with an optional reason.
-    ///
-    /// # Errors
-    /// `InvalidInput` for an alias, a malformed room id or a handle that is not a user id.
-    pub fn new(
-        client: &MatrixClient,
-        room: &ChatId,
-        user: &Handle,
-        reason: Option<Reason>,
-    ) -> Result<Self, Error> {
-        let body = body(Some(user_id(user)?), reason);
-        Ok(Self {
-            call: Call::new(client, Route::Invite, room_id(room)?, Some(body))?,
-            ensure: false,
-        })
-    }
-
-    /// Ensure mode: retried after an ambiguous failure (re-inviting an invited user is a no-op
-    /// on Synapse; a joined one is reconciled by a membership read).
-    #[must_use]
-    pub fn ensure(mut self, ensure: bool) -> Self {
-        self.ensure = ensure;
-        self
-    }
-}
-
-impl Operation for Invite {
-    type Output = Outcome;
-    call_operation!();
-
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
-        self.call
-            .object(response, attempt)
-            .map(|_| Outcome::applied(None))
-    }
-}
+user_change!(
+    /// `POST /rooms/{roomId}/invite`: adds a member by invitation (they join when they accept).
+    /// A 403 M_FORBIDDEN may mean "already in the room"; [`MatrixClient::invite`] reads the
+    /// joined members to tell.
+    Invite,
+    Route::Invite,
+    "Invites"
+);
 
 /// `POST /rooms/{roomId}/leave`: leaves with the access token's own user. In ensure mode
 /// Synapse's "not in room" (403 M_FORBIDDEN) is [`Outcome::AlreadyDone`].
