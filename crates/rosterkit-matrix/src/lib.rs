@@ -62,3 +62,9 @@ pub use client::{MatrixClient, MatrixClientBuilder};
 
 /// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).
 pub const PROVIDER: &str = generated::PROVIDER;
+
+/// The adapter guide (`docs/writing-an-adapter.md`), which walks through this crate: its code
+/// blocks are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/writing-an-adapter.md")]
+pub struct AdapterGuide;
