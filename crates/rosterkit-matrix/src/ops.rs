@@ -358,11 +358,23 @@ impl Operation for JoinedMembers {
             let display_name = profile
                 .get("display_name")
                 .and_then(Value::as_str)
-                .map(str::to_owned);
+                .map(display_name);
             members.push(Participant::new(handle).with_display_name(display_name));
         }
         Ok(members)
     }
+}
+
+/// The longest display name kept, in characters.
+const MAX_DISPLAY_NAME: usize = 256;
+
+/// A server-supplied display name made safe to print: control characters (terminal escapes,
+/// newlines) dropped, capped at [`MAX_DISPLAY_NAME`] characters.
+fn display_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_DISPLAY_NAME)
+        .collect()
 }
 
 /// `GET /directory/room/{roomAlias}`: the room id an alias points to.
@@ -482,6 +494,25 @@ mod tests {
         },
         parse_all
     );
+
+    #[test]
+    fn display_names_are_made_safe_to_print() {
+        let m = client();
+        let op = JoinedMembers::new(&m, &ChatId::new("!r:s").unwrap()).unwrap();
+        let long = "x".repeat(1000);
+        let body = format!(
+            r#"{{"joined":{{"@a:s":{{"display_name":"Eve\u001b[31m\nred"}},"@b:s":{{"display_name":"{long}"}},"@c:s":{{"display_name":7}}}}}}"#
+        );
+        let reply = http::Response::builder()
+            .status(200)
+            .body(Bytes::from(body))
+            .unwrap();
+        let mut members = op.parse(reply, &Attempt::first(SystemClock.now())).unwrap();
+        members.sort_by(|a, b| a.handle.as_str().cmp(b.handle.as_str()));
+        assert_eq!(members[0].display_name.as_deref(), Some("Eve[31mred"));
+        assert_eq!(members[1].display_name.as_ref().map(String::len), Some(256));
+        assert_eq!(members[2].display_name, None);
+    }
 
     #[test]
     fn paths_are_encoded_and_bodies_exact() {

@@ -382,3 +382,17 @@ async fn rate_limits_are_typed_and_waited_out() -> TestResult {
         .await?;
     Ok(())
 }
+
+/// Without python3 the harness fails with a message saying what to install: never a skip.
+#[test]
+fn a_missing_python_is_a_clear_failure() {
+    let dir = harness::workspace_target().join(format!("synapse/no-python-{}", std::process::id()));
+    let err = harness::install_with(&dir, "rosterkit-no-such-python3").unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        err.contains("rosterkit-no-such-python3 was not found on PATH"),
+        "{err}"
+    );
+    assert!(err.contains("matrix-synapse==1.163.2"), "{err}");
+    assert!(err.contains("python3-venv"), "{err}");
+}

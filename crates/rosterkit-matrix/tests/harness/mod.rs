@@ -126,7 +126,14 @@ impl Synapse {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("starting {}: {e}", python.display()))?;
+            .map_err(|e| {
+                format!(
+                    "starting {}: {e} (the virtualenv links to the python3 that created it; \
+                     delete {} to reinstall)",
+                    python.display(),
+                    base.join(format!("venv-{SYNAPSE_VERSION}")).display()
+                )
+            })?;
         let stop = launcher.stdin.take().ok_or("the launcher has no stdin")?;
         let base_url = format!("http://127.0.0.1:{port}");
         loop {
@@ -293,16 +300,22 @@ impl Synapse {
 /// Creates the virtualenv and installs the pinned Synapse, once per `target/`; returns the
 /// venv's python and how long installing took (None when it was there already).
 fn install(base: &Path) -> Result<(PathBuf, Option<Duration>), String> {
+    install_with(base, "python3")
+}
+
+/// [`install`] with the Python interpreter named `python3` (a seam for testing the message
+/// given when it is missing).
+pub fn install_with(base: &Path, python3: &str) -> Result<(PathBuf, Option<Duration>), String> {
     let venv = base.join(format!("venv-{SYNAPSE_VERSION}"));
     let python = venv.join("bin/python");
     if venv.join("installed").is_file() {
         return Ok((python, None));
     }
     let started = Instant::now();
-    let version = Command::new("python3").arg("--version").output();
+    let version = Command::new(python3).arg("--version").output();
     if !version.is_ok_and(|o| o.status.success()) {
         return Err(format!(
-            "python3 was not found on PATH. The Matrix tests run a real Synapse homeserver, which \
+            "{python3} was not found on PATH. The Matrix tests run a real Synapse homeserver, which \
              the test harness installs (matrix-synapse=={SYNAPSE_VERSION} from PyPI) into a \
              virtualenv under {}: install python3 with its venv module (Debian/Ubuntu: \
              `apt-get install python3 python3-venv`) and run the tests again",
