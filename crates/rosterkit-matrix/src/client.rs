@@ -5,8 +5,8 @@ use std::{fmt, sync::Arc};
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, ExecutorBuilder, Handle,
-    HttpClient, Outcome, Participant, RetryPolicy, Secret, http::HeaderValue,
+    ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, ExecutorBuilder, Handle, HttpClient,
+    Outcome, Participant, RetryPolicy, Secret, http::HeaderValue,
 };
 
 use crate::{
@@ -105,7 +105,7 @@ impl MatrixClient {
     /// Kicks `user` out of `chat` (`POST /rooms/{roomId}/kick`), with `options.reason`.
     ///
     /// Matrix answers "not in the room" and "no power" alike (403 M_FORBIDDEN), so after a 403
-    /// the joined members are read: an absent user is `NotAMember`, or
+    /// the joined members are read ([`Kick::reconcile`]): an absent user is `NotAMember`, or
     /// [`Outcome::AlreadyDone`] in ensure mode; a present one keeps the `Forbidden` error.
     ///
     /// # Errors
@@ -119,19 +119,13 @@ impl MatrixClient {
     ) -> Result<Outcome, Error> {
         let span = tracing::info_span!("matrix.kick", room = %chat, ensure = options.ensure);
         async {
-            let target = user_id(user)?;
+            user_id(user)?;
             let room = self.room_id(chat).await?;
             let op = Kick::new(self, &room, user, options.reason)?.ensure(options.ensure);
             match self.executor.execute(&op).await {
-                Err(e) if is_forbidden(&e) => match self.is_joined(&room, target).await {
-                    Some(false) if options.ensure => Ok(Outcome::already_done()),
-                    Some(false) => Err(restate(
-                        e,
-                        ErrorKind::NotAMember,
-                        format!("{target} is not in the room"),
-                    )),
-                    _ => Err(e),
-                },
+                Err(e) if op.needs_membership_read(&e) => {
+                    op.reconcile(e, self.joined_after_403(&room).await.as_deref())
+                }
                 other => other,
             }
         }
@@ -142,8 +136,8 @@ impl MatrixClient {
     /// Invites `user` to `chat` (`POST /rooms/{roomId}/invite`), with `options.reason`. The
     /// user becomes a member when they accept.
     ///
-    /// After a 403 the joined members are read: a user already in the room is
-    /// [`Outcome::AlreadyDone`] in ensure mode and `Conflict` otherwise.
+    /// After a 403 the joined members are read ([`Invite::reconcile`]): a user already in the
+    /// room is [`Outcome::AlreadyDone`] in ensure mode and `Conflict` otherwise.
     ///
     /// # Errors
     /// `InvalidInput` before any request; `Conflict`, `Forbidden` (no power, banned, or a room
@@ -156,19 +150,13 @@ impl MatrixClient {
     ) -> Result<Outcome, Error> {
         let span = tracing::info_span!("matrix.invite", room = %chat, ensure = options.ensure);
         async {
-            let target = user_id(user)?;
+            user_id(user)?;
             let room = self.room_id(chat).await?;
             let op = Invite::new(self, &room, user, options.reason)?.ensure(options.ensure);
             match self.executor.execute(&op).await {
-                Err(e) if is_forbidden(&e) => match self.is_joined(&room, target).await {
-                    Some(true) if options.ensure => Ok(Outcome::already_done()),
-                    Some(true) => Err(restate(
-                        e,
-                        ErrorKind::Conflict,
-                        format!("{target} is already in the room"),
-                    )),
-                    _ => Err(e),
-                },
+                Err(e) if op.needs_membership_read(&e) => {
+                    op.reconcile(e, self.joined_after_403(&room).await.as_deref())
+                }
                 other => other,
             }
         }
@@ -208,43 +196,18 @@ impl MatrixClient {
             .await
     }
 
-    /// Whether `user` is joined to `room`, or `None` when the roster cannot be read (then the
-    /// caller keeps the error it had).
-    async fn is_joined(&self, room: &ChatId, user: &str) -> Option<bool> {
+    /// `room`'s joined members, read to explain a 403; `None` when they cannot be read (then
+    /// the caller keeps the error it had).
+    async fn joined_after_403(&self, room: &ChatId) -> Option<Vec<Participant>> {
         let op = JoinedMembers::new(self, room).ok()?;
         match self.executor.execute(&op).await {
-            Ok(members) => Some(members.iter().any(|m| m.handle.as_str() == user)),
+            Ok(members) => Some(members),
             Err(e) => {
                 tracing::debug!(error = %e, "membership read after a 403 failed");
                 None
             }
         }
     }
-}
-
-/// A 403 M_FORBIDDEN: "no power" or a membership state, to be told apart by a read.
-fn is_forbidden(e: &Error) -> bool {
-    e.http_status() == Some(403) && e.code() == Some("M_FORBIDDEN")
-}
-
-/// `e` as another kind with a clearer message, keeping its status, code, body and context.
-fn restate(e: Error, kind: ErrorKind, message: String) -> Error {
-    let mut out = Error::new(kind, message)
-        .with_provider(PROVIDER)
-        .with_retryable(false);
-    if let Some(op) = e.operation() {
-        out = out.with_operation(op);
-    }
-    if let Some(status) = e.http_status() {
-        out = out.with_http_status(status);
-    }
-    if let Some(code) = e.code() {
-        out = out.with_code(code);
-    }
-    if let Some(body) = e.body() {
-        out = out.with_body(body.clone());
-    }
-    out.with_source(e)
 }
 
 /// Builds a [`MatrixClient`]. Its `Debug` output never shows the access token.
@@ -399,7 +362,9 @@ mod tests {
 #[cfg(test)]
 mod scripted {
     use super::*;
-    use rosterkit_core::{NativeId, Reason, TransportErrorKind, testing::ScriptedClient};
+    use rosterkit_core::{
+        ErrorKind, NativeId, Reason, TransportErrorKind, testing::ScriptedClient,
+    };
 
     const ROOM: &str = "/_matrix/client/v3/rooms/%21r%3Aexample.org";
 

@@ -24,7 +24,8 @@
 use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
-    Attempt, Bytes, ChatId, Error, Handle, NativeId, Operation, Outcome, Participant, Reason,
+    Attempt, Bytes, ChatId, Error, ErrorKind, Handle, NativeId, Operation, Outcome, Participant,
+    Reason,
     encode::push_path_segment,
     http::{self, Method, header},
 };
@@ -188,14 +189,20 @@ macro_rules! call_operation {
     };
 }
 
-/// Kick and invite: the same request (`{"user_id", "reason"?}` to a room) on two routes, and
-/// the same reply (`{}`).
+/// Kick and invite: the same request (`{"user_id", "reason"?}` to a room) on two routes, the
+/// same reply (`{}`), and the same ambiguity: a 403 M_FORBIDDEN that only a membership read
+/// explains. `$done_when_joined` is the goal (false for a kick, true for an invite); `$missed`
+/// and `$missed_kind` say what reaching it already means outside ensure mode.
 macro_rules! user_change {
-    ($(#[$doc:meta])* $name:ident, $route:expr, $verb:literal) => {
+    (
+        $(#[$doc:meta])* $name:ident, $route:expr, $verb:literal,
+        done_when_joined: $done_when_joined:literal, $missed_kind:expr, $missed:literal
+    ) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name {
             call: Call,
+            user: String,
             ensure: bool,
         }
 
@@ -210,19 +217,50 @@ macro_rules! user_change {
                 user: &Handle,
                 reason: Option<Reason>,
             ) -> Result<Self, Error> {
-                let body = body(Some(user_id(user)?), reason);
+                let user = user_id(user)?;
+                let body = body(Some(user), reason);
                 Ok(Self {
                     call: Call::new(client, $route, room_id(room)?, Some(body))?,
+                    user: user.to_owned(),
                     ensure: false,
                 })
             }
 
-            /// Ensure mode: retried after an ambiguous failure; the repeat's 403 is then
-            /// reconciled by a membership read ([`MatrixClient`] does it).
+            /// Ensure mode: the goal already reached is [`Outcome::AlreadyDone`], and the call is
+            /// retried after an ambiguous failure.
             #[must_use]
             pub fn ensure(mut self, ensure: bool) -> Self {
                 self.ensure = ensure;
                 self
+            }
+
+            /// Whether `error` is Matrix's ambiguous 403 M_FORBIDDEN, which only a read of the
+            /// room's joined members ([`JoinedMembers`]) explains.
+            pub fn needs_membership_read(&self, error: &Error) -> bool {
+                error.http_status() == Some(403) && error.code() == Some("M_FORBIDDEN")
+            }
+
+            /// Decides a failed call from the joined members read after it (`None` when they
+            /// could not be read: the call's error stands).
+            ///
+            /// # Errors
+            #[doc = concat!("`", stringify!($missed_kind), "` outside ensure mode when the goal was already reached; otherwise `error`.")]
+            pub fn reconcile(
+                &self,
+                error: Error,
+                joined: Option<&[Participant]>,
+            ) -> Result<Outcome, Error> {
+                let Some(joined) = joined else {
+                    return Err(error);
+                };
+                let is_joined = joined.iter().any(|m| m.handle.as_str() == self.user);
+                if is_joined != $done_when_joined {
+                    Err(error)
+                } else if self.ensure {
+                    Ok(Outcome::already_done())
+                } else {
+                    Err(restate(error, $missed_kind, format!("{} {}", self.user, $missed)))
+                }
             }
         }
 
@@ -243,20 +281,47 @@ macro_rules! user_change {
 
 user_change!(
     /// `POST /rooms/{roomId}/kick`: removes a member. A 403 M_FORBIDDEN is either "no power" or
-    /// "not in the room"; [`MatrixClient::kick`] reads the joined members to tell which.
+    /// "not in the room": [`Kick::reconcile`] tells them apart from the joined members
+    /// ([`MatrixClient::kick`] reads them).
     Kick,
     Route::Kick,
-    "Kicks"
+    "Kicks",
+    done_when_joined: false,
+    ErrorKind::NotAMember,
+    "is not in the room"
 );
 
 user_change!(
     /// `POST /rooms/{roomId}/invite`: adds a member by invitation (they join when they accept).
-    /// A 403 M_FORBIDDEN may mean "already in the room"; [`MatrixClient::invite`] reads the
-    /// joined members to tell.
+    /// A 403 M_FORBIDDEN may mean "already in the room": [`Invite::reconcile`] tells from the
+    /// joined members ([`MatrixClient::invite`] reads them).
     Invite,
     Route::Invite,
-    "Invites"
+    "Invites",
+    done_when_joined: true,
+    ErrorKind::Conflict,
+    "is already in the room"
 );
+
+/// `e` as another kind with a clearer message, keeping its status, code, body and context.
+fn restate(e: Error, kind: ErrorKind, message: String) -> Error {
+    let mut out = Error::new(kind, message)
+        .with_provider(PROVIDER)
+        .with_retryable(false);
+    if let Some(op) = e.operation() {
+        out = out.with_operation(op);
+    }
+    if let Some(status) = e.http_status() {
+        out = out.with_http_status(status);
+    }
+    if let Some(code) = e.code() {
+        out = out.with_code(code);
+    }
+    if let Some(body) = e.body() {
+        out = out.with_body(body.clone());
+    }
+    out.with_source(e)
+}
 
 /// `POST /rooms/{roomId}/leave`: leaves with the access token's own user. In ensure mode
 /// Synapse's "not in room" (403 M_FORBIDDEN) is [`Outcome::AlreadyDone`].
@@ -303,7 +368,7 @@ impl Operation for Leave {
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
         match self.call.object(response, attempt) {
             Ok(_) => Ok(Outcome::applied(None)),
-            Err(e) if self.ensure && e.kind() == rosterkit_core::ErrorKind::NotAMember => {
+            Err(e) if self.ensure && e.kind() == ErrorKind::NotAMember => {
                 Ok(Outcome::already_done())
             }
             Err(e) => Err(e),
@@ -494,6 +559,48 @@ mod tests {
         },
         parse_all
     );
+
+    /// The reconciliation decision is pure: a failed kick or invite plus the members read after.
+    #[test]
+    fn reconcile_decides_from_the_members() {
+        let m = client();
+        let room = ChatId::new("!r:s").unwrap();
+        let bob = Handle::Native(NativeId::new("@bob:s").unwrap());
+        let forbidden = || {
+            Error::new(ErrorKind::Forbidden, "x")
+                .with_http_status(403)
+                .with_code("M_FORBIDDEN")
+        };
+        let with_bob = [Participant::new(bob.clone())];
+        let kick = Kick::new(&m, &room, &bob, None).unwrap();
+        assert!(kick.needs_membership_read(&forbidden()));
+        assert!(!kick.needs_membership_read(&Error::new(ErrorKind::Forbidden, "x")));
+        let absent = kick.reconcile(forbidden(), Some(&[])).unwrap_err();
+        assert_eq!(absent.kind(), ErrorKind::NotAMember);
+        assert_eq!(absent.code(), Some("M_FORBIDDEN"));
+        assert!(absent.message().contains("@bob:s is not in the room"));
+        let present = kick.reconcile(forbidden(), Some(&with_bob)).unwrap_err();
+        assert_eq!(present.kind(), ErrorKind::Forbidden);
+        let unread = kick.reconcile(forbidden(), None).unwrap_err();
+        assert_eq!(unread.kind(), ErrorKind::Forbidden);
+        let kick = kick.ensure(true);
+        assert_eq!(
+            kick.reconcile(forbidden(), Some(&[])).unwrap(),
+            Outcome::already_done()
+        );
+        let invite = Invite::new(&m, &room, &bob, None).unwrap();
+        let member = invite.reconcile(forbidden(), Some(&with_bob)).unwrap_err();
+        assert_eq!(member.kind(), ErrorKind::Conflict);
+        assert_eq!(
+            invite.reconcile(forbidden(), Some(&[])).unwrap_err().kind(),
+            ErrorKind::Forbidden
+        );
+        let invite = invite.ensure(true);
+        assert_eq!(
+            invite.reconcile(forbidden(), Some(&with_bob)).unwrap(),
+            Outcome::already_done()
+        );
+    }
 
     #[test]
     fn display_names_are_made_safe_to_print() {
