@@ -337,6 +337,12 @@ mod tests {
         assert_eq!(ok.homeserver().as_str(), "https://matrix.example.org");
         let debug = format!("{ok:?}");
         assert!(!debug.contains("syt_secret_token"), "{debug}");
+        let builder = MatrixClientBuilder::from_lookup(|name| {
+            (name == "MATRIX_ACCESS_TOKEN").then(|| "syt_secret_token".to_owned())
+        });
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("syt_secret_token"), "{debug}");
+        assert!(debug.contains("redacted"), "{debug}");
         let err = from(&[("MATRIX_ACCESS_TOKEN", "t")]).unwrap_err();
         assert!(err.message().contains("MATRIX_HOMESERVER"), "{err}");
         let err = from(&[("MATRIX_HOMESERVER", "https://m.example.org")]).unwrap_err();
