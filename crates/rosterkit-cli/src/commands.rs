@@ -99,7 +99,10 @@ fn exit_for(records: &[Record], errors: &[&Error]) -> Exit {
 
 fn finish(records: &[Record], errors: &[&Error], json: bool) -> Exit {
     if let Err(e) = output::print(records, json) {
-        crate::eprint_line(&format!("error: writing output: {e}"));
+        // A closed pipe (`| head`) is not worth a message, as with other Unix tools.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            crate::eprint_line(&format!("error: writing output: {e}"));
+        }
         return Exit::Failed;
     }
     exit_for(records, errors)
