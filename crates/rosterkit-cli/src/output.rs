@@ -23,7 +23,7 @@ pub(crate) struct Record {
     pub(crate) error: Option<ErrorRecord>,
     /// Why an outcome is not final: every `queued` and `unconfirmed` record says what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) note: Option<&'static str>,
+    pub(crate) note: Option<String>,
 }
 
 /// One line under every table: what each outcome means.
@@ -78,7 +78,7 @@ impl Record {
         match result {
             Ok(outcome) => {
                 record.outcome = outcome.as_str();
-                record.note = note_for(provider, record.outcome);
+                record.note = note_for(provider, record.outcome).map(str::to_owned);
                 record.participants = outcome
                     .roster()
                     .map(|r| r.iter().map(ToString::to_string).collect());
@@ -150,8 +150,8 @@ impl Record {
         if let Some(t) = &self.trace_id {
             parts.push(format!("trace {t}"));
         }
-        if let Some(n) = self.note {
-            parts.push(n.to_owned());
+        if let Some(n) = &self.note {
+            parts.push(n.clone());
         }
         parts.join("; ")
     }
