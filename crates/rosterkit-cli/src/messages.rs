@@ -12,11 +12,23 @@ pub(crate) fn for_cli(e: &Error) -> String {
     rewrite(&e.to_string())
 }
 
-/// The message of a failed operation for a record: rewritten, and for a connection failure,
+/// The message of a failed operation for a record: rewritten; every missing variable when the
+/// client could not be configured; for a connection failure,
 /// the host and port tried (from `--base-url`, the provider's variable or its default; never
 /// the path, which can hold a credential).
 pub(crate) fn for_cli_at(e: &Error, provider: ProviderKind, base_url: Option<&str>) -> String {
     let mut message = rewrite(&e.message());
+    if e.kind() == ErrorKind::InvalidInput
+        && e.attempts() == 0
+        && crate::env::VARS.iter().any(|v| message.contains(v.name))
+    {
+        let missing = crate::env::missing(provider, base_url.is_some(), |name| {
+            std::env::var(name).ok()
+        });
+        if !missing.is_empty() {
+            return crate::env::missing_message(provider, &missing);
+        }
+    }
     if e.kind() == ErrorKind::Transport
         && let Some(at) = host_port(&base_url_of(provider, base_url))
     {

@@ -512,7 +512,10 @@ async fn jsonl_bad_rows_and_missing_credentials_are_failed_results() {
     let linq = by_line[&7];
     assert_eq!(linq["outcome"], "failed");
     assert!(
-        linq["error"]["message"].as_str().unwrap().contains("linq"),
+        linq["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("linq needs LINQ_API_V3_API_KEY in the environment"),
         "{linq}"
     );
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -858,5 +861,74 @@ async fn a_closed_pipe_ends_the_run_quietly() {
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(!stderr.to_lowercase().contains("pipe"), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
+    sandbox.shutdown().await;
+}
+
+/// A second signal stops at once: calls still in flight are cut off (reported `interrupted`),
+/// not waited for through the grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_at_once() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("second-signal");
+    let chats = seed(&sandbox, 4, 8);
+    let ops = scratch.path("ops.csv");
+    removes_csv(&ops, &chats, 8);
+    let out = scratch.path("results.jsonl");
+    // Every call takes a minute: only the signals can end this run.
+    sandbox.faults().inject(
+        Fault::new(
+            Provider::Chert,
+            FaultAction::Latency(Duration::from_secs(60)),
+        )
+        .times(1_000),
+    );
+    let child = rosterkit(
+        &sandbox,
+        &[
+            "bulk",
+            "--file",
+            ops.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--summary-format",
+            "json",
+            "--grace",
+            "600",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    // Wait (bounded) until calls are in flight at the sandbox.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sandbox.journal().entries_for(Provider::Chert).is_empty() {
+        assert!(Instant::now() < deadline, "no call reached the sandbox");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        assert!(
+            Command::new("kill")
+                .args([name, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped_at = Instant::now();
+    signal("-INT");
+    let run = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let took = stopped_at.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "the second signal did not stop the run at once: {took:?}"
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let s = summary(&run.stderr);
+    assert!(s["interrupted"].as_u64().unwrap() > 0, "{s}");
     sandbox.shutdown().await;
 }

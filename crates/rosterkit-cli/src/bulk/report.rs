@@ -47,13 +47,16 @@ pub(crate) fn write_result(out: &mut impl Write, result: &BulkResult) -> io::Res
     let fingerprint = Fingerprint::of(result.op.as_ref()).to_string();
     let (provider, operation, chat, handle, record) = match &result.op {
         Ok(op) => {
-            let record = Record::new(
+            let mut record = Record::new(
                 op.provider().as_str(),
                 op.kind().as_str(),
                 op.chat().as_str(),
                 op.handle(),
                 &result.result,
             );
+            if let (Err(e), Some(error)) = (&result.result, record.error.as_mut()) {
+                error.message = crate::messages::for_cli_at(e, op.provider(), None);
+            }
             (
                 op.provider().as_str(),
                 op.kind().as_str(),
