@@ -31,6 +31,10 @@ pub(crate) enum Command {
         /// instead of one JSON line.
         #[arg(long)]
         env: bool,
+        /// Create the chats in FILE (JSON, the control plane's seed bodies by provider) at
+        /// start, e.g. {"chert":{"chats":[{"id":"ch_demo","members":["+14155550100",...]}]}}.
+        #[arg(long, value_name = "FILE")]
+        seed: Option<std::path::PathBuf>,
     },
     /// Remove participants from a group chat.
     Remove(RemoveArgs),

@@ -13,6 +13,7 @@ mod env;
 mod messages;
 mod output;
 mod sandbox;
+mod seed;
 mod tour;
 mod wait;
 
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
     let exit = runtime.block_on(async move {
         match cli.command {
             Command::Tour => tour::run().await,
-            Command::Sandbox { addr, env } => sandbox::run(addr, env).await,
+            Command::Sandbox { addr, env, seed } => sandbox::run(addr, env, seed.as_deref()).await,
             Command::Remove(a) => {
                 commands::change(&a.common, &a.handles, a.ensure, &a.wait, false).await
             }

@@ -9,8 +9,8 @@ use crate::commands::Exit;
 /// `rosterkit sandbox --help`: what a test or a person can do with a running sandbox.
 pub(crate) const CONTROL_PLANE_HELP: &str = "\
 Output: one JSON line with every emulator's base URL and credentials; with --env, `export`
-lines (POSIX shell) for every provider's variables plus ROSTERKIT_SANDBOX_URL, then a line
-`# ready: ...`. Paste them into another shell, or:
+lines (POSIX shell) for every provider's variables plus ROSTERKIT_SANDBOX_URL, a line
+`# seeded <provider> <kind> <id>` per --seed chat, then `# ready: ...`. Paste them into another shell, or:
   rosterkit sandbox --env > rk.env &
   until grep -q '^# ready' rk.env 2>/dev/null; do sleep 0.2; done; . ./rk.env
 
@@ -33,7 +33,7 @@ Example, after sourcing the --env lines:
        -d '{\"members\":[\"+14155550100\",\"+14155550101\",\"+14155550102\",\"+14155550103\"]}'
   rosterkit remove --provider chert --chat ch_... +14155550100";
 
-pub(crate) async fn run(addr: SocketAddr, env: bool) -> Exit {
+pub(crate) async fn run(addr: SocketAddr, env: bool, seed: Option<&std::path::Path>) -> Exit {
     if !addr.ip().is_loopback() {
         crate::eprint_line(
             "error: the sandbox listens on loopback addresses only (127.0.0.1, ::1)",
@@ -47,9 +47,19 @@ pub(crate) async fn run(addr: SocketAddr, env: bool) -> Exit {
             return Exit::Failed;
         }
     };
+    let seeded = match seed.map(|path| crate::seed::apply(&sandbox, path)) {
+        None => Vec::new(),
+        Some(Ok(seeded)) => seeded,
+        Some(Err(e)) => {
+            crate::eprint_line(&format!("error: {e}"));
+            sandbox.shutdown().await;
+            return Exit::Usage;
+        }
+    };
     let line = if env {
+        let seeded: String = seeded.iter().map(|s| format!("# seeded {s}\n")).collect();
         format!(
-            "{}# ready: rosterkit sandbox on {} (Ctrl-C to stop)",
+            "{}{seeded}# ready: rosterkit sandbox on {} (Ctrl-C to stop)",
             crate::env::sandbox_exports(&sandbox.info()),
             sandbox.base_url()
         )
@@ -66,6 +76,11 @@ pub(crate) async fn run(addr: SocketAddr, env: bool) -> Exit {
         let mut out = std::io::stdout().lock();
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             return Exit::Failed;
+        }
+    }
+    if !env {
+        for s in &seeded {
+            crate::eprint_line(&format!("seeded {s}"));
         }
     }
     crate::eprint_line(&format!(

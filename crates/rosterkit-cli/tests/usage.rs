@@ -390,24 +390,31 @@ async fn linq_waits_are_bounded_and_a_timeout_is_still_queued() {
     sandbox.shutdown().await;
 }
 
-/// From nothing to a removal with the CLI alone: `rosterkit sandbox --env`, its export lines,
-/// a seed through the control plane it documents, `rosterkit remove`.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_sandbox_from_the_cli_alone() {
+/// `rosterkit sandbox --env` plus `extra`, running: the child, its exported variables and its
+/// `# seeded` lines.
+async fn sandbox_env(
+    extra: &[&str],
+) -> (std::process::Child, HashMap<String, String>, Vec<String>) {
     let mut sandbox = Command::new(BIN)
         .args(["sandbox", "--env"])
+        .args(extra)
         .env_clear()
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let stdout = sandbox.stdout.take().unwrap();
-    let exports = tokio::task::spawn_blocking(move || {
+    let (exports, seeded) = tokio::task::spawn_blocking(move || {
         let mut vars = HashMap::new();
+        let mut seeded = Vec::new();
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
             if line.starts_with("# ready") {
                 break;
+            }
+            if let Some(s) = line.strip_prefix("# seeded ") {
+                seeded.push(s.to_owned());
+                continue;
             }
             let rest = line.strip_prefix("export ").expect(&line);
             let (name, value) = rest.split_once('=').unwrap();
@@ -417,10 +424,18 @@ async fn the_sandbox_from_the_cli_alone() {
                 .unwrap();
             vars.insert(name.to_owned(), value.to_owned());
         }
-        vars
+        (vars, seeded)
     })
     .await
     .unwrap();
+    (sandbox, exports, seeded)
+}
+
+/// From nothing to a removal with the CLI alone: `rosterkit sandbox --env`, its export lines,
+/// a seed through the control plane it documents, `rosterkit remove`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_from_the_cli_alone() {
+    let (mut sandbox, exports, _) = sandbox_env(&[]).await;
     for name in [
         "CHERT_BASE_URL",
         "CHERT_TENANT",
@@ -474,4 +489,57 @@ async fn the_sandbox_from_the_cli_alone() {
     let _ = sandbox.wait();
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("applied"), "{stdout}");
+}
+
+/// `sandbox --seed FILE` creates the chats at start and names them; a typo in a seed is an
+/// error naming the field, not an empty chat.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_seeds_chats_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("rosterkit-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seeds = dir.join("seeds.json");
+    std::fs::write(
+        &seeds,
+        r#"{"chert":{"chats":[{"id":"ch_demo","members":["+14155550100","+14155550101","+14155550102","+14155550103"]}]},
+            "zapi":{"groups":[{"subject":"Team","members":["5511999990001","5511999990002"]}]}}"#,
+    )
+    .unwrap();
+    let (mut sandbox, exports, seeded) = sandbox_env(&["--seed", seeds.to_str().unwrap()]).await;
+    assert_eq!(seeded.len(), 2, "{seeded:?}");
+    assert_eq!(seeded[0], "chert chat ch_demo");
+    assert!(
+        seeded[1].starts_with("zapi group ") && seeded[1].ends_with("-group"),
+        "{seeded:?}"
+    );
+    let env: Vec<(String, String)> = exports.into_iter().collect();
+    let out = run(
+        env,
+        &[
+            "remove",
+            "-p",
+            "chert",
+            "-c",
+            "ch_demo",
+            "+14155550103",
+            "--json",
+        ],
+    )
+    .await;
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    std::fs::write(
+        &seeds,
+        r#"{"chert":{"chats":[{"membrs":["+14155550100"]}]}}"#,
+    )
+    .unwrap();
+    let out = run(vec![], &["sandbox", "--seed", seeds.to_str().unwrap()]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("chert.chats[0]: unknown field \"membrs\""),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
