@@ -10,7 +10,8 @@ use crate::commands::Exit;
 pub(crate) const CONTROL_PLANE_HELP: &str = "\
 Output: one JSON line with every emulator's base URL and credentials; with --env, `export`
 lines (POSIX shell) for every provider's variables plus ROSTERKIT_SANDBOX_URL, a line
-`# seeded <provider> <kind> <id>` per --seed chat, then `# ready: ...`. Paste them into another shell, or:
+`# seeded <provider> <kind> <id>` per --seed chat, then `# ready: ...`. Paste them into
+another shell, or:
   rosterkit sandbox --env > rk.env &
   until grep -q '^# ready' rk.env 2>/dev/null; do sleep 0.2; done; . ./rk.env
 

@@ -814,21 +814,26 @@ async fn shards_split_one_file_without_overlap() {
         let lines = result_lines(&out);
         let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "failed").collect();
         assert_eq!(run.status.code(), Some(0), "{failed:?}");
-        let shard_chats: std::collections::BTreeSet<&str> =
-            lines.iter().map(|l| l["chat"].as_str().unwrap()).collect();
-        assert!(
-            !lines.is_empty() && shard_chats.len() < chats.len(),
-            "shard {i}"
-        );
-        all.extend(lines);
+        all.extend(lines.into_iter().map(|l| (i, l)));
     }
-    let mut seen: Vec<u64> = all.iter().map(|l| l["line"].as_u64().unwrap()).collect();
+    let mut seen: Vec<u64> = all
+        .iter()
+        .map(|(_, l)| l["line"].as_u64().unwrap())
+        .collect();
     seen.sort_unstable();
     assert_eq!(seen, (2..50).collect::<Vec<u64>>());
-    let mut chats_per_shard: HashMap<String, u64> = HashMap::new();
-    for l in &all {
-        chats_per_shard.insert(l["chat"].as_str().unwrap().to_owned(), 0);
+    // Every row of a chat ran in the same shard.
+    let mut chats_per_shard: HashMap<String, std::collections::BTreeSet<u64>> = HashMap::new();
+    for (shard, l) in &all {
+        chats_per_shard
+            .entry(l["chat"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(*shard);
     }
+    assert!(
+        chats_per_shard.values().all(|s| s.len() == 1),
+        "{chats_per_shard:?}"
+    );
     assert_eq!(chats_per_shard.len(), chats.len());
     assert_eq!(sandbox.journal().entries_for(Provider::Chert).len(), 48);
     let run = bulk(&sandbox, &ops, &["--shard", "3/3"]).await;
