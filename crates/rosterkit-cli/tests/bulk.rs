@@ -808,9 +808,15 @@ async fn shards_split_one_file_without_overlap() {
         let run = bulk(
             &sandbox,
             &ops,
-            &["--shard", &shard, "--out", out.to_str().unwrap()],
+            &["--shard", &shard, "--out", out.to_str().unwrap(), "--quiet"],
         )
         .await;
+        // --quiet: nothing on stderr when nothing went wrong.
+        assert!(
+            run.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         let lines = result_lines(&out);
         let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "failed").collect();
         assert_eq!(run.status.code(), Some(0), "{failed:?}");
