@@ -14,7 +14,8 @@
 //! only when their own content finished: never skipped wrongly, never repeated.
 //!
 //! Refused (exit 2, nothing sent): a result line without a fingerprint, a line number beyond
-//! the input, or a results file none of whose results match the input.
+//! the input, or a results file none of whose results that may have taken effect matches a
+//! row of the input (the wrong file).
 //!
 //! Parsing is bounded: each result line is read up to [`MAX_LINE`] bytes, line numbers are
 //! checked against the input, and only finished results are kept (a few words each).
@@ -231,11 +232,28 @@ impl Priors {
             }
         }
         let unmatched = claimed.iter().filter(|c| !**c).count();
-        if unmatched > 0 && unmatched == self.priors.len() {
-            let first = self.priors.iter().min_by_key(|p| p.at).map_or(0, |p| p.at);
+        // Results of rows that may have taken effect, none of which is in the input: the wrong
+        // file, or the input lost those rows. (Invalid rows do not count: fixing every one of
+        // them is a normal reason for none to match.)
+        let effective = self
+            .priors
+            .iter()
+            .zip(&claimed)
+            .filter(|(p, _)| p.skip != Skip::Invalid);
+        let (total, matched_any) =
+            effective.fold((0usize, false), |(n, any), (_, c)| (n + 1, any || *c));
+        if total > 0 && !matched_any {
+            let first = self
+                .priors
+                .iter()
+                .filter(|p| p.skip != Skip::Invalid)
+                .map(|p| p.at)
+                .min()
+                .unwrap_or(0);
             return Err(format!(
-                "none of its {unmatched} finished results matches a row of the input (the first \
-                 is on its line {first}): is it the results file of another input?"
+                "none of its {total} results that may have taken effect matches a row of the \
+                 input (the first is on its line {first}): is it the results file of another \
+                 input? If the finished rows were removed from the input, run without --resume"
             ));
         }
         matched.unmatched = unmatched as u64;
@@ -388,6 +406,14 @@ mod tests {
             .match_rows([(1, fp(0xB))], 1)
             .unwrap_err();
         assert!(e.contains("another input"), "{e}");
+    }
+
+    #[test]
+    fn fixing_every_invalid_row_is_not_a_foreign_file() {
+        let text = result(1, 0xA, "failed", ",\"invalid_row\":true");
+        let matched = priors(&text, false).match_rows([(1, fp(0xB))], 1).unwrap();
+        assert!(matched.skips.is_empty());
+        assert_eq!(matched.unmatched, 1);
     }
 
     #[test]
