@@ -2,14 +2,16 @@
 
 use std::net::SocketAddr;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rosterkit::ProviderKind;
 
 /// Manage group-chat membership across messaging providers.
 ///
-/// Credentials come from the environment (see the README). Exit codes: 0 when every operation
-/// succeeded, 1 when any failed at the provider, 2 for bad input or usage (no request sent).
+/// Remove, add, leave and list members of group chats on Chert, Linq, Z-API and Azure
+/// Communication Services, one at a time or in bulk, and run the providers' emulators locally.
+/// Start with `rosterkit sandbox --env`.
 #[derive(Debug, Parser)]
-#[command(name = "rosterkit", version, about, long_about = None)]
+#[command(name = "rosterkit", version)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -20,39 +22,73 @@ pub(crate) enum Command {
     /// Start an embedded sandbox and walk through every provider's contract.
     Tour,
     /// Run the provider emulators on a loopback port until interrupted.
+    #[command(after_long_help = crate::sandbox::CONTROL_PLANE_HELP)]
     Sandbox {
         /// Address to listen on (loopback).
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
+        /// Print `export NAME='value'` lines (POSIX shell) for every provider's variables
+        /// instead of one JSON line.
+        #[arg(long)]
+        env: bool,
+        /// Create the chats in FILE (JSON, the control plane's seed bodies by provider) at
+        /// start, e.g. {"chert":{"chats":[{"id":"ch_demo","members":["+14155550100",...]}]}}.
+        #[arg(long, value_name = "FILE")]
+        seed: Option<std::path::PathBuf>,
     },
     /// Remove participants from a group chat.
-    Remove(ChangeArgs),
+    Remove(RemoveArgs),
     /// Add participants to a group chat.
-    Add(ChangeArgs),
+    Add(AddArgs),
     /// Leave a group chat with our own identity.
-    Leave(ChatArgs),
+    Leave(LeaveArgs),
     /// List the members of a chat.
-    List(ChatArgs),
+    List(ListArgs),
     /// Run many changes from a JSON-lines or CSV file; one JSON result line per operation.
     Bulk(crate::bulk::BulkArgs),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(crate::completions::CompletionsArgs),
 }
 
+/// A provider, as `--provider` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Provider {
+    /// Chert (iMessage).
+    Chert,
+    /// Linq API v3 (iMessage).
+    Linq,
+    /// Z-API (WhatsApp).
+    Zapi,
+    /// Azure Communication Services Chat.
+    Acs,
+}
+
+impl From<Provider> for ProviderKind {
+    fn from(p: Provider) -> Self {
+        match p {
+            Provider::Chert => Self::Chert,
+            Provider::Linq => Self::Linq,
+            Provider::Zapi => Self::Zapi,
+            Provider::Acs => Self::Acs,
+        }
+    }
+}
+
 /// Options every provider command shares.
 #[derive(Debug, Args)]
 pub(crate) struct Common {
-    /// Provider: chert, linq, zapi or acs.
-    #[arg(long, short = 'p')]
-    pub(crate) provider: String,
-    /// Chat (group, thread or community) id.
+    /// The provider.
+    #[arg(long, short = 'p', value_enum, env = "ROSTERKIT_PROVIDER")]
+    pub(crate) provider: Provider,
+    /// Chat id: a Chert chat (ch_...), a Linq chat UUID, a Z-API group (...-group) or
+    /// community id, an ACS thread (19:...@thread.v2).
     #[arg(long, short = 'c')]
     pub(crate) chat: String,
-    /// Override the provider's base URL (else from the environment or the provider's default).
-    #[arg(long)]
+    /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
+    #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
     /// Retries after the first attempt.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_name = "N")]
     pub(crate) max_retries: u32,
     /// One JSON object per line instead of a table.
     #[arg(long)]
@@ -62,32 +98,132 @@ pub(crate) struct Common {
     pub(crate) allow_insecure_http: bool,
 }
 
+/// `--wait` and its limit (Linq only).
 #[derive(Debug, Args)]
-pub(crate) struct ChangeArgs {
-    #[command(flatten)]
-    pub(crate) common: Common,
+pub(crate) struct Wait {
+    /// Linq: wait until the queued change shows in the chat (polling it); on a terminal a
+    /// progress line shows the wait.
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Linq: give up waiting after SECS and report the change as still queued (exit 0).
+    #[arg(long, value_name = "SECS", requires = "wait", default_value_t = 60)]
+    pub(crate) wait_timeout: u64,
+}
+
+/// Handles for remove and add.
+#[derive(Debug, Args)]
+pub(crate) struct Handles {
     /// Handles: +E.164 phones, emails, or native ids (8:acs:..., native:...).
     #[arg(required = true)]
     pub(crate) handles: Vec<String>,
-    /// Ensure the end state: "already not a member" counts as done (remove).
-    #[arg(long)]
-    pub(crate) ensure: bool,
-    /// Z-API: read the roster afterwards to confirm each change.
+    /// Z-API: read the group back afterwards to confirm each change (else `unconfirmed`).
     #[arg(long)]
     pub(crate) verify: bool,
-    /// Linq: wait until a queued change shows in the chat.
-    #[arg(long)]
-    pub(crate) wait: bool,
 }
 
 #[derive(Debug, Args)]
-pub(crate) struct ChatArgs {
+pub(crate) struct RemoveArgs {
     #[command(flatten)]
     pub(crate) common: Common,
-    /// Ensure the end state: "already left" counts as done (leave).
+    #[command(flatten)]
+    pub(crate) handles: Handles,
+    /// Ensure the end state: a handle that is already not a member counts as done
+    /// (`already_done`), so the command can be repeated safely.
     #[arg(long)]
     pub(crate) ensure: bool,
-    /// Linq: wait until a queued leave shows in the chat.
+    #[command(flatten)]
+    pub(crate) wait: Wait,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(flatten)]
+    pub(crate) handles: Handles,
+    /// Ensure the end state: a handle that is already a member counts as done
+    /// (`already_done`), so the command can be repeated safely.
     #[arg(long)]
-    pub(crate) wait: bool,
+    pub(crate) ensure: bool,
+    #[command(flatten)]
+    pub(crate) wait: Wait,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LeaveArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// Ensure the end state: a chat we already left counts as done (`already_done`).
+    #[arg(long)]
+    pub(crate) ensure: bool,
+    #[command(flatten)]
+    pub(crate) wait: Wait,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// Flags that only some providers honour, and where: checked before anything is sent, so a
+/// flag is never accepted and then ignored.
+const PROVIDER_FLAGS: &[(&str, &[ProviderKind])] = &[
+    ("--wait", &[ProviderKind::Linq]),
+    ("--verify", &[ProviderKind::Zapi]),
+];
+
+/// The providers where `flag` applies (every provider when it is not provider-specific).
+pub(crate) fn applies_to(flag: &str) -> &'static [ProviderKind] {
+    PROVIDER_FLAGS
+        .iter()
+        .find(|(f, _)| *f == flag)
+        .map_or(&ProviderKind::ALL, |(_, p)| p)
+}
+
+/// A usage error for the first of `used` (flag, given) that `provider` does not honour.
+pub(crate) fn check_flags(provider: ProviderKind, used: &[(&str, bool)]) -> Result<(), String> {
+    for (flag, given) in used {
+        let providers = applies_to(flag);
+        if *given && !providers.contains(&provider) {
+            let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
+            return Err(format!(
+                "{flag} does not apply to {provider}; it applies to {} only",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn provider_specific_flags_name_where_they_apply() {
+        let e = check_flags(ProviderKind::Chert, &[("--wait", true)]).unwrap_err();
+        assert_eq!(e, "--wait does not apply to chert; it applies to linq only");
+        let e =
+            check_flags(ProviderKind::Linq, &[("--wait", false), ("--verify", true)]).unwrap_err();
+        assert!(e.contains("zapi only"), "{e}");
+        assert!(check_flags(ProviderKind::Linq, &[("--wait", true)]).is_ok());
+        assert!(check_flags(ProviderKind::Acs, &[("--ensure", true)]).is_ok());
+    }
+
+    #[test]
+    fn the_provider_enum_covers_every_provider() {
+        let names: Vec<String> = Provider::value_variants()
+            .iter()
+            .map(|p| ProviderKind::from(*p).to_string())
+            .collect();
+        let all: Vec<String> = ProviderKind::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(names, all);
+    }
 }

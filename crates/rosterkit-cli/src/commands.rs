@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use rosterkit::{
-    ChangeOptions, ChatId, ConnectOptions, Error, ErrorKind, Handle, Membership, ProviderKind,
-    RetryPolicy,
+    ChangeOptions, ChatId, ConnectOptions, Error, ErrorKind, Handle, Membership, Outcome,
+    ProviderKind, RetryPolicy,
 };
 
 use crate::{
-    args::{ChangeArgs, ChatArgs, Common},
+    args::{self, Common, Handles, LeaveArgs, ListArgs, Wait},
+    env, messages,
     output::{self, Record},
 };
 
@@ -34,7 +35,7 @@ impl From<Exit> for ExitCode {
 }
 
 /// Input refused before any request: printed to stderr, exit 2.
-fn usage(message: impl std::fmt::Display) -> Exit {
+pub(crate) fn usage(message: impl std::fmt::Display) -> Exit {
     crate::eprint_line(&format!("error: {message}"));
     Exit::Usage
 }
@@ -45,8 +46,17 @@ struct Prepared {
     chat: ChatId,
 }
 
-fn prepare(common: &Common, verify: bool) -> Result<Prepared, Exit> {
-    let provider: ProviderKind = common.provider.parse().map_err(usage)?;
+/// Checks the flags against the provider and the environment, then connects; every problem
+/// here is a usage error and nothing has been sent.
+fn prepare(common: &Common, used: &[(&str, bool)], verify: bool) -> Result<Prepared, Exit> {
+    let provider = ProviderKind::from(common.provider);
+    args::check_flags(provider, used).map_err(usage)?;
+    let missing = env::missing(provider, common.base_url.is_some(), |name| {
+        std::env::var(name).ok()
+    });
+    if !missing.is_empty() {
+        return Err(usage(env::missing_message(provider, &missing)));
+    }
     let chat = ChatId::new(common.chat.as_str()).map_err(usage)?;
     let retries = RetryPolicy::default().with_max_attempts(common.max_retries.saturating_add(1));
     let mut options = ConnectOptions::default()
@@ -56,7 +66,8 @@ fn prepare(common: &Common, verify: bool) -> Result<Prepared, Exit> {
     if let Some(url) = &common.base_url {
         options = options.with_base_url(url.clone());
     }
-    let client = rosterkit::connect_with(provider, options).map_err(usage)?;
+    let client =
+        rosterkit::connect_with(provider, options).map_err(|e| usage(messages::for_cli(&e)))?;
     Ok(Prepared {
         provider,
         client,
@@ -99,83 +110,128 @@ fn exit_for(records: &[Record], errors: &[&Error]) -> Exit {
 
 fn finish(records: &[Record], errors: &[&Error], json: bool) -> Exit {
     if let Err(e) = output::print(records, json) {
-        crate::eprint_line(&format!("error: writing output: {e}"));
+        // A closed pipe (`| head`) is not worth a message, as with other Unix tools.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            crate::eprint_line(&format!("error: writing output: {e}"));
+        }
         return Exit::Failed;
     }
     exit_for(records, errors)
 }
 
+/// The records of a change, with the CLI's wording for errors and the notes of waits.
+fn records_of(
+    provider: ProviderKind,
+    operation: &'static str,
+    chat: &ChatId,
+    handles: &[Option<&Handle>],
+    results: &[(Result<Outcome, Error>, Option<String>)],
+    common: &Common,
+) -> Vec<Record> {
+    handles
+        .iter()
+        .zip(results)
+        .map(|(h, (result, note))| {
+            let mut record = Record::new(provider.as_str(), operation, chat.as_str(), *h, result);
+            if let Some(note) = note {
+                record.note = Some(note.clone());
+            }
+            if let (Err(e), Some(error)) = (result, record.error.as_mut()) {
+                error.message = messages::for_cli_at(e, provider, common.base_url.as_deref());
+            }
+            record
+        })
+        .collect()
+}
+
 /// `remove` (`add == false`) or `add`.
-pub(crate) async fn change(args: ChangeArgs, add: bool) -> Exit {
+pub(crate) async fn change(
+    common: &Common,
+    handles: &Handles,
+    ensure: bool,
+    wait: &Wait,
+    add: bool,
+) -> Exit {
+    let used = [("--wait", wait.wait), ("--verify", handles.verify)];
     let Prepared {
         provider,
         client,
         chat,
-    } = match prepare(&args.common, args.verify) {
+    } = match prepare(common, &used, handles.verify) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let handles = match parse_handles(&args.handles, client.as_ref()) {
+    let parsed = match parse_handles(&handles.handles, client.as_ref()) {
         Ok(h) => h,
         Err(exit) => return exit,
     };
-    let options = ChangeOptions::default().with_ensure(args.ensure);
-    let mut results = if add {
-        client.add_participants(&chat, &handles, options).await
+    let options = ChangeOptions::default().with_ensure(ensure);
+    let results = if add {
+        client.add_participants(&chat, &parsed, options).await
     } else {
-        client.remove_participants(&chat, &handles, options).await
+        client.remove_participants(&chat, &parsed, options).await
     };
-    if args.wait {
-        results = crate::wait::confirm(provider, &args.common, &chat, &handles, results, add).await;
-    }
+    let results = if wait.wait {
+        crate::wait::confirm(common, wait, &chat, &parsed, results, add).await
+    } else {
+        results.into_iter().map(|r| (r, None)).collect()
+    };
     let operation = if add { "add" } else { "remove" };
-    let records: Vec<Record> = handles
+    let refs: Vec<Option<&Handle>> = parsed.iter().map(Some).collect();
+    let records = records_of(provider, operation, &chat, &refs, &results, common);
+    let errors: Vec<&Error> = results
         .iter()
-        .zip(&results)
-        .map(|(h, r)| Record::new(provider.as_str(), operation, chat.as_str(), Some(h), r))
+        .filter_map(|(r, _)| r.as_ref().err())
         .collect();
-    let errors: Vec<&Error> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    finish(&records, &errors, args.common.json)
+    finish(&records, &errors, common.json)
 }
 
 /// `leave`.
-pub(crate) async fn leave(args: ChatArgs) -> Exit {
+pub(crate) async fn leave(args: &LeaveArgs) -> Exit {
+    let common = &args.common;
     let Prepared {
         provider,
         client,
         chat,
-    } = match prepare(&args.common, false) {
+    } = match prepare(common, &[("--wait", args.wait.wait)], false) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
     let options = ChangeOptions::default().with_ensure(args.ensure);
-    let mut result = client.leave(&chat, options).await;
-    if args.wait {
-        result = crate::wait::confirm_leave(provider, &args.common, &chat, result).await;
-    }
-    let records = [Record::new(
-        provider.as_str(),
+    let result = client.leave(&chat, options).await;
+    let result = if args.wait.wait {
+        crate::wait::confirm_leave(common, &args.wait, &chat, result).await
+    } else {
+        (result, None)
+    };
+    let records = records_of(
+        provider,
         "leave",
-        chat.as_str(),
-        None,
-        &result,
-    )];
-    let errors: Vec<&Error> = result.as_ref().err().into_iter().collect();
-    finish(&records, &errors, args.common.json)
+        &chat,
+        &[None],
+        std::slice::from_ref(&result),
+        common,
+    );
+    let errors: Vec<&Error> = result.0.as_ref().err().into_iter().collect();
+    finish(&records, &errors, common.json)
 }
 
 /// `list`.
-pub(crate) async fn list(args: ChatArgs) -> Exit {
+pub(crate) async fn list(args: &ListArgs) -> Exit {
+    let common = &args.common;
     let Prepared {
         provider,
         client,
         chat,
-    } = match prepare(&args.common, false) {
+    } = match prepare(common, &[], false) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
     let result = client.participants(&chat).await;
-    let records = [Record::listed(provider.as_str(), chat.as_str(), &result)];
+    let mut record = Record::listed(provider.as_str(), chat.as_str(), &result);
+    if let (Err(e), Some(error)) = (&result, record.error.as_mut()) {
+        error.message = messages::for_cli_at(e, provider, common.base_url.as_deref());
+    }
     let errors: Vec<&Error> = result.as_ref().err().into_iter().collect();
-    finish(&records, &errors, args.common.json)
+    finish(&[record], &errors, common.json)
 }

@@ -2,10 +2,10 @@
 
 use std::io::Write;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use crate::{args::Cli, commands::Exit};
+use crate::commands::Exit;
 
 #[derive(Debug, Args)]
 pub(crate) struct CompletionsArgs {
@@ -19,7 +19,7 @@ pub(crate) struct CompletionsArgs {
 }
 
 pub(crate) fn run(args: &CompletionsArgs) -> Exit {
-    let mut command = Cli::command();
+    let mut command = crate::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "rosterkit", &mut script);
     let mut out = std::io::stdout().lock();

@@ -3,14 +3,17 @@
 
 use std::{io::Write, process::ExitCode};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod args;
 mod bulk;
 mod commands;
 mod completions;
+mod env;
+mod messages;
 mod output;
 mod sandbox;
+mod seed;
 mod tour;
 mod wait;
 
@@ -21,8 +24,16 @@ pub(crate) fn eprint_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// The command line, with the environment and exit codes in the top-level help.
+pub(crate) fn command() -> clap::Command {
+    Cli::command().after_help(env::help())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // Logs go to stderr, only when RUST_LOG asks for them; they never carry secrets.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -41,11 +52,15 @@ fn main() -> ExitCode {
     let exit = runtime.block_on(async move {
         match cli.command {
             Command::Tour => tour::run().await,
-            Command::Sandbox { addr } => sandbox::run(addr).await,
-            Command::Remove(a) => commands::change(a, false).await,
-            Command::Add(a) => commands::change(a, true).await,
-            Command::Leave(a) => commands::leave(a).await,
-            Command::List(a) => commands::list(a).await,
+            Command::Sandbox { addr, env, seed } => sandbox::run(addr, env, seed.as_deref()).await,
+            Command::Remove(a) => {
+                commands::change(&a.common, &a.handles, a.ensure, &a.wait, false).await
+            }
+            Command::Add(a) => {
+                commands::change(&a.common, &a.handles, a.ensure, &a.wait, true).await
+            }
+            Command::Leave(a) => commands::leave(&a).await,
+            Command::List(a) => commands::list(&a).await,
             Command::Bulk(a) => bulk::run(a).await,
             Command::Completions(a) => completions::run(&a),
         }

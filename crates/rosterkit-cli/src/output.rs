@@ -21,6 +21,30 @@ pub(crate) struct Record {
     pub(crate) trace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<ErrorRecord>,
+    /// Why an outcome is not final: every `queued` and `unconfirmed` record says what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
+}
+
+/// One line under every table: what each outcome means.
+pub(crate) const LEGEND: &str = "applied: done now · queued: accepted, applied later (Linq) · \
+already_done: nothing to do (--ensure) · unconfirmed: sent, the provider did not confirm · \
+failed: not done, see DETAIL";
+
+/// Why a `queued` or `unconfirmed` outcome of `provider` is not final, and what to do.
+pub(crate) fn note_for(provider: &str, outcome: &str) -> Option<&'static str> {
+    match (outcome, provider) {
+        ("queued", _) => {
+            Some("accepted and applied later; --wait waits until the chat shows it, `list` checks")
+        }
+        ("unconfirmed", "zapi") => {
+            Some("Z-API answered only `value: true`; --verify reads the group back to confirm")
+        }
+        ("unconfirmed", _) => {
+            Some("a retry left it open whether the first attempt took effect; `list` checks")
+        }
+        _ => None,
+    }
 }
 
 /// The failure part of a [`Record`].
@@ -49,10 +73,12 @@ impl Record {
             participants: None,
             trace_id: None,
             error: None,
+            note: None,
         };
         match result {
             Ok(outcome) => {
                 record.outcome = outcome.as_str();
+                record.note = note_for(provider, record.outcome).map(str::to_owned);
                 record.participants = outcome
                     .roster()
                     .map(|r| r.iter().map(ToString::to_string).collect());
@@ -77,6 +103,7 @@ impl Record {
             participants: None,
             trace_id: None,
             error: None,
+            note: None,
         };
         match result {
             Ok(list) => {
@@ -123,6 +150,9 @@ impl Record {
         if let Some(t) = &self.trace_id {
             parts.push(format!("trace {t}"));
         }
+        if let Some(n) = &self.note {
+            parts.push(n.clone());
+        }
         parts.join("; ")
     }
 }
@@ -155,7 +185,33 @@ pub(crate) fn print(records: &[Record], json: bool) -> io::Result<()> {
         ["OPERATION", "CHAT", "HANDLE", "OUTCOME", "DETAIL"],
         &rows,
     )?;
+    if records.iter().any(|r| r.operation != "list" || r.failed()) {
+        writeln!(out, "{LEGEND}")?;
+    }
     out.flush()
+}
+
+/// Makes `text` safe to print on a terminal: control characters (C0, DEL, C1: escape
+/// sequences, CR/LF that would fake rows) and bidirectional overrides and isolates (which
+/// reorder what is shown) become `\u{..}` escapes. Every table cell goes through it, since
+/// messages, handles and ids can come from a server.
+pub(crate) fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Writes an aligned text table; the last column is not padded.
@@ -164,8 +220,12 @@ pub(crate) fn table<const N: usize>(
     header: [&str; N],
     rows: &[[String; N]],
 ) -> io::Result<()> {
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape(cell)).collect())
+        .collect();
     let mut widths = header.map(|h| h.chars().count());
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -182,8 +242,39 @@ pub(crate) fn table<const N: usize>(
         writeln!(out)
     };
     line(out, header.to_vec())?;
-    for row in rows {
-        line(out, row.iter().map(String::as_str).collect())?;
+    for row in &rows {
+        line(out, row.iter().map(AsRef::as_ref).collect())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_terminal_controls_and_bidi() {
+        assert_eq!(escape("plain +14155551234"), "plain +14155551234");
+        assert_eq!(
+            escape("bad\x1b[2J\r\nfake row\u{202e}gnp.exe\u{9b}"),
+            "bad\\u{001b}[2J\\u{000d}\\u{000a}fake row\\u{202e}gnp.exe\\u{009b}"
+        );
+    }
+
+    #[test]
+    fn table_cells_are_escaped_and_stay_on_one_line() {
+        let mut out = Vec::new();
+        table(
+            &mut out,
+            ["A", "B"],
+            &[["x\ny".to_owned(), "\u{2066}z".to_owned()]],
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(
+            text.contains("x\\u{000a}y") && text.contains("\\u{2066}z"),
+            "{text}"
+        );
+    }
 }

@@ -194,7 +194,8 @@ async fn ten_thousand_operations_one_result_line_each_and_a_matching_summary() {
             ops.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
-            "--json",
+            "--summary-format",
+            "json",
             "--concurrency",
             "8",
         ],
@@ -307,7 +308,8 @@ async fn a_killed_run_resumes_without_repeating_finished_operations() {
             "--resume",
             out.to_str().unwrap(),
             "--ensure",
-            "--json",
+            "--summary-format",
+            "json",
         ],
     ))
     .await;
@@ -355,13 +357,23 @@ async fn a_killed_run_resumes_without_repeating_finished_operations() {
     sandbox.shutdown().await;
 }
 
-/// Ctrl-C: no new operations, in-flight ones finish and are written, exit 1; every request
-/// that reached the sandbox has a result line. A resume then does the rest.
+/// Ctrl-C (SIGINT): no new operations, in-flight ones finish and are written, exit 1; every
+/// request that reached the sandbox has a result line. A resume then does the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_lets_in_flight_calls_finish_and_exits_1() {
+    a_signal_lets_in_flight_calls_finish("INT").await;
+}
+
+/// SIGTERM (timeout, systemd, docker stop, Kubernetes) stops the run the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_calls_finish_and_exits_1() {
+    a_signal_lets_in_flight_calls_finish("TERM").await;
+}
+
+async fn a_signal_lets_in_flight_calls_finish(signal: &str) {
     const N: u64 = 1_000;
     let sandbox = Sandbox::start().await.unwrap();
-    let scratch = Scratch::new("ctrl-c");
+    let scratch = Scratch::new(&format!("signal-{signal}"));
     let chats = seed(&sandbox, 10, 104);
     let ops = scratch.path("ops.csv");
     removes_csv(&ops, &chats, N);
@@ -381,7 +393,8 @@ async fn ctrl_c_lets_in_flight_calls_finish_and_exits_1() {
             ops.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
-            "--json",
+            "--summary-format",
+            "json",
             "--concurrency",
             "4",
         ],
@@ -390,7 +403,7 @@ async fn ctrl_c_lets_in_flight_calls_finish_and_exits_1() {
     .unwrap();
     wait_for_lines(&out, 40, &mut child).await;
     let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
@@ -399,7 +412,10 @@ async fn ctrl_c_lets_in_flight_calls_finish_and_exits_1() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("SIG{signal}: stopping")),
+        "{stderr}"
+    );
     let s = summary(&run.stderr);
     assert_eq!(s["stopped"], true);
     assert_eq!(s["interrupted"], 0);
@@ -496,7 +512,10 @@ async fn jsonl_bad_rows_and_missing_credentials_are_failed_results() {
     let linq = by_line[&7];
     assert_eq!(linq["outcome"], "failed");
     assert!(
-        linq["error"]["message"].as_str().unwrap().contains("linq"),
+        linq["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("linq needs LINQ_API_V3_API_KEY in the environment"),
         "{linq}"
     );
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -550,6 +569,8 @@ async fn usage_errors_exit_2_and_send_nothing() {
             ops.to_str().unwrap(),
         ],
         vec!["bulk", "--file", bad.to_str().unwrap()],
+        vec!["bulk", "--file", "-", "--resume", ops.to_str().unwrap()],
+        vec!["bulk", "--file", ops.to_str().unwrap(), "--json"],
     ] {
         let run = output(rosterkit(&sandbox, &args)).await;
         assert_eq!(
@@ -586,4 +607,339 @@ fn completions_for_bash_zsh_and_fish() {
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(2));
+}
+
+/// Runs `rosterkit bulk` over `file` with extra args to the end.
+async fn bulk(sandbox: &Sandbox, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["bulk", "--file", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    output(rosterkit(sandbox, &args)).await
+}
+
+/// A header typo is reported once, naming the column, before any request (issue 17).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_header_typo_exits_2_naming_the_column() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("header");
+    let chat = seed(&sandbox, 1, 3).remove(0);
+    let ops = scratch.path("ops.csv");
+    fs::write(
+        &ops,
+        format!(
+            "op,provder,chat,handle\nremove,chert,{chat},{}\n",
+            member(0, 1)
+        ),
+    )
+    .unwrap();
+    let run = bulk(&sandbox, &ops, &[]).await;
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown column \"provder\""), "{stderr}");
+    assert!(run.stdout.is_empty());
+    assert!(sandbox.journal().is_empty());
+    sandbox.shutdown().await;
+}
+
+/// A quoted field holding a newline is one row, reported at the line it starts on; the rows
+/// after it keep their physical line numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_quoted_newlines_make_one_row() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("quoted");
+    let chat = seed(&sandbox, 1, 3).remove(0);
+    let ops = scratch.path("ops.csv");
+    fs::write(
+        &ops,
+        format!(
+            "op,provider,chat,handle\nremove,chert,\"{chat}\nx\",{}\nremove,chert,\"{chat}\",\"{}\"\n",
+            member(0, 1),
+            member(0, 2)
+        ),
+    )
+    .unwrap();
+    let run = bulk(&sandbox, &ops, &[]).await;
+    assert_eq!(run.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        (lines[0]["line"].as_u64(), lines[1]["line"].as_u64()),
+        (Some(2), Some(4))
+    );
+    let by_line: BTreeMap<u64, &Value> = lines
+        .iter()
+        .map(|l| (l["line"].as_u64().unwrap(), l))
+        .collect();
+    assert_eq!(by_line[&2]["outcome"], "failed");
+    assert_eq!(by_line[&2]["invalid_row"], true);
+    assert_eq!(by_line[&4]["outcome"], "applied");
+    assert_eq!(sandbox.journal().entries_for(Provider::Chert).len(), 1);
+    sandbox.shutdown().await;
+}
+
+/// Issue 16 item 2: a row inserted at the top of the input after a run is sent on resume; no
+/// finished row is sent again, and the invalid row is not re-run (no duplicate result lines).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_matches_rows_by_fingerprint_after_an_insert() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("insert");
+    let chat = seed(&sandbox, 1, 10).remove(0);
+    let row = |m: u64| format!("remove,chert,{chat},{}", member(0, m));
+    let ops = scratch.path("ops.csv");
+    let out = scratch.path("results.jsonl");
+    let first = [
+        row(1),
+        row(2),
+        "remove,telegram,c,+14155550100".to_owned(),
+        row(3),
+    ];
+    fs::write(&ops, first.join("\n") + "\n").unwrap();
+    let run = bulk(&sandbox, &ops, &["--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(result_lines(&out).len(), 4);
+
+    // A new row at the top: every old row moves down one line.
+    let second = [vec![row(4)], first.to_vec()].concat();
+    fs::write(&ops, second.join("\n") + "\n").unwrap();
+    let resumed = bulk(
+        &sandbox,
+        &ops,
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--resume",
+            out.to_str().unwrap(),
+            "--summary-format",
+            "json",
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("4 matched at a new line"), "{stderr}");
+    let s = summary(&resumed.stderr);
+    assert_eq!(
+        (s["results"].as_u64(), s["skipped"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(s["skipped_invalid"], 1);
+    let lines = result_lines(&out);
+    assert_eq!(lines.len(), 5, "one new result line, no duplicates");
+    assert_eq!(lines[4]["line"], 1);
+    assert_eq!(lines[4]["handle"], member(0, 4));
+    let per = deletes_per_handle(&sandbox);
+    for m in 1..=4 {
+        assert_eq!(per.get(&encoded(&member(0, m))), Some(&1), "member {m}");
+    }
+    sandbox.shutdown().await;
+}
+
+/// Issue 16 item 4: a result naming a line beyond the input is refused at once (no huge
+/// allocation), as is a results file from before fingerprints; nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_files_are_parsed_within_bounds() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("bounds");
+    let ops = scratch.path("ops.csv");
+    fs::write(&ops, "remove,chert,c,+14155550100\n").unwrap();
+    let resume = scratch.path("results.jsonl");
+    for (text, want) in [
+        (
+            r#"{"line":18446744073709551615,"fingerprint":"0123456789abcdef","outcome":"applied"}"#,
+            "input line 18446744073709551615",
+        ),
+        (r#"{"line":1,"outcome":"applied"}"#, "has no fingerprint"),
+    ] {
+        fs::write(&resume, format!("{text}\n")).unwrap();
+        let run = bulk(&sandbox, &ops, &["--resume", resume.to_str().unwrap()]).await;
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+    }
+    assert!(sandbox.journal().is_empty());
+    sandbox.shutdown().await;
+}
+
+/// Issue 16 item 10: a JSON row with a key twice is refused, not run as its last value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_rows_with_duplicate_keys_are_refused() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("dup-keys");
+    let chat = seed(&sandbox, 1, 3).remove(0);
+    let ops = scratch.path("ops.jsonl");
+    fs::write(
+        &ops,
+        format!(
+            r#"{{"op":"remove","provider":"chert","chat":"{chat}","handle":"{}","op":"add"}}"#,
+            member(0, 1)
+        ),
+    )
+    .unwrap();
+    let run = bulk(&sandbox, &ops, &[]).await;
+    assert_eq!(run.status.code(), Some(2));
+    let line: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(line["error"]["kind"], "invalid_input");
+    assert!(
+        line["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key \"op\""),
+        "{line}"
+    );
+    assert!(sandbox.journal().is_empty());
+    sandbox.shutdown().await;
+}
+
+/// `--shard I/N`: N runs over one file do every row exactly once, each chat in one shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_one_file_without_overlap() {
+    const SHARDS: u64 = 3;
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("shards");
+    let chats = seed(&sandbox, 12, 8);
+    let ops = scratch.path("ops.csv");
+    removes_csv(&ops, &chats, 48);
+    let mut all = Vec::new();
+    for i in 0..SHARDS {
+        let out = scratch.path(&format!("results-{i}.jsonl"));
+        let shard = format!("{i}/{SHARDS}");
+        let run = bulk(
+            &sandbox,
+            &ops,
+            &["--shard", &shard, "--out", out.to_str().unwrap(), "--quiet"],
+        )
+        .await;
+        // --quiet: nothing on stderr when nothing went wrong.
+        assert!(
+            run.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let lines = result_lines(&out);
+        let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "failed").collect();
+        assert_eq!(run.status.code(), Some(0), "{failed:?}");
+        all.extend(lines.into_iter().map(|l| (i, l)));
+    }
+    let mut seen: Vec<u64> = all
+        .iter()
+        .map(|(_, l)| l["line"].as_u64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (2..50).collect::<Vec<u64>>());
+    // Every row of a chat ran in the same shard.
+    let mut chats_per_shard: HashMap<String, std::collections::BTreeSet<u64>> = HashMap::new();
+    for (shard, l) in &all {
+        chats_per_shard
+            .entry(l["chat"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(*shard);
+    }
+    assert!(
+        chats_per_shard.values().all(|s| s.len() == 1),
+        "{chats_per_shard:?}"
+    );
+    assert_eq!(chats_per_shard.len(), chats.len());
+    assert_eq!(sandbox.journal().entries_for(Provider::Chert).len(), 48);
+    let run = bulk(&sandbox, &ops, &["--shard", "3/3"]).await;
+    assert_eq!(run.status.code(), Some(2));
+    sandbox.shutdown().await;
+}
+
+/// `| head`: a closed stdout ends the run without an error message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_run_quietly() {
+    use std::io::{BufRead, BufReader};
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("epipe");
+    let chats = seed(&sandbox, 10, 104);
+    let ops = scratch.path("ops.csv");
+    removes_csv(&ops, &chats, 1_000);
+    let mut child = rosterkit(&sandbox, &["bulk", "--file", ops.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let run = tokio::task::spawn_blocking(move || {
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first).unwrap();
+        // Dropping the reader closes the pipe, as `head -1` does.
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("pipe"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    sandbox.shutdown().await;
+}
+
+/// A second signal stops at once: calls still in flight are cut off (reported `interrupted`),
+/// not waited for through the grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_at_once() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("second-signal");
+    let chats = seed(&sandbox, 4, 8);
+    let ops = scratch.path("ops.csv");
+    removes_csv(&ops, &chats, 8);
+    let out = scratch.path("results.jsonl");
+    // Every call takes a minute: only the signals can end this run.
+    sandbox.faults().inject(
+        Fault::new(
+            Provider::Chert,
+            FaultAction::Latency(Duration::from_secs(60)),
+        )
+        .times(1_000),
+    );
+    let child = rosterkit(
+        &sandbox,
+        &[
+            "bulk",
+            "--file",
+            ops.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--summary-format",
+            "json",
+            "--grace",
+            "600",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    // Wait (bounded) until calls are in flight at the sandbox.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sandbox.journal().entries_for(Provider::Chert).is_empty() {
+        assert!(Instant::now() < deadline, "no call reached the sandbox");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        assert!(
+            Command::new("kill")
+                .args([name, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped_at = Instant::now();
+    signal("-INT");
+    let run = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let took = stopped_at.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "the second signal did not stop the run at once: {took:?}"
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let s = summary(&run.stderr);
+    assert!(s["interrupted"].as_u64().unwrap() > 0, "{s}");
+    sandbox.shutdown().await;
 }
