@@ -9,6 +9,7 @@ use std::{
 
 use tracing_subscriber::fmt::MakeWriter;
 
+pub mod hostile;
 pub mod soak;
 
 /// Everything logged while the guard from [`LogCapture::install`] is alive, at trace level,

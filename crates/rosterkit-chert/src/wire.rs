@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use rosterkit_core::{E164, Handle, NativeId};
+use rosterkit_core::{
+    E164, Handle, HintUnit, NativeId, retry_hint, retry_hint_f64, retry_hint_whole,
+};
 use serde::{Deserialize, Deserializer, Serialize, de::IgnoredAny};
 
 /// The add request body: exactly `{"address":"<E.164 or email>"}`.
@@ -146,11 +148,13 @@ pub(crate) enum Seconds {
 }
 
 impl Seconds {
+    /// The server's wait: saturated at [`rosterkit_core::MAX_RETRY_HINT`]; `None` when negative,
+    /// NaN or not a number.
     pub(crate) fn to_duration(&self) -> Option<Duration> {
         match self {
-            Self::Whole(s) => Some(Duration::from_secs(*s)),
-            Self::Fraction(s) => Duration::try_from_secs_f64(*s).ok(),
-            Self::Text(t) => t.trim().parse().ok().map(Duration::from_secs),
+            Self::Whole(s) => Some(retry_hint_whole(*s, HintUnit::Seconds)),
+            Self::Fraction(s) => retry_hint_f64(*s, HintUnit::Seconds),
+            Self::Text(t) => retry_hint(t, HintUnit::Seconds),
         }
     }
 }
@@ -285,7 +289,9 @@ mod tests {
         assert_eq!(d("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(d("\" 2 \""), Some(Duration::from_secs(2)));
         assert_eq!(d("-1"), None);
-        assert_eq!(d("1e300"), None);
+        // Issue #16: an absurd wait saturates (and ends the retries); NaN is ignored.
+        assert_eq!(d("1e300"), Some(rosterkit_core::MAX_RETRY_HINT));
+        assert_eq!(d("\"NaN\""), None);
         assert_eq!(d("\"soon\""), None);
     }
 

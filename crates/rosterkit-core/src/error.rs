@@ -395,7 +395,7 @@ impl fmt::Debug for Error {
 
 impl fmt::Debug for Masked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{self}\"")
+        write!(f, "{:?}", self.to_string())
     }
 }
 

@@ -61,7 +61,10 @@ pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership};
 pub use operation::{Attempt, Operation};
 pub use outcome::{Outcome, Participant};
 pub use reason::Reason;
-pub use retry::{RetryPolicy, retry_after_from_headers};
+pub use retry::{
+    HintUnit, MAX_RETRY_HINT, RetryPolicy, retry_after_from_headers, retry_hint, retry_hint_f64,
+    retry_hint_whole,
+};
 pub use secret::Secret;
 pub use transport::{
     DEFAULT_BODY_LIMIT, HttpClient, TransportError, TransportErrorKind, check_scheme,

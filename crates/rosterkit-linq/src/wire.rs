@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rosterkit_core::{Handle, NativeId};
+use rosterkit_core::{Handle, HintUnit, NativeId, retry_hint, retry_hint_f64, retry_hint_whole};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The remove and add request body: exactly `{"handle":"<E.164 or email>"}`.
@@ -126,11 +126,13 @@ pub(crate) enum Seconds {
 }
 
 impl Seconds {
+    /// The server's wait: saturated at [`rosterkit_core::MAX_RETRY_HINT`]; `None` when negative,
+    /// NaN or not a number.
     pub(crate) fn to_duration(&self) -> Option<Duration> {
         match self {
-            Self::Whole(s) => Some(Duration::from_secs(*s)),
-            Self::Fraction(s) => Duration::try_from_secs_f64(*s).ok(),
-            Self::Text(t) => t.trim().parse().ok().map(Duration::from_secs),
+            Self::Whole(s) => Some(retry_hint_whole(*s, HintUnit::Seconds)),
+            Self::Fraction(s) => retry_hint_f64(*s, HintUnit::Seconds),
+            Self::Text(t) => retry_hint(t, HintUnit::Seconds),
         }
     }
 }
@@ -222,7 +224,12 @@ mod tests {
         assert_eq!(d("0.5"), Some(Duration::from_millis(500)));
         assert_eq!(d("\" 3 \""), Some(Duration::from_secs(3)));
         assert_eq!(d("-1"), None);
-        assert_eq!(d("1e300"), None);
+        // Issue #16 (the forms are core's `retry_hint`): saturate or ignore, never panic.
+        assert_eq!(
+            d("18446744073709551615000"),
+            Some(rosterkit_core::MAX_RETRY_HINT)
+        );
+        assert_eq!(d("\"-7\""), None);
         assert_eq!(d("\"later\""), None);
     }
 

@@ -3,9 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use rosterkit_core::{
-    Bytes, Error, ErrorKind,
+    Bytes, Error, ErrorKind, HintUnit,
     http::{HeaderMap, StatusCode},
-    retry_after_from_headers,
+    retry_after_from_headers, retry_hint_whole,
 };
 use serde_json::Value;
 
@@ -89,7 +89,9 @@ fn from_error_body(
         Some(entry) => entry.to_error(PROVIDER, message),
         None => by_status(status, message).with_code(errcode),
     };
-    let body_wait = reply.retry_after_ms.map(Duration::from_millis);
+    let body_wait = reply
+        .retry_after_ms
+        .map(|ms| retry_hint_whole(ms, HintUnit::Millis));
     match body_wait.max(header_wait) {
         Some(wait) => err.with_retry_after(wait),
         None => err,
