@@ -1,7 +1,5 @@
 //! Command-line arguments.
 
-use std::net::SocketAddr;
-
 use clap::{Args, Parser, Subcommand};
 
 /// Manage group-chat membership across messaging providers.
@@ -20,11 +18,7 @@ pub(crate) enum Command {
     /// Start an embedded sandbox and walk through every provider's contract.
     Tour,
     /// Run the provider emulators on a loopback port until interrupted.
-    Sandbox {
-        /// Address to listen on (loopback).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        addr: SocketAddr,
-    },
+    Sandbox(crate::sandbox::SandboxArgs),
     /// Remove participants from a group chat.
     Remove(ChangeArgs),
     /// Add participants to a group chat.

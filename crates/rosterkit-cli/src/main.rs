@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     let exit = runtime.block_on(async move {
         match cli.command {
             Command::Tour => tour::run().await,
-            Command::Sandbox { addr } => sandbox::run(addr).await,
+            Command::Sandbox(a) => sandbox::run(a).await,
             Command::Remove(a) => commands::change(a, false).await,
             Command::Add(a) => commands::change(a, true).await,
             Command::Leave(a) => commands::leave(a).await,

@@ -1,25 +1,57 @@
 //! `rosterkit sandbox`: the emulators on a loopback port, for tests in any language.
 
-use std::{io::Write, net::SocketAddr};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use rosterkit_sandbox::Sandbox;
+use clap::Args;
+use rosterkit_sandbox::{Sandbox, SandboxConfig};
 
 use crate::commands::Exit;
 
-pub(crate) async fn run(addr: SocketAddr) -> Exit {
+/// Options of `rosterkit sandbox`.
+#[derive(Debug, Args)]
+pub(crate) struct SandboxArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Serve HTTPS with a certificate for 127.0.0.1, ::1 and localhost, signed by a CA
+    /// generated at start (trust it with NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, ...).
+    #[arg(long)]
+    tls: bool,
+    /// Write the generated CA certificate (PEM) here; needs --tls.
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    cert_out: Option<PathBuf>,
+}
+
+pub(crate) async fn run(args: SandboxArgs) -> Exit {
+    let addr = args.addr;
     if !addr.ip().is_loopback() {
         crate::eprint_line(
             "error: the sandbox listens on loopback addresses only (127.0.0.1, ::1)",
         );
         return Exit::Usage;
     }
-    let sandbox = match Sandbox::start_on(addr).await {
+    let mut config = SandboxConfig::default();
+    config.addr = addr;
+    config.tls = args.tls;
+    let sandbox = match Sandbox::start_with(config).await {
         Ok(s) => s,
         Err(e) => {
-            crate::eprint_line(&format!("error: cannot listen on {addr}: {e}"));
+            crate::eprint_line(&format!("error: cannot start the sandbox on {addr}: {e}"));
             return Exit::Failed;
         }
     };
+    if let (Some(path), Some(pem)) = (&args.cert_out, sandbox.ca_pem())
+        && let Err(e) = std::fs::write(path, pem)
+    {
+        crate::eprint_line(&format!(
+            "error: cannot write the CA certificate to {}: {e}",
+            path.display()
+        ));
+        sandbox.shutdown().await;
+        return Exit::Failed;
+    }
     let line = match serde_json::to_string(&sandbox.info()) {
         Ok(l) => l,
         Err(e) => {

@@ -58,5 +58,5 @@ pub(crate) fn build(framework: &Framework, emulators: &Emulators, base_url: &str
     app = mount(app, framework, linq::router(&emulators.linq));
     app = mount(app, framework, zapi::router(&emulators.zapi));
     app = mount(app, framework, acs::router(&emulators.acs, base_url));
-    app
+    app.layer(axum::middleware::from_fn(control::guard))
 }

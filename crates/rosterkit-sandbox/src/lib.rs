@@ -100,7 +100,8 @@
 //!
 //! # Feature flags
 //!
-//! None: the crate always hosts every emulator it has.
+//! - `tls`: serve HTTPS with a certificate generated at start ([`SandboxConfig::tls`],
+//!   [`Sandbox::ca_pem`]); adds rustls and rcgen. Every emulator is always hosted.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -118,11 +119,13 @@ mod provider;
 mod sandbox;
 mod server;
 mod sync;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod zapi;
 
 pub use fault::{Fault, FaultAction, FaultKind, Faults};
 pub use http::{Method, StatusCode};
-pub use journal::{DEFAULT_JOURNAL_CAPACITY, Journal, JournalEntry};
+pub use journal::{DEFAULT_JOURNAL_CAPACITY, DEFAULT_JOURNAL_MAX_BYTES, Journal, JournalEntry};
 pub use provider::{Provider, UnknownProvider};
 pub use sandbox::{DEFAULT_BODY_LIMIT, Sandbox, SandboxConfig, SandboxInfo};
 

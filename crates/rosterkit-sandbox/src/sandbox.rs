@@ -13,8 +13,8 @@ use crate::app::{self, Emulators};
 use crate::chert::{ChertCredentials, ChertEmulator};
 use crate::clock::Clock;
 use crate::fault::Faults;
-use crate::framework::Framework;
-use crate::journal::{DEFAULT_JOURNAL_CAPACITY, Journal};
+use crate::framework::{BodyBudget, Framework};
+use crate::journal::{DEFAULT_JOURNAL_CAPACITY, DEFAULT_JOURNAL_MAX_BYTES, Journal};
 use crate::linq::{LinqCredentials, LinqEmulator};
 use crate::server;
 use crate::zapi::{ZapiCredentials, ZapiEmulator};
@@ -30,9 +30,17 @@ pub struct SandboxConfig {
     pub addr: SocketAddr,
     /// How many journal entries to keep before dropping the oldest.
     pub journal_capacity: usize,
+    /// How many bytes (bodies, headers, paths) the journal keeps before dropping the oldest
+    /// entries.
+    pub journal_max_bytes: usize,
     /// The largest request body an emulator accepts; larger ones get a bare 413 (not in the
     /// provider's error format, and journaled with status 413).
     pub body_limit: usize,
+    /// Serve HTTPS with a certificate for `127.0.0.1`, `::1` and `localhost` signed by a CA
+    /// generated at start ([`Sandbox::ca_pem`]); base URLs are then `https://`.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: bool,
 }
 
 impl Default for SandboxConfig {
@@ -40,7 +48,10 @@ impl Default for SandboxConfig {
         SandboxConfig {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             journal_capacity: DEFAULT_JOURNAL_CAPACITY,
+            journal_max_bytes: DEFAULT_JOURNAL_MAX_BYTES,
             body_limit: DEFAULT_BODY_LIMIT,
+            #[cfg(feature = "tls")]
+            tls: false,
         }
     }
 }
@@ -85,6 +96,8 @@ pub struct Sandbox {
     emulators: Emulators,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    #[cfg(feature = "tls")]
+    ca_pem: Option<String>,
 }
 
 impl Sandbox {
@@ -119,19 +132,35 @@ impl Sandbox {
     ///
     /// If the listening socket cannot be bound.
     pub async fn start_with(config: SandboxConfig) -> io::Result<Sandbox> {
+        #[cfg(feature = "tls")]
+        let tls = config.tls.then(crate::tls::generate).transpose()?;
+        #[cfg(feature = "tls")]
+        let (transport, scheme, ca_pem) = match tls {
+            Some(setup) => (
+                server::Transport::Tls(setup.acceptor),
+                "https",
+                Some(setup.ca_pem),
+            ),
+            None => (server::Transport::Plain, "http", None),
+        };
+        #[cfg(not(feature = "tls"))]
+        let (transport, scheme) = (server::Transport::Plain, "http");
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{}", reachable(addr));
+        let base_url = format!("{scheme}://{}", reachable(addr));
+        let journal = Journal::new(config.journal_capacity);
+        journal.set_max_bytes(config.journal_max_bytes);
         let framework = Framework {
-            journal: Journal::new(config.journal_capacity),
+            journal,
             faults: Faults::default(),
             clock: Clock::default(),
             body_limit: config.body_limit,
+            body_budget: BodyBudget::default(),
         };
         let emulators = Emulators::new(&framework);
         let router = app::build(&framework, &emulators, &base_url);
         let (shutdown, signal) = watch::channel(false);
-        let task = tokio::spawn(server::run(listener, router, signal));
+        let task = tokio::spawn(server::run(listener, transport, router, signal));
         Ok(Sandbox {
             addr,
             base_url,
@@ -139,7 +168,18 @@ impl Sandbox {
             emulators,
             shutdown,
             task,
+            #[cfg(feature = "tls")]
+            ca_pem,
         })
+    }
+
+    /// The PEM of the certificate authority that signed the server's certificate, when
+    /// serving HTTPS ([`SandboxConfig::tls`]): what clients must trust.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[must_use]
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The address the server is bound to.
@@ -148,7 +188,7 @@ impl Sandbox {
         self.addr
     }
 
-    /// The root URL, `http://127.0.0.1:PORT` (no trailing slash). When bound to an
+    /// The root URL, `http://127.0.0.1:PORT` (`https://` with TLS; no trailing slash). When bound to an
     /// unspecified address (`0.0.0.0`), the URL names loopback instead.
     #[must_use]
     pub fn base_url(&self) -> &str {

@@ -9,14 +9,14 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::header::{CONTENT_TYPE, HOST, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::error::AcsError;
 use super::{AcsEmulator, AcsParticipant, CHAT_API_VERSIONS, IDENTITY_API_VERSION, auth, ids};
-use crate::framework::{Effects, RawTarget};
+use crate::framework::{ClientOrigin, Effects, RawTarget};
 use crate::provider::Provider;
 use crate::sync::lock;
 
@@ -341,6 +341,7 @@ async fn list(
     State(ctx): State<Ctx>,
     Path(thread): Path<String>,
     RawQuery(query): RawQuery,
+    ClientOrigin(client_origin): ClientOrigin,
     headers: HeaderMap,
 ) -> Result<Response, AcsError> {
     let emulator = &ctx.emulator;
@@ -389,10 +390,7 @@ async fn list(
     if next < participants.len() {
         let origin = match &state.settings.foreign_next_link {
             Some(origin) => origin.clone(),
-            None => headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map_or_else(|| ctx.base_url.to_string(), |host| format!("http://{host}")),
+            None => client_origin.unwrap_or_else(|| ctx.base_url.to_string()),
         };
         let link = format!(
             "{origin}{}/chat/threads/{}/participants?skip={next}&maxPageSize={size}&api-version={version}",

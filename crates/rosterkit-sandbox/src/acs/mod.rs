@@ -22,9 +22,9 @@
 //!   200, at most 250 per thread) → 201 `{}` or `{"invalidParticipants":[..]}` (codes as
 //!   strings, for the ids set with [`AcsEmulator::set_invalid_participant`] and for identifiers
 //!   of unknown kind → `"404"`); `GET .../participants?maxPageSize=&skip=` → 200
-//!   `{"value":[..],"nextLink"?}` (default page size 100; `nextLink` is an absolute URL on the
-//!   host the request named, or on [`AcsEmulator::set_foreign_next_link`]'s origin). The thread
-//!   id is percent-decoded (`19%3A..%40thread.v2` and `19:..@thread.v2` both work).
+//!   `{"value":[..],"nextLink"?}` (default page size 100; `nextLink` is an absolute URL with
+//!   the scheme (`https` on a TLS connection) and host the request used, or on
+//!   [`AcsEmulator::set_foreign_next_link`]'s origin). The thread id is percent-decoded (`19%3A..%40thread.v2` and `19:..@thread.v2` both work).
 //! - **Checks, in order:** `api-version` (400), token (401), thread exists (404 `NotFound`),
 //!   caller is a participant (403 `Forbidden`), body (400 `BadRequest`), for a remove of someone
 //!   else whether members may remove others ([`AcsEmulator::set_members_may_remove_others`],

@@ -38,6 +38,7 @@ fn harness() -> Harness {
         faults: Faults::default(),
         clock: Clock::default(),
         body_limit: 1 << 20,
+        body_budget: crate::framework::BodyBudget::default(),
     };
     let emulators = Emulators::new(&framework);
     let router = app::build(&framework, &emulators, "http://127.0.0.1:8443");

@@ -214,14 +214,33 @@ impl LinqChat {
 /// A webhook subscription, as seeded through [`LinqEmulator::add_webhook_subscription`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinqWebhookSeed {
-    /// Where to POST deliveries (`http://` only). A `?version=YYYY-MM-DD` query sets the
-    /// payload's `webhook_version` (default `2026-02-03`).
+    /// Where to POST deliveries (`http://` only, no whitespace or control characters: the
+    /// control plane refuses others, and a delivery to one fails without being sent). A
+    /// `?version=YYYY-MM-DD` query sets the payload's `webhook_version` (default
+    /// `2026-02-03`).
     pub target_url: String,
     /// The signing secret (the whole `whsec_…` string is the HMAC key).
     pub signing_secret: String,
     /// The event types to deliver; empty for every type.
     #[serde(default)]
     pub subscribed_events: Vec<String>,
+}
+
+/// Checks a webhook target before it can reach a request line: `http://`, an authority, and
+/// no whitespace or control characters (CR/LF would inject headers into the delivery).
+pub(crate) fn check_target_url(url: &str) -> Result<(), String> {
+    if let Some(c) = url.chars().find(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "target_url must not contain whitespace or control characters (found {c:?})"
+        ));
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| "only http:// webhook targets are supported by the sandbox".to_owned())?;
+    if rest.split('/').next().is_none_or(str::is_empty) {
+        return Err("target_url needs a host".to_owned());
+    }
+    Ok(())
 }
 
 /// A mutation accepted and not applied yet.
