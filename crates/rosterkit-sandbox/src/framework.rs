@@ -124,6 +124,21 @@ pub(crate) struct ConnKill(pub(crate) Arc<Notify>);
 #[derive(Debug, Clone)]
 pub(crate) struct RawTarget(pub(crate) String);
 
+impl RawTarget {
+    /// The target as received, or the URI's path and query outside the accept loop.
+    pub(crate) fn of(parts: &Parts) -> String {
+        parts.extensions.get::<RawTarget>().map_or_else(
+            || {
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned())
+            },
+            |raw| raw.0.clone(),
+        )
+    }
+}
+
 /// The state changes applied while handling one request, collected for the journal.
 ///
 /// As an extractor it never fails: outside the framework layer it is a detached collector.
@@ -164,15 +179,7 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
     let fw = &ctx.framework;
     let seq = fw.journal.next_seq();
     let (mut parts, body) = request.into_parts();
-    let path = parts.extensions.get::<RawTarget>().map_or_else(
-        || {
-            parts
-                .uri
-                .path_and_query()
-                .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned())
-        },
-        |raw| raw.0.clone(),
-    );
+    let path = RawTarget::of(&parts);
     let headers = parts
         .headers
         .iter()

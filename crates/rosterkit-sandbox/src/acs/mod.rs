@@ -2,18 +2,26 @@
 //!
 //! It follows the "Emulator" column of the project's ACS contract notes:
 //!
-//! - **Identity.** `POST /identities/{id}/:issueAccessToken?api-version=2023-10-01` with
-//!   `{"scopes":[..],"expiresInMinutes"?}` (60 to 1440, default 1440) is checked with the
-//!   access key exactly as ACS does (`x-ms-date`, `x-ms-content-sha256` and
+//! - **Identity** (the calls Azure's identity SDKs make with a connection string), all with
+//!   `api-version=2023-10-01` and checked with the access key exactly as ACS does
+//!   (`x-ms-date`, `x-ms-content-sha256` and
 //!   `Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=..`)
-//!   against the path and query **as received**, `/acs` prefix included, and the `Host` header;
-//!   `x-ms-date` must be within ±15 minutes of the emulator's clock. It answers
-//!   `200 {"token","expiresOn"}`; the token is a JWT-shaped string whose payload carries
-//!   `skypeid` (the id without `8:`) and `exp`. The user id must be an ACS user (`8:acs:...`),
-//!   any such id is accepted.
-//! - **Chat auth.** Chat routes need `Authorization: Bearer <token>`: one issued here and not
-//!   expired (by the emulator's clock), or the fixed [`DEFAULT_USER_TOKEN`] of
-//!   [`DEFAULT_USER_ID`]. Otherwise 401 `Unauthorized`.
+//!   against the path and query **as received**, `/acs` prefix included, and the `Host`
+//!   header; `x-ms-date` must be within ±15 minutes of the emulator's clock:
+//!   - `POST /identities` `{"createTokenWithScopes"?,"expiresInMinutes"?}` → 201
+//!     `{"identity":{"id":"8:acs:<resource>_<uuid>"},"accessToken"?:{"token","expiresOn"}}`
+//!     (a new user every call);
+//!   - `POST /identities/{id}/:issueAccessToken` `{"scopes":[..],"expiresInMinutes"?}` (60 to
+//!     1440, default 1440) → 200 `{"token","expiresOn"}`; any ACS user id (`8:acs:...`) is
+//!     accepted;
+//!   - `POST /identities/{id}/:revokeAccessTokens` → 204; `DELETE /identities/{id}` → 204
+//!     (the user's tokens stop working).
+//!
+//!   Tokens are JWT-shaped (`alg: none`); the payload carries `skypeid` (the id without `8:`),
+//!   `iat`, `nbf`, `exp` (which the SDKs read to refresh), `acsScope` and `resourceId`.
+//! - **Chat auth.** Chat routes need `Authorization: Bearer <token>`: one issued here with a
+//!   `chat` (or `chat.*`) scope, not revoked and not expired (by the emulator's clock), or the
+//!   fixed [`DEFAULT_USER_TOKEN`] of [`DEFAULT_USER_ID`]. Otherwise 401 `Unauthorized`.
 //! - **Versions.** `api-version` is required: chat routes accept [`CHAT_API_VERSIONS`], the
 //!   identity route `2023-10-01`; missing or other → 400 `BadRequest` (ours: undocumented).
 //!   Chat replies carry `api-supported-versions`.
@@ -24,7 +32,8 @@
 //!   of unknown kind → `"404"`); `GET .../participants?maxPageSize=&skip=` → 200
 //!   `{"value":[..],"nextLink"?}` (default page size 100; `nextLink` is an absolute URL with
 //!   the scheme (`https` on a TLS connection) and host the request used, or on
-//!   [`AcsEmulator::set_foreign_next_link`]'s origin). The thread id is percent-decoded (`19%3A..%40thread.v2` and `19:..@thread.v2` both work).
+//!   [`AcsEmulator::set_foreign_next_link`]'s origin). The thread id is percent-decoded
+//!   (`19%3A..%40thread.v2` and `19:..@thread.v2` both work).
 //! - **Checks, in order:** `api-version` (400), token (401), thread exists (404 `NotFound`),
 //!   caller is a participant (403 `Forbidden`), body (400 `BadRequest`), for a remove of someone
 //!   else whether members may remove others ([`AcsEmulator::set_members_may_remove_others`],
@@ -42,6 +51,7 @@ mod api;
 mod auth;
 mod control;
 mod error;
+mod identity;
 mod ids;
 mod rate;
 #[cfg(test)]
@@ -201,7 +211,12 @@ impl Default for AcsSettings {
 struct IssuedToken {
     user_id: String,
     expires_unix: u64,
+    /// The scopes it was issued for (`chat`, `voip`, `chat.join`, ...).
+    scopes: Vec<String>,
 }
+
+/// The resource id in the user ids the emulator creates (`8:acs:<resource>_<user>`).
+const SANDBOX_RESOURCE_ID: &str = "5a4db0c5-0000-4000-8000-000000000000";
 
 /// A cloneable handle on the ACS emulator's state: seed threads, inspect them, flip test
 /// switches, mint tokens. Obtained from [`Sandbox::acs`](crate::Sandbox::acs).
@@ -216,6 +231,8 @@ pub struct AcsEmulator {
 struct AcsState {
     threads: HashMap<String, AcsThread>,
     tokens: HashMap<String, IssuedToken>,
+    /// Users created through the Identity API, in creation order.
+    identities: Vec<String>,
     settings: AcsSettings,
     access_key: String,
 }
@@ -237,6 +254,7 @@ impl AcsEmulator {
             state: Arc::new(Mutex::new(AcsState {
                 threads: HashMap::new(),
                 tokens: HashMap::new(),
+                identities: Vec::new(),
                 settings: AcsSettings::default(),
                 access_key: DEFAULT_ACCESS_KEY.to_owned(),
             })),
@@ -369,17 +387,57 @@ impl AcsEmulator {
     /// Mints a chat token for `user_id` valid `minutes` from the emulator's clock, as the
     /// identity route would, and returns `(token, expiresOn)`.
     pub fn issue_token(&self, user_id: &str, minutes: u64) -> (String, String) {
+        self.issue_scoped_token(user_id, &["chat".to_owned()], minutes)
+    }
+
+    /// Mints a token for `user_id` with these scopes; chat routes accept it when one scope is
+    /// `chat` or starts with `chat.`.
+    fn issue_scoped_token(
+        &self,
+        user_id: &str,
+        scopes: &[String],
+        minutes: u64,
+    ) -> (String, String) {
         let now = self.clock.now_unix();
         let expires = now.saturating_add(minutes.saturating_mul(60));
-        let token = auth::mint_token(user_id, now, expires);
+        let token = auth::mint_token(user_id, scopes, now, expires);
         lock(&self.state).tokens.insert(
             token.clone(),
             IssuedToken {
                 user_id: user_id.to_owned(),
                 expires_unix: expires,
+                scopes: scopes.to_vec(),
             },
         );
         (token, ids::rfc3339(expires))
+    }
+
+    /// Creates a Communication Services user (`8:acs:<resource>_<uuid>`), as
+    /// `POST /identities` does, and returns its id.
+    pub fn create_identity(&self) -> String {
+        let id = format!("8:acs:{SANDBOX_RESOURCE_ID}_{}", ids::new_uuid());
+        lock(&self.state).identities.push(id.clone());
+        id
+    }
+
+    /// The users created through the Identity API, in creation order.
+    #[must_use]
+    pub fn identities(&self) -> Vec<String> {
+        lock(&self.state).identities.clone()
+    }
+
+    /// Revokes every token issued to `user_id`; returns how many.
+    pub fn revoke_tokens(&self, user_id: &str) -> usize {
+        let mut state = lock(&self.state);
+        let before = state.tokens.len();
+        state.tokens.retain(|_, t| t.user_id != user_id);
+        before - state.tokens.len()
+    }
+
+    /// Deletes a user created through the Identity API and revokes its tokens.
+    pub fn delete_identity(&self, user_id: &str) {
+        self.revoke_tokens(user_id);
+        lock(&self.state).identities.retain(|id| id != user_id);
     }
 
     /// The credentials of the service user, given the sandbox's base URL.
