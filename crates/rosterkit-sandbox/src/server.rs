@@ -132,6 +132,7 @@ async fn serve_connection<I>(
             |pq| pq.as_str().to_owned(),
         );
         request.extensions_mut().insert(RawTarget(target));
+        crate::app::alias_root_routes(&mut request);
         request.extensions_mut().insert(request_kill.clone());
         request.extensions_mut().insert(info);
         let mut app = app.clone();

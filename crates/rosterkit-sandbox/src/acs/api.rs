@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Extension, Path, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::AcsError;
 use super::{AcsEmulator, AcsParticipant, CHAT_API_VERSIONS, auth, identity, ids};
-use crate::framework::{ClientOrigin, Effects};
+use crate::framework::{ClientOrigin, Effects, RawTarget};
 use crate::provider::Provider;
 use crate::sync::lock;
 
@@ -344,6 +344,7 @@ async fn list(
     Path(thread): Path<String>,
     RawQuery(query): RawQuery,
     ClientOrigin(client_origin): ClientOrigin,
+    raw_target: Option<Extension<RawTarget>>,
     headers: HeaderMap,
 ) -> Result<Response, AcsError> {
     let emulator = &ctx.emulator;
@@ -394,9 +395,15 @@ async fn list(
             Some(origin) => origin.clone(),
             None => client_origin.unwrap_or_else(|| ctx.base_url.to_string()),
         };
+        // Keep the client's prefix: `/acs`, or none when it came through the root alias.
+        let at_root = raw_target.is_some_and(|Extension(raw)| raw.0.starts_with("/chat/"));
+        let prefix = if at_root {
+            ""
+        } else {
+            Provider::Acs.mount_path()
+        };
         let link = format!(
-            "{origin}{}/chat/threads/{}/participants?skip={next}&maxPageSize={size}&api-version={version}",
-            Provider::Acs.mount_path(),
+            "{origin}{prefix}/chat/threads/{}/participants?skip={next}&maxPageSize={size}&api-version={version}",
             utf8_percent_encode(&thread, LINK_SEGMENT),
         );
         reply.insert("nextLink".to_owned(), Value::from(link));

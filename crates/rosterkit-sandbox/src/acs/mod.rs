@@ -2,6 +2,9 @@
 //!
 //! It follows the "Emulator" column of the project's ACS contract notes:
 //!
+//! - **Mounts.** `/acs/...`, and also the root (`/identities...`, `/chat/...`) because Azure's
+//!   SDKs accept only an origin as the endpoint ([`AcsCredentials::sdk_connection_string`]).
+//!
 //! - **Identity** (the calls Azure's identity SDKs make with a connection string), all with
 //!   `api-version=2023-10-01` and checked with the access key exactly as ACS does
 //!   (`x-ms-date`, `x-ms-content-sha256` and
@@ -90,6 +93,7 @@ pub const IDENTITY_API_VERSION: &str = "2023-10-01";
 
 /// How to reach the ACS emulator: what an ACS client needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AcsCredentials {
     /// The resource endpoint, `http://127.0.0.1:PORT/acs` (`ACS_ENDPOINT`).
     pub endpoint: String,
@@ -101,6 +105,11 @@ pub struct AcsCredentials {
     pub user_id: String,
     /// A user token of `user_id` that never expires (`ACS_USER_TOKEN`), [`DEFAULT_USER_TOKEN`].
     pub user_token: String,
+    /// The endpoint for Azure's official SDKs, which accept only an origin: the sandbox's root
+    /// URL (the ACS routes are also served there).
+    pub sdk_endpoint: String,
+    /// `endpoint=<sdk_endpoint>/;accesskey=<access_key>`, for Azure's official SDKs.
+    pub sdk_connection_string: String,
 }
 
 /// How to create a thread in the ACS emulator. Missing JSON fields take the [`Default`]s: a
@@ -446,6 +455,8 @@ impl AcsEmulator {
         let access_key = self.access_key();
         AcsCredentials {
             connection_string: format!("endpoint={endpoint}/;accesskey={access_key}"),
+            sdk_endpoint: sandbox_base_url.to_owned(),
+            sdk_connection_string: format!("endpoint={sandbox_base_url}/;accesskey={access_key}"),
             endpoint,
             access_key,
             user_id: DEFAULT_USER_ID.to_owned(),
