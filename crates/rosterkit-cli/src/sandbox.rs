@@ -22,6 +22,10 @@ pub(crate) struct SandboxArgs {
     /// Write the generated CA certificate (PEM) here; needs --tls.
     #[arg(long, value_name = "PATH", requires = "tls")]
     cert_out: Option<PathBuf>,
+    /// Keep chats, threads, groups, tenants and settings in this JSON file: loaded at start
+    /// (created if missing), saved atomically after every change.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: SandboxArgs) -> Exit {
@@ -35,6 +39,7 @@ pub(crate) async fn run(args: SandboxArgs) -> Exit {
     let mut config = SandboxConfig::default();
     config.addr = addr;
     config.tls = args.tls;
+    config.state_file = args.state;
     let sandbox = match Sandbox::start_with(config).await {
         Ok(s) => s,
         Err(e) => {

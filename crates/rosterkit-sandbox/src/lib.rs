@@ -7,7 +7,8 @@
 //! in an adapter shows up as a failing test instead of being mirrored.
 //!
 //! - **State** lives in memory; seed it from Rust ([`Sandbox::chert`]) or over HTTP
-//!   (`POST /_sandbox/chert/chats`).
+//!   (`POST /_sandbox/chert/chats`), and optionally keep it in a file across restarts
+//!   ([`SandboxConfig::state_file`]).
 //! - **Journal**: every request to an emulator is recorded with its raw path, headers, body,
 //!   status, the fault that fired and the state changes applied ([`Sandbox::journal`]).
 //! - **Faults**: fail, delay or drop the connection of the next matching requests
@@ -118,6 +119,7 @@ pub mod linq;
 mod provider;
 mod sandbox;
 mod server;
+mod state;
 mod sync;
 #[cfg(feature = "tls")]
 mod tls;

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -17,6 +18,7 @@ use crate::framework::{BodyBudget, Framework};
 use crate::journal::{DEFAULT_JOURNAL_CAPACITY, DEFAULT_JOURNAL_MAX_BYTES, Journal};
 use crate::linq::{LinqCredentials, LinqEmulator};
 use crate::server;
+use crate::state::{self, StateSaver};
 use crate::zapi::{ZapiCredentials, ZapiEmulator};
 
 /// The default limit on a request body an emulator accepts (8 MiB).
@@ -41,6 +43,11 @@ pub struct SandboxConfig {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: bool,
+    /// Keep the emulators' chats, threads, groups, tenants and settings in this JSON file:
+    /// loaded at start (a file that is not a sandbox state file is an error, never replaced),
+    /// written atomically after every request that changed them and at
+    /// [`shutdown`](Sandbox::shutdown); [`Sandbox::save_state`] writes changes made from Rust.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -52,6 +59,7 @@ impl Default for SandboxConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             #[cfg(feature = "tls")]
             tls: false,
+            state_file: None,
         }
     }
 }
@@ -96,6 +104,7 @@ pub struct Sandbox {
     emulators: Emulators,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    saver: Option<StateSaver>,
     #[cfg(feature = "tls")]
     ca_pem: Option<String>,
 }
@@ -130,7 +139,8 @@ impl Sandbox {
     ///
     /// # Errors
     ///
-    /// If the listening socket cannot be bound.
+    /// If the listening socket cannot be bound, the TLS certificate cannot be generated, or
+    /// the state file cannot be read (corrupt, another format) or written.
     pub async fn start_with(config: SandboxConfig) -> io::Result<Sandbox> {
         #[cfg(feature = "tls")]
         let tls = config.tls.then(crate::tls::generate).transpose()?;
@@ -158,8 +168,20 @@ impl Sandbox {
             body_budget: BodyBudget::default(),
         };
         let emulators = Emulators::new(&framework);
-        let router = app::build(&framework, &emulators, &base_url);
+        let mut router = app::build(&framework, &emulators, &base_url);
         let (shutdown, signal) = watch::channel(false);
+        let saver = match config.state_file {
+            Some(path) => {
+                let saver = StateSaver::open(path, emulators.clone())?;
+                router = router.layer(axum::middleware::from_fn_with_state(
+                    saver.clone(),
+                    state::mark_changed,
+                ));
+                tokio::spawn(saver.clone().run(signal.clone()));
+                Some(saver)
+            }
+            None => None,
+        };
         let task = tokio::spawn(server::run(listener, transport, router, signal));
         Ok(Sandbox {
             addr,
@@ -168,6 +190,7 @@ impl Sandbox {
             emulators,
             shutdown,
             task,
+            saver,
             #[cfg(feature = "tls")]
             ca_pem,
         })
@@ -268,6 +291,22 @@ impl Sandbox {
         if let Err(error) = self.task.await {
             tracing::debug!(%error, "sandbox server task failed");
         }
+        if let Some(Err(error)) = self.saver.as_ref().map(StateSaver::save_if_changed) {
+            tracing::warn!(%error, "sandbox state not saved at shutdown");
+        }
+    }
+
+    /// Writes the state file now if the state changed since it was last written (changes
+    /// made through the Rust API are not requests, so they are saved here or at shutdown).
+    /// Does nothing without [`SandboxConfig::state_file`].
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be written.
+    pub fn save_state(&self) -> io::Result<()> {
+        self.saver
+            .as_ref()
+            .map_or(Ok(()), StateSaver::save_if_changed)
     }
 }
 

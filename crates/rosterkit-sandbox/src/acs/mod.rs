@@ -522,3 +522,71 @@ mod seeding_tests {
         );
     }
 }
+
+/// What `--state` saves of the ACS emulator: threads, settings, the access key, created
+/// users and the tokens issued (so a client's cached token keeps working after a restart).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AcsSaved {
+    threads: BTreeMap<String, AcsThread>,
+    settings: AcsSettings,
+    access_key: String,
+    identities: Vec<String>,
+    tokens: BTreeMap<String, SavedToken>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedToken {
+    user_id: String,
+    expires_unix: u64,
+    scopes: Vec<String>,
+}
+
+impl AcsEmulator {
+    pub(crate) fn save(&self) -> AcsSaved {
+        let state = lock(&self.state);
+        AcsSaved {
+            threads: state
+                .threads
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            settings: state.settings.clone(),
+            access_key: state.access_key.clone(),
+            identities: state.identities.clone(),
+            tokens: state
+                .tokens
+                .iter()
+                .map(|(token, t)| {
+                    let saved = SavedToken {
+                        user_id: t.user_id.clone(),
+                        expires_unix: t.expires_unix,
+                        scopes: t.scopes.clone(),
+                    };
+                    (token.clone(), saved)
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn load(&self, saved: AcsSaved) {
+        let mut state = lock(&self.state);
+        state.threads = saved.threads.into_iter().collect();
+        state.settings = saved.settings;
+        state.access_key = saved.access_key;
+        state.identities = saved.identities;
+        state.tokens = saved
+            .tokens
+            .into_iter()
+            .map(|(token, t)| {
+                let issued = IssuedToken {
+                    user_id: t.user_id,
+                    expires_unix: t.expires_unix,
+                    scopes: t.scopes,
+                };
+                (token, issued)
+            })
+            .collect();
+    }
+}

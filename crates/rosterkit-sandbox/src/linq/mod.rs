@@ -750,3 +750,59 @@ fn rfc3339(unix: u64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// What `--state` saves of the Linq emulator: chats, settings and webhook subscriptions
+/// (not queued changes, deliveries or retry delays).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinqSaved {
+    api_key: String,
+    chats: std::collections::BTreeMap<String, LinqChat>,
+    apply_delay_ms: u64,
+    async_reject: bool,
+    handle_services: std::collections::BTreeMap<String, String>,
+    webhooks: Vec<(String, LinqWebhookSeed)>,
+    partner_id: String,
+}
+
+impl LinqEmulator {
+    pub(crate) fn save(&self) -> LinqSaved {
+        let state = lock(&self.state);
+        LinqSaved {
+            api_key: state.api_key.clone(),
+            chats: state
+                .chats
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            apply_delay_ms: u64::try_from(state.apply_delay.as_millis()).unwrap_or(u64::MAX),
+            async_reject: state.async_reject,
+            handle_services: state
+                .handle_services
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            webhooks: state
+                .subscriptions
+                .iter()
+                .map(|s| (s.id.clone(), s.seed.clone()))
+                .collect(),
+            partner_id: state.partner_id.clone(),
+        }
+    }
+
+    pub(crate) fn load(&self, saved: LinqSaved) {
+        let mut state = lock(&self.state);
+        state.api_key = saved.api_key;
+        state.chats = saved.chats.into_iter().collect();
+        state.apply_delay = Duration::from_millis(saved.apply_delay_ms);
+        state.async_reject = saved.async_reject;
+        state.handle_services = saved.handle_services.into_iter().collect();
+        state.subscriptions = saved
+            .webhooks
+            .into_iter()
+            .map(|(id, seed)| Subscription { id, seed })
+            .collect();
+        state.partner_id = saved.partner_id;
+    }
+}
