@@ -1,11 +1,14 @@
 //! The accept loop: one HTTP/1 connection task per client, each with a kill switch so a fault
 //! can drop the TCP connection without sending a response.
 //!
-//! Bounded against hostile local clients: at most [`MAX_CONNECTIONS`] connections at once, and a
+//! Bounded against hostile local clients: at most [`MAX_CONNECTIONS`] connections at once; a
 //! new connection must finish its TLS handshake and the headers of its first request within
-//! [`FIRST_REQUEST_TIMEOUT`], so half-open connections cannot pile up.
+//! [`FIRST_REQUEST_TIMEOUT`]; and at most [`MAX_AWAITING`] connections may be waiting for their
+//! first request, the oldest being closed to make room, so a flood of half-open connections
+//! cannot lock out a client that sends its request at once.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,6 +22,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::framework::{ConnInfo, ConnKill, RawTarget};
+use crate::sync::lock;
 
 /// How long a graceful shutdown waits for in-flight requests before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -29,6 +33,57 @@ pub(crate) const MAX_CONNECTIONS: usize = 512;
 /// How long a new connection may take to complete its TLS handshake (if any) and send the
 /// headers of its first request.
 pub(crate) const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections that may be waiting for their first request at once; beyond, the oldest is
+/// closed.
+pub(crate) const MAX_AWAITING: usize = 128;
+
+/// The connections still waiting for their first request, oldest first, each with the switch
+/// that closes it.
+#[derive(Default)]
+struct Awaiting {
+    next_id: u64,
+    queue: VecDeque<(u64, Arc<Notify>)>,
+}
+
+/// A connection's place in [`Awaiting`]; leaving it (first request, or the connection ends)
+/// removes it.
+struct AwaitingTicket {
+    awaiting: Arc<Mutex<Awaiting>>,
+    id: u64,
+    evicted: Arc<Notify>,
+}
+
+impl AwaitingTicket {
+    /// Registers a new connection, evicting the oldest waiting one beyond [`MAX_AWAITING`].
+    fn issue(awaiting: &Arc<Mutex<Awaiting>>) -> AwaitingTicket {
+        let evicted = Arc::new(Notify::new());
+        let mut state = lock(awaiting);
+        let id = state.next_id;
+        state.next_id += 1;
+        state.queue.push_back((id, Arc::clone(&evicted)));
+        while state.queue.len() > MAX_AWAITING {
+            if let Some((_, oldest)) = state.queue.pop_front() {
+                oldest.notify_one();
+            }
+        }
+        AwaitingTicket {
+            awaiting: Arc::clone(awaiting),
+            id,
+            evicted,
+        }
+    }
+
+    fn leave(&self) {
+        lock(&self.awaiting).queue.retain(|(id, _)| *id != self.id);
+    }
+}
+
+impl Drop for AwaitingTicket {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
 
 /// How connections are wrapped: plain TCP, or TLS with the sandbox's certificate.
 #[derive(Clone)]
@@ -48,6 +103,7 @@ pub(crate) async fn run(
 ) {
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let awaiting = Arc::new(Mutex::new(Awaiting::default()));
     loop {
         let slot = tokio::select! {
             slot = Arc::clone(&slots).acquire_owned() => match slot {
@@ -59,12 +115,13 @@ pub(crate) async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    let ticket = AwaitingTicket::issue(&awaiting);
                     connections.spawn(accept_connection(
                         stream,
                         transport.clone(),
                         app.clone(),
                         shutdown.clone(),
-                        slot,
+                        (slot, ticket),
                     ));
                 }
                 Err(error) => {
@@ -91,22 +148,29 @@ async fn accept_connection(
     transport: Transport,
     app: Router,
     shutdown: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
+    (_slot, ticket): (OwnedSemaphorePermit, AwaitingTicket),
 ) {
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + FIRST_REQUEST_TIMEOUT;
     match transport {
         Transport::Plain => {
-            serve_connection(stream, ConnInfo { tls: false }, deadline, app, shutdown).await;
+            let info = ConnInfo { tls: false };
+            serve_connection(stream, info, (deadline, ticket), app, shutdown).await;
         }
         #[cfg(feature = "tls")]
         Transport::Tls(acceptor) => {
-            match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    serve_connection(tls, ConnInfo { tls: true }, deadline, app, shutdown).await;
-                }
-                Ok(Err(error)) => tracing::debug!(%error, "sandbox TLS handshake failed"),
-                Err(_) => tracing::debug!("sandbox TLS handshake timed out"),
+            let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
+            let evicted = Arc::clone(&ticket.evicted);
+            tokio::select! {
+                result = handshake => match result {
+                    Ok(Ok(tls)) => {
+                        let info = ConnInfo { tls: true };
+                        serve_connection(tls, info, (deadline, ticket), app, shutdown).await;
+                    }
+                    Ok(Err(error)) => tracing::debug!(%error, "sandbox TLS handshake failed"),
+                    Err(_) => tracing::debug!("sandbox TLS handshake timed out"),
+                },
+                () = evicted.notified() => tracing::debug!("sandbox TLS handshake evicted"),
             }
         }
     }
@@ -115,7 +179,7 @@ async fn accept_connection(
 async fn serve_connection<I>(
     io: I,
     info: ConnInfo,
-    first_request_deadline: Instant,
+    (first_request_deadline, ticket): (Instant, AwaitingTicket),
     app: Router,
     mut shutdown: watch::Receiver<bool>,
 ) where
@@ -152,6 +216,8 @@ async fn serve_connection<I>(
     let mut awaiting_first_request = true;
     loop {
         tokio::select! {
+            // In this order: a request that arrived wins over an eviction or the deadline.
+            biased;
             result = connection.as_mut() => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "sandbox connection ended with an error");
@@ -161,6 +227,11 @@ async fn serve_connection<I>(
             () = kill.notified() => break, // Dropping `connection` closes the socket.
             () = first_request.notified(), if awaiting_first_request => {
                 awaiting_first_request = false;
+                ticket.leave();
+            }
+            () = ticket.evicted.notified(), if awaiting_first_request => {
+                tracing::debug!("sandbox connection closed to make room for newer ones");
+                break;
             }
             () = tokio::time::sleep_until(first_request_deadline), if awaiting_first_request => {
                 tracing::debug!("sandbox connection sent no request headers in time");

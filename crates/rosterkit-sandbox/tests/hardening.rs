@@ -187,3 +187,31 @@ async fn large_unauthenticated_bodies_stay_within_the_journal_byte_cap() {
     assert_eq!(journal.max_bytes(), 3 * 1024 * 1024);
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_half_open_connections_does_not_lock_out_a_client() {
+    let sandbox = Sandbox::start().await.unwrap();
+    // More silent connections than may wait for a first request (128) and than are served
+    // at once (512).
+    let mut silent = Vec::new();
+    for _ in 0..600 {
+        silent.push(TcpStream::connect(sandbox.addr()).await.unwrap());
+    }
+    // A client that sends its request at once is answered, well before any deadline.
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(sandbox.addr(), "GET", "/_sandbox/health", &[], b""),
+    )
+    .await
+    .expect("answered while 600 half-open connections are open")
+    .unwrap();
+    assert_eq!(reply.status, 200);
+    // The oldest silent connections were closed to make room.
+    let mut buf = [0u8; 1];
+    let first = tokio::time::timeout(Duration::from_secs(5), silent[0].read(&mut buf))
+        .await
+        .expect("closed by the sandbox")
+        .unwrap();
+    assert_eq!(first, 0);
+    sandbox.shutdown().await;
+}
