@@ -97,7 +97,10 @@
 //! | `PUT /_sandbox/zapi/contacts/{phone}` | `{"contact":bool}` → 204 (`false`: "not a contact") |
 //! | `PUT /_sandbox/zapi/credentials` | any of `{"instance_id","instance_token","client_token"}` → 204 |
 //!
-//! Control-plane errors are `{"error":"<message>"}` with a 4xx status.
+//! Control-plane errors are `{"error":"<message>"}` with a 4xx status. Requests must name a
+//! loopback `Host` (`localhost`, `127.0.0.1`, `[::1]`; else 403, against DNS rebinding), an
+//! `Origin`, when sent, must be a loopback origin (403), and bodies must be sent as
+//! `Content-Type: application/json` (415), so a web page cannot drive the control plane.
 //!
 //! # Feature flags
 //!
