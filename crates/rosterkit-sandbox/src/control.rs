@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::app::Emulators;
 use crate::fault::Fault;
-use crate::framework::Framework;
+use crate::framework::{ClientOrigin, Framework};
 use crate::provider::Provider;
 
 /// An error from the control plane: `{"error": "<message>"}` with a 4xx status.
@@ -135,13 +135,13 @@ fn check_control_request(request: &Request) -> Result<(), ControlError> {
 }
 
 /// For raw-socket tests: the `Host` (and, for a control-plane body, `Content-Type`) header
-/// lines a well-behaved local client sends for `target`.
+/// lines a well-behaved local client of `addr` sends for `target`.
 #[cfg(test)]
-pub(crate) fn test_host_lines(target: &str, body_len: usize) -> &'static str {
+pub(crate) fn test_host_lines(addr: std::net::SocketAddr, target: &str, body_len: usize) -> String {
     match (target.starts_with("/_sandbox"), body_len) {
-        (false, _) => "host: sandbox\r\n",
-        (true, 0) => "host: 127.0.0.1\r\n",
-        (true, _) => "host: 127.0.0.1\r\ncontent-type: application/json\r\n",
+        (false, _) => "host: sandbox\r\n".to_owned(),
+        (true, 0) => format!("host: {addr}\r\n"),
+        (true, _) => format!("host: {addr}\r\ncontent-type: application/json\r\n"),
     }
 }
 
@@ -169,8 +169,10 @@ async fn health() -> Response {
     axum::Json(json!({ "ok": true })).into_response()
 }
 
-async fn info(State(ctx): State<ControlCtx>) -> Response {
-    axum::Json(ctx.emulators.info(&ctx.base_url)).into_response()
+/// The URLs use the scheme and host the client used (a loopback name: see [`guard`]).
+async fn info(State(ctx): State<ControlCtx>, ClientOrigin(origin): ClientOrigin) -> Response {
+    let base_url = origin.unwrap_or_else(|| ctx.base_url.clone());
+    axum::Json(ctx.emulators.info(&base_url)).into_response()
 }
 
 async fn list_faults(State(ctx): State<ControlCtx>) -> Response {

@@ -63,6 +63,7 @@ async fn https_with_the_generated_ca_and_https_next_links() {
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
 
+    let port = sandbox.addr().port();
     for name in ["127.0.0.1", "localhost"] {
         let (status, body) = https(&sandbox, name, "/_sandbox/health", "").await;
         assert_eq!(
@@ -70,6 +71,9 @@ async fn https_with_the_generated_ca_and_https_next_links() {
             (200, serde_json::json!({"ok": true})),
             "{name}"
         );
+        // Absolute URLs use the scheme and host the client used.
+        let (_, info) = https(&sandbox, name, "/_sandbox/info", "").await;
+        assert_eq!(info["base_url"], format!("https://{name}:{port}"), "{info}");
     }
 
     let thread = sandbox
@@ -85,7 +89,6 @@ async fn https_with_the_generated_ca_and_https_next_links() {
     .await;
     assert_eq!(status, 200, "{page}");
     let next = page["nextLink"].as_str().unwrap();
-    let port = sandbox.addr().port();
     assert!(
         next.starts_with(&format!("https://localhost:{port}/acs/chat/threads/")),
         "{next}"

@@ -46,7 +46,7 @@ async fn send(
     let mut stream = TcpStream::connect(sandbox.addr()).await.unwrap();
     let mut head = format!(
         "{method} {target} HTTP/1.1\r\n{}connection: close\r\n",
-        crate::control::test_host_lines(target, body.len())
+        crate::control::test_host_lines(sandbox.addr(), target, body.len())
     );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));

@@ -78,9 +78,9 @@ pub async fn send(
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
     let host = match (target.starts_with("/_sandbox"), body.is_empty() || typed) {
-        (false, _) => "host: sandbox\r\n",
-        (true, true) => "host: 127.0.0.1\r\n",
-        (true, false) => "host: 127.0.0.1\r\ncontent-type: application/json\r\n",
+        (false, _) => "host: sandbox\r\n".to_owned(),
+        (true, true) => format!("host: {addr}\r\n"),
+        (true, false) => format!("host: {addr}\r\ncontent-type: application/json\r\n"),
     };
     let mut head = format!("{method} {target} HTTP/1.1\r\n{host}connection: close\r\n");
     for (name, value) in headers {
