@@ -1,7 +1,5 @@
 //! Command-line arguments.
 
-use std::net::SocketAddr;
-
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rosterkit::ProviderKind;
 
@@ -23,19 +21,7 @@ pub(crate) enum Command {
     Tour,
     /// Run the provider emulators on a loopback port until interrupted.
     #[command(after_long_help = crate::sandbox::CONTROL_PLANE_HELP)]
-    Sandbox {
-        /// Address to listen on (loopback).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        addr: SocketAddr,
-        /// Print `export NAME='value'` lines (POSIX shell) for every provider's variables
-        /// instead of one JSON line.
-        #[arg(long)]
-        env: bool,
-        /// Create the chats in FILE (JSON, the control plane's seed bodies by provider) at
-        /// start, e.g. {"chert":{"chats":[{"id":"ch_demo","members":["+14155550100",...]}]}}.
-        #[arg(long, value_name = "FILE")]
-        seed: Option<std::path::PathBuf>,
-    },
+    Sandbox(crate::sandbox::SandboxArgs),
     /// Remove participants from a group chat.
     Remove(RemoveArgs),
     /// Add participants to a group chat.

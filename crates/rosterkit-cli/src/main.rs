@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     let exit = runtime.block_on(async move {
         match cli.command {
             Command::Tour => tour::run().await,
-            Command::Sandbox { addr, env, seed } => sandbox::run(addr, env, seed.as_deref()).await,
+            Command::Sandbox(a) => sandbox::run(a).await,
             Command::Remove(a) => {
                 commands::change(&a.common, &a.handles, a.ensure, &a.wait, false).await
             }

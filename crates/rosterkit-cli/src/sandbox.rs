@@ -1,8 +1,11 @@
 //! `rosterkit sandbox`: the emulators on a loopback port, for tests in any language.
 
-use std::{io::Write, net::SocketAddr};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use rosterkit_sandbox::Sandbox;
+use clap::Args;
+use rosterkit_sandbox::{Sandbox, SandboxConfig};
 
 use crate::commands::Exit;
 
@@ -15,7 +18,8 @@ another shell, or:
   rosterkit sandbox --env > rk.env &
   until grep -q '^# ready' rk.env 2>/dev/null; do sleep 0.2; done; . ./rk.env
 
-Control plane (plain HTTP on the sandbox's root URL, $ROSTERKIT_SANDBOX_URL; JSON bodies):
+Control plane (on the sandbox's root URL, $ROSTERKIT_SANDBOX_URL; bodies are application/json;
+loopback Host only):
   GET    /_sandbox/info                   base URLs and credentials (the JSON line)
   GET    /_sandbox/health                 liveness
   GET    /_sandbox/journal                every request received (DELETE clears it)
@@ -34,21 +38,63 @@ Example, after sourcing the --env lines:
        -d '{\"members\":[\"+14155550100\",\"+14155550101\",\"+14155550102\",\"+14155550103\"]}'
   rosterkit remove --provider chert --chat ch_... +14155550100";
 
-pub(crate) async fn run(addr: SocketAddr, env: bool, seed: Option<&std::path::Path>) -> Exit {
+/// Options of `rosterkit sandbox`.
+#[derive(Debug, Args)]
+pub(crate) struct SandboxArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Print `export NAME='value'` lines (POSIX shell) for every provider's variables
+    /// instead of one JSON line.
+    #[arg(long)]
+    env: bool,
+    /// Create the chats in FILE (JSON, the control plane's seed bodies by provider) at
+    /// start, e.g. {"chert":{"chats":[{"id":"ch_demo","members":["+14155550100",...]}]}}.
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Serve HTTPS with a certificate for 127.0.0.1, ::1 and localhost, signed by a CA
+    /// generated at start (trust it with NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, ...).
+    #[arg(long)]
+    tls: bool,
+    /// Write the generated CA certificate (PEM) here; needs --tls.
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    cert_out: Option<PathBuf>,
+    /// Keep chats, threads, groups, tenants and settings in this JSON file: loaded at start
+    /// (created if missing), saved atomically after every change.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+}
+
+pub(crate) async fn run(args: SandboxArgs) -> Exit {
+    let addr = args.addr;
     if !addr.ip().is_loopback() {
         crate::eprint_line(
             "error: the sandbox listens on loopback addresses only (127.0.0.1, ::1)",
         );
         return Exit::Usage;
     }
-    let sandbox = match Sandbox::start_on(addr).await {
+    let mut config = SandboxConfig::default();
+    config.addr = addr;
+    config.tls = args.tls;
+    config.state_file = args.state;
+    let sandbox = match Sandbox::start_with(config).await {
         Ok(s) => s,
         Err(e) => {
-            crate::eprint_line(&format!("error: cannot listen on {addr}: {e}"));
+            crate::eprint_line(&format!("error: cannot start the sandbox on {addr}: {e}"));
             return Exit::Failed;
         }
     };
-    let seeded = match seed.map(|path| crate::seed::apply(&sandbox, path)) {
+    if let (Some(path), Some(pem)) = (&args.cert_out, sandbox.ca_pem())
+        && let Err(e) = std::fs::write(path, pem)
+    {
+        crate::eprint_line(&format!(
+            "error: cannot write the CA certificate to {}: {e}",
+            path.display()
+        ));
+        sandbox.shutdown().await;
+        return Exit::Failed;
+    }
+    let seeded = match args.seed.as_deref().map(|path| crate::seed::apply(&sandbox, path)) {
         None => Vec::new(),
         Some(Ok(seeded)) => seeded,
         Some(Err(e)) => {
@@ -57,6 +103,7 @@ pub(crate) async fn run(addr: SocketAddr, env: bool, seed: Option<&std::path::Pa
             return Exit::Usage;
         }
     };
+    let env = args.env;
     let line = if env {
         let seeded: String = seeded.iter().map(|s| format!("# seeded {s}\n")).collect();
         format!(

@@ -46,6 +46,24 @@ impl Emulators {
     }
 }
 
+/// Azure's SDKs accept only an origin as the resource endpoint (`https://host:port/`), so the
+/// ACS routes are also served at the root: `/identities...` and `/chat/...` are routed as
+/// `/acs/identities...` and `/acs/chat/...`. The request target as received (what the access
+/// key signed) is kept in [`RawTarget`](crate::framework::RawTarget).
+pub(crate) fn alias_root_routes<B>(request: &mut http::Request<B>) {
+    let path = request.uri().path();
+    if !(path == "/identities" || path.starts_with("/identities/") || path.starts_with("/chat/")) {
+        return;
+    }
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(path, http::uri::PathAndQuery::as_str);
+    if let Ok(uri) = format!("{}{target}", crate::provider::Provider::Acs.mount_path()).parse() {
+        *request.uri_mut() = uri;
+    }
+}
+
 /// The whole application: `/_sandbox/...` and every provider's mount.
 pub(crate) fn build(framework: &Framework, emulators: &Emulators, base_url: &str) -> Router {
     let mut app = control::router(ControlCtx {
@@ -58,5 +76,5 @@ pub(crate) fn build(framework: &Framework, emulators: &Emulators, base_url: &str
     app = mount(app, framework, linq::router(&emulators.linq));
     app = mount(app, framework, zapi::router(&emulators.zapi));
     app = mount(app, framework, acs::router(&emulators.acs, base_url));
-    app
+    app.layer(axum::middleware::from_fn(control::guard))
 }

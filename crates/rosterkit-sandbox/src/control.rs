@@ -1,9 +1,12 @@
 //! The HTTP control plane under `/_sandbox`: info, faults, journal and clock. Provider-specific
 //! control routes (seeding) are mounted by each provider under `/_sandbox/<provider>`.
 
+use std::net::IpAddr;
+
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{RawQuery, Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
@@ -12,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::app::Emulators;
 use crate::fault::Fault;
-use crate::framework::Framework;
+use crate::framework::{ClientOrigin, Framework};
 use crate::provider::Provider;
 
 /// An error from the control plane: `{"error": "<message>"}` with a 4xx status.
@@ -38,6 +41,15 @@ impl ControlError {
     }
 }
 
+impl ControlError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ControlError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         (self.status, axum::Json(json!({ "error": self.message }))).into_response()
@@ -48,6 +60,89 @@ impl IntoResponse for ControlError {
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
     serde_json::from_slice(body)
         .map_err(|e| ControlError::bad_request(format!("invalid JSON: {e}")))
+}
+
+/// Whether `host` (a `Host` header or an origin's host, port allowed) names loopback:
+/// `localhost`, `*.localhost`, `127.0.0.0/8` or `[::1]`.
+fn is_loopback_host(host: &str) -> bool {
+    let Ok(authority) = host.parse::<http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority.host();
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// Guards the control plane (`/_sandbox/...`) against web pages in the user's browser:
+/// `Host` must name loopback (DNS rebinding → 403), an `Origin` header, when present, must be
+/// a loopback origin (cross-site → 403), and a request with a body must be
+/// `application/json` (a form or `text/plain` post → 415). Emulator routes are not affected.
+pub(crate) async fn guard(request: Request, next: Next) -> Response {
+    match check_control_request(&request) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+fn check_control_request(request: &Request) -> Result<(), ControlError> {
+    let path = request.uri().path();
+    if path != "/_sandbox" && !path.starts_with("/_sandbox/") {
+        return Ok(());
+    }
+    let headers = request.headers();
+    let text = |name: http::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if !text(http::header::HOST).is_some_and(is_loopback_host) {
+        return Err(ControlError::new(
+            StatusCode::FORBIDDEN,
+            "the control plane answers only requests whose Host is a loopback name or address",
+        ));
+    }
+    if let Some(origin) = headers.get(http::header::ORIGIN) {
+        let loopback = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https") && is_loopback_host(host)
+            });
+        if !loopback {
+            return Err(ControlError::new(
+                StatusCode::FORBIDDEN,
+                "the control plane refuses requests from non-loopback origins",
+            ));
+        }
+    }
+    let has_body = headers.contains_key(http::header::TRANSFER_ENCODING)
+        || text(http::header::CONTENT_LENGTH).is_some_and(|l| l.trim() != "0");
+    if has_body {
+        let json = text(http::header::CONTENT_TYPE).is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if !json {
+            return Err(ControlError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "control-plane bodies must be sent as Content-Type: application/json",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// For raw-socket tests: the `Host` (and, for a control-plane body, `Content-Type`) header
+/// lines a well-behaved local client of `addr` sends for `target`.
+#[cfg(test)]
+pub(crate) fn test_host_lines(addr: std::net::SocketAddr, target: &str, body_len: usize) -> String {
+    match (target.starts_with("/_sandbox"), body_len) {
+        (false, _) => "host: sandbox\r\n".to_owned(),
+        (true, 0) => format!("host: {addr}\r\n"),
+        (true, _) => format!("host: {addr}\r\ncontent-type: application/json\r\n"),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -74,8 +169,10 @@ async fn health() -> Response {
     axum::Json(json!({ "ok": true })).into_response()
 }
 
-async fn info(State(ctx): State<ControlCtx>) -> Response {
-    axum::Json(ctx.emulators.info(&ctx.base_url)).into_response()
+/// The URLs use the scheme and host the client used (a loopback name: see [`guard`]).
+async fn info(State(ctx): State<ControlCtx>, ClientOrigin(origin): ClientOrigin) -> Response {
+    let base_url = origin.unwrap_or_else(|| ctx.base_url.clone());
+    axum::Json(ctx.emulators.info(&base_url)).into_response()
 }
 
 async fn list_faults(State(ctx): State<ControlCtx>) -> Response {

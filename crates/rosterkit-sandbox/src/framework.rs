@@ -16,7 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::clock::Clock;
 use crate::fault::{FaultAction, Faults};
@@ -32,6 +32,59 @@ pub(crate) struct Framework {
     pub(crate) clock: Clock,
     /// The largest request body an emulator accepts (bytes); larger ones get a bare 413.
     pub(crate) body_limit: usize,
+    /// Bounds the request bodies being buffered at once, across all connections.
+    pub(crate) body_budget: BodyBudget,
+}
+
+/// The bytes of request bodies all connections together may hold while they are read:
+/// 64 MiB. A request reserves its `Content-Length` (or the body limit when it has none)
+/// before its body is read, and waits while the budget is spent.
+pub(crate) const IN_FLIGHT_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// A shared budget of [`IN_FLIGHT_BODY_BYTES`] for bodies being buffered.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyBudget(Arc<Semaphore>);
+
+impl Default for BodyBudget {
+    fn default() -> Self {
+        BodyBudget(Arc::new(Semaphore::new(IN_FLIGHT_BODY_BYTES)))
+    }
+}
+
+impl BodyBudget {
+    /// Reserves `bytes` (at most the whole budget) until the returned permit is dropped.
+    async fn reserve(&self, bytes: u64) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let capped = bytes.min(IN_FLIGHT_BODY_BYTES as u64);
+        let permits = u32::try_from(capped).unwrap_or(u32::MAX);
+        self.0.acquire_many(permits).await.ok()
+    }
+}
+
+/// How the client reached the sandbox, put in every request's extensions by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnInfo {
+    /// Whether the connection is TLS (`https`).
+    pub(crate) tls: bool,
+}
+
+/// The origin the client used, `scheme://host[:port]` from the connection and the `Host`
+/// header, for absolute URLs in replies; `None` without a usable `Host`.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientOrigin(pub(crate) Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let tls = parts.extensions.get::<ConnInfo>().is_some_and(|c| c.tls);
+        let scheme = if tls { "https" } else { "http" };
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && h.parse::<http::uri::Authority>().is_ok());
+        Ok(ClientOrigin(host.map(|h| format!("{scheme}://{h}"))))
+    }
 }
 
 /// A provider's routes, ready to be mounted.
@@ -70,6 +123,21 @@ pub(crate) struct ConnKill(pub(crate) Arc<Notify>);
 /// prefix; put in every request's extensions by the accept loop.
 #[derive(Debug, Clone)]
 pub(crate) struct RawTarget(pub(crate) String);
+
+impl RawTarget {
+    /// The target as received, or the URI's path and query outside the accept loop.
+    pub(crate) fn of(parts: &Parts) -> String {
+        parts.extensions.get::<RawTarget>().map_or_else(
+            || {
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned())
+            },
+            |raw| raw.0.clone(),
+        )
+    }
+}
 
 /// The state changes applied while handling one request, collected for the journal.
 ///
@@ -111,15 +179,7 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
     let fw = &ctx.framework;
     let seq = fw.journal.next_seq();
     let (mut parts, body) = request.into_parts();
-    let path = parts.extensions.get::<RawTarget>().map_or_else(
-        || {
-            parts
-                .uri
-                .path_and_query()
-                .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned())
-        },
-        |raw| raw.0.clone(),
-    );
+    let path = RawTarget::of(&parts);
     let headers = parts
         .headers
         .iter()
@@ -141,7 +201,14 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
         fault: None,
         effects: Vec::new(),
     };
-    let Ok(body) = axum::body::to_bytes(body, fw.body_limit).await else {
+    let limit = u64::try_from(fw.body_limit).unwrap_or(u64::MAX);
+    let expected = axum::body::HttpBody::size_hint(&body)
+        .upper()
+        .map_or(limit, |upper| upper.min(limit));
+    let reservation = fw.body_budget.reserve(expected).await;
+    let buffered = axum::body::to_bytes(body, fw.body_limit).await;
+    drop(reservation);
+    let Ok(body) = buffered else {
         // Too large, or the client went away mid-body: nothing reached the emulator.
         entry.status = Some(StatusCode::PAYLOAD_TOO_LARGE.as_u16());
         fw.journal.push(entry);

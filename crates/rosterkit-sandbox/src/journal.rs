@@ -17,6 +17,10 @@ use crate::sync::lock;
 /// The default number of entries the journal keeps before dropping the oldest.
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
 
+/// The default number of bytes (bodies, headers, paths, effects) the journal keeps before
+/// dropping the oldest entries: 64 MiB, so a flood of large requests cannot grow it further.
+pub const DEFAULT_JOURNAL_MAX_BYTES: usize = 64 * 1024 * 1024;
+
 /// One request received by an emulator, with what the sandbox did about it.
 ///
 /// Over HTTP (`GET /_sandbox/journal`) an entry is a JSON object with the same field names;
@@ -124,8 +128,9 @@ impl From<EntryWire> for JournalEntry {
 ///
 /// Entries are appended when a request finishes (answered, or dropped by a fault), so they are
 /// in completion order; `seq` gives the arrival order. The journal keeps at most
-/// [`capacity`](Journal::capacity) entries and drops the oldest beyond that, so long runs stay
-/// flat in memory.
+/// [`capacity`](Journal::capacity) entries and at most [`max_bytes`](Journal::max_bytes) bytes
+/// (the newest entry is always kept), and drops the oldest beyond that, so long runs and
+/// floods of large requests stay flat in memory.
 #[derive(Debug, Clone)]
 pub struct Journal {
     inner: Arc<JournalInner>,
@@ -140,7 +145,36 @@ struct JournalInner {
 #[derive(Debug)]
 struct JournalState {
     capacity: usize,
+    max_bytes: usize,
+    /// The sum of [`entry_bytes`] over `entries`.
+    bytes: usize,
     entries: VecDeque<JournalEntry>,
+}
+
+impl JournalState {
+    /// Drops the oldest entries until `incoming` more bytes and `extra_entries` more entries
+    /// fit; with no entry incoming, the newest one is kept.
+    fn make_room(&mut self, incoming: usize, extra_entries: usize) {
+        while let Some(oldest) = self.entries.front() {
+            if extra_entries == 0 && self.entries.len() == 1 {
+                break;
+            }
+            let too_many = self.entries.len() + extra_entries > self.capacity;
+            let too_big = self.bytes.saturating_add(incoming) > self.max_bytes;
+            if !too_many && !too_big {
+                break;
+            }
+            self.bytes = self.bytes.saturating_sub(entry_bytes(oldest));
+            self.entries.pop_front();
+        }
+    }
+}
+
+/// What an entry costs the journal, approximately: its variable-length parts.
+fn entry_bytes(entry: &JournalEntry) -> usize {
+    let headers: usize = entry.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    let effects: usize = entry.effects.iter().map(String::len).sum();
+    entry.body.len() + entry.path.len() + entry.method.len() + headers + effects
 }
 
 impl Journal {
@@ -150,6 +184,8 @@ impl Journal {
                 next_seq: AtomicU64::new(1),
                 state: Mutex::new(JournalState {
                     capacity: capacity.max(1),
+                    max_bytes: DEFAULT_JOURNAL_MAX_BYTES,
+                    bytes: 0,
                     entries: VecDeque::new(),
                 }),
             }),
@@ -203,7 +239,9 @@ impl Journal {
 
     /// Forgets every entry. Sequence numbers keep counting.
     pub fn clear(&self) {
-        lock(&self.inner.state).entries.clear();
+        let mut state = lock(&self.inner.state);
+        state.entries.clear();
+        state.bytes = 0;
     }
 
     /// The maximum number of entries kept.
@@ -216,8 +254,27 @@ impl Journal {
     pub fn set_capacity(&self, capacity: usize) {
         let mut state = lock(&self.inner.state);
         state.capacity = capacity.max(1);
-        let excess = state.entries.len().saturating_sub(state.capacity);
-        state.entries.drain(..excess);
+        state.make_room(0, 0);
+    }
+
+    /// The maximum number of bytes kept (bodies, headers, paths and effects).
+    #[must_use]
+    pub fn max_bytes(&self) -> usize {
+        lock(&self.inner.state).max_bytes
+    }
+
+    /// The bytes the kept entries take (bodies, headers, paths and effects).
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        lock(&self.inner.state).bytes
+    }
+
+    /// Changes the maximum number of bytes kept, dropping the oldest entries if needed. The
+    /// newest entry is kept even when it alone is larger.
+    pub fn set_max_bytes(&self, max_bytes: usize) {
+        let mut state = lock(&self.inner.state);
+        state.max_bytes = max_bytes;
+        state.make_room(0, 0);
     }
 
     pub(crate) fn next_seq(&self) -> u64 {
@@ -225,10 +282,51 @@ impl Journal {
     }
 
     pub(crate) fn push(&self, entry: JournalEntry) {
+        let size = entry_bytes(&entry);
         let mut state = lock(&self.inner.state);
-        if state.entries.len() >= state.capacity {
-            state.entries.pop_front();
-        }
+        state.make_room(size, 1);
+        state.bytes = state.bytes.saturating_add(size);
         state.entries.push_back(entry);
+    }
+}
+
+#[cfg(test)]
+mod byte_cap_tests {
+    use super::*;
+
+    fn entry(seq: u64, body_len: usize) -> JournalEntry {
+        JournalEntry {
+            seq,
+            provider: Provider::Chert,
+            method: "POST".to_owned(),
+            path: "/p".to_owned(),
+            headers: vec![("h".to_owned(), "v".to_owned())],
+            body: Bytes::from(vec![b'x'; body_len]),
+            status: Some(413),
+            fault: None,
+            effects: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn bytes_are_capped_and_the_newest_entry_is_kept() {
+        let journal = Journal::new(100);
+        journal.set_max_bytes(10_000);
+        for seq in 1..=50 {
+            journal.push(entry(seq, 1_000));
+        }
+        assert!(journal.bytes() <= 10_000, "{}", journal.bytes());
+        assert_eq!(journal.len(), 9, "each entry is 1,000 + 8 bytes");
+        assert_eq!(journal.last().map(|e| e.seq), Some(50));
+        journal.push(entry(51, 50_000));
+        assert_eq!(journal.len(), 1, "a huge entry evicts all others");
+        assert_eq!(journal.bytes(), 50_008);
+        journal.push(entry(52, 10));
+        assert_eq!(journal.len(), 1);
+        assert_eq!(journal.bytes(), 18);
+        journal.set_max_bytes(0);
+        assert_eq!(journal.len(), 1, "the newest entry stays");
+        journal.clear();
+        assert_eq!(journal.bytes(), 0);
     }
 }

@@ -7,7 +7,8 @@
 //! in an adapter shows up as a failing test instead of being mirrored.
 //!
 //! - **State** lives in memory; seed it from Rust ([`Sandbox::chert`]) or over HTTP
-//!   (`POST /_sandbox/chert/chats`).
+//!   (`POST /_sandbox/chert/chats`), and optionally keep it in a file across restarts
+//!   ([`SandboxConfig::state_file`]).
 //! - **Journal**: every request to an emulator is recorded with its raw path, headers, body,
 //!   status, the fault that fired and the state changes applied ([`Sandbox::journal`]).
 //! - **Faults**: fail, delay or drop the connection of the next matching requests
@@ -96,11 +97,15 @@
 //! | `PUT /_sandbox/zapi/contacts/{phone}` | `{"contact":bool}` → 204 (`false`: "not a contact") |
 //! | `PUT /_sandbox/zapi/credentials` | any of `{"instance_id","instance_token","client_token"}` → 204 |
 //!
-//! Control-plane errors are `{"error":"<message>"}` with a 4xx status.
+//! Control-plane errors are `{"error":"<message>"}` with a 4xx status. Requests must name a
+//! loopback `Host` (`localhost`, `127.0.0.1`, `[::1]`; else 403, against DNS rebinding), an
+//! `Origin`, when sent, must be a loopback origin (403), and bodies must be sent as
+//! `Content-Type: application/json` (415), so a web page cannot drive the control plane.
 //!
 //! # Feature flags
 //!
-//! None: the crate always hosts every emulator it has.
+//! - `tls`: serve HTTPS with a certificate generated at start ([`SandboxConfig::tls`],
+//!   [`Sandbox::ca_pem`]); adds rustls and rcgen. Every emulator is always hosted.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -117,12 +122,15 @@ pub mod linq;
 mod provider;
 mod sandbox;
 mod server;
+mod state;
 mod sync;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod zapi;
 
 pub use fault::{Fault, FaultAction, FaultKind, Faults};
 pub use http::{Method, StatusCode};
-pub use journal::{DEFAULT_JOURNAL_CAPACITY, Journal, JournalEntry};
+pub use journal::{DEFAULT_JOURNAL_CAPACITY, DEFAULT_JOURNAL_MAX_BYTES, Journal, JournalEntry};
 pub use provider::{Provider, UnknownProvider};
 pub use sandbox::{DEFAULT_BODY_LIMIT, Sandbox, SandboxConfig, SandboxInfo};
 

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -13,10 +14,11 @@ use crate::app::{self, Emulators};
 use crate::chert::{ChertCredentials, ChertEmulator};
 use crate::clock::Clock;
 use crate::fault::Faults;
-use crate::framework::Framework;
-use crate::journal::{DEFAULT_JOURNAL_CAPACITY, Journal};
+use crate::framework::{BodyBudget, Framework};
+use crate::journal::{DEFAULT_JOURNAL_CAPACITY, DEFAULT_JOURNAL_MAX_BYTES, Journal};
 use crate::linq::{LinqCredentials, LinqEmulator};
 use crate::server;
+use crate::state::{self, StateSaver};
 use crate::zapi::{ZapiCredentials, ZapiEmulator};
 
 /// The default limit on a request body an emulator accepts (8 MiB).
@@ -30,9 +32,22 @@ pub struct SandboxConfig {
     pub addr: SocketAddr,
     /// How many journal entries to keep before dropping the oldest.
     pub journal_capacity: usize,
+    /// How many bytes (bodies, headers, paths) the journal keeps before dropping the oldest
+    /// entries.
+    pub journal_max_bytes: usize,
     /// The largest request body an emulator accepts; larger ones get a bare 413 (not in the
     /// provider's error format, and journaled with status 413).
     pub body_limit: usize,
+    /// Serve HTTPS with a certificate for `127.0.0.1`, `::1` and `localhost` signed by a CA
+    /// generated at start ([`Sandbox::ca_pem`]); base URLs are then `https://`.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: bool,
+    /// Keep the emulators' chats, threads, groups, tenants and settings in this JSON file:
+    /// loaded at start (a file that is not a sandbox state file is an error, never replaced),
+    /// written atomically after every request that changed them and at
+    /// [`shutdown`](Sandbox::shutdown); [`Sandbox::save_state`] writes changes made from Rust.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -40,7 +55,11 @@ impl Default for SandboxConfig {
         SandboxConfig {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             journal_capacity: DEFAULT_JOURNAL_CAPACITY,
+            journal_max_bytes: DEFAULT_JOURNAL_MAX_BYTES,
             body_limit: DEFAULT_BODY_LIMIT,
+            #[cfg(feature = "tls")]
+            tls: false,
+            state_file: None,
         }
     }
 }
@@ -85,6 +104,9 @@ pub struct Sandbox {
     emulators: Emulators,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    saver: Option<StateSaver>,
+    #[cfg(feature = "tls")]
+    ca_pem: Option<String>,
 }
 
 impl Sandbox {
@@ -117,21 +139,50 @@ impl Sandbox {
     ///
     /// # Errors
     ///
-    /// If the listening socket cannot be bound.
+    /// If the listening socket cannot be bound, the TLS certificate cannot be generated, or
+    /// the state file cannot be read (corrupt, another format) or written.
     pub async fn start_with(config: SandboxConfig) -> io::Result<Sandbox> {
+        #[cfg(feature = "tls")]
+        let tls = config.tls.then(crate::tls::generate).transpose()?;
+        #[cfg(feature = "tls")]
+        let (transport, scheme, ca_pem) = match tls {
+            Some(setup) => (
+                server::Transport::Tls(setup.acceptor),
+                "https",
+                Some(setup.ca_pem),
+            ),
+            None => (server::Transport::Plain, "http", None),
+        };
+        #[cfg(not(feature = "tls"))]
+        let (transport, scheme) = (server::Transport::Plain, "http");
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{}", reachable(addr));
+        let base_url = format!("{scheme}://{}", reachable(addr));
+        let journal = Journal::new(config.journal_capacity);
+        journal.set_max_bytes(config.journal_max_bytes);
         let framework = Framework {
-            journal: Journal::new(config.journal_capacity),
+            journal,
             faults: Faults::default(),
             clock: Clock::default(),
             body_limit: config.body_limit,
+            body_budget: BodyBudget::default(),
         };
         let emulators = Emulators::new(&framework);
-        let router = app::build(&framework, &emulators, &base_url);
+        let mut router = app::build(&framework, &emulators, &base_url);
         let (shutdown, signal) = watch::channel(false);
-        let task = tokio::spawn(server::run(listener, router, signal));
+        let saver = match config.state_file {
+            Some(path) => {
+                let saver = StateSaver::open(path, emulators.clone())?;
+                router = router.layer(axum::middleware::from_fn_with_state(
+                    saver.clone(),
+                    state::mark_changed,
+                ));
+                tokio::spawn(saver.clone().run(signal.clone()));
+                Some(saver)
+            }
+            None => None,
+        };
+        let task = tokio::spawn(server::run(listener, transport, router, signal));
         Ok(Sandbox {
             addr,
             base_url,
@@ -139,7 +190,19 @@ impl Sandbox {
             emulators,
             shutdown,
             task,
+            saver,
+            #[cfg(feature = "tls")]
+            ca_pem,
         })
+    }
+
+    /// The PEM of the certificate authority that signed the server's certificate, when
+    /// serving HTTPS ([`SandboxConfig::tls`]): what clients must trust.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[must_use]
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The address the server is bound to.
@@ -148,7 +211,7 @@ impl Sandbox {
         self.addr
     }
 
-    /// The root URL, `http://127.0.0.1:PORT` (no trailing slash). When bound to an
+    /// The root URL, `http://127.0.0.1:PORT` (`https://` with TLS; no trailing slash). When bound to an
     /// unspecified address (`0.0.0.0`), the URL names loopback instead.
     #[must_use]
     pub fn base_url(&self) -> &str {
@@ -228,6 +291,22 @@ impl Sandbox {
         if let Err(error) = self.task.await {
             tracing::debug!(%error, "sandbox server task failed");
         }
+        if let Some(Err(error)) = self.saver.as_ref().map(StateSaver::save_if_changed) {
+            tracing::warn!(%error, "sandbox state not saved at shutdown");
+        }
+    }
+
+    /// Writes the state file now if the state changed since it was last written (changes
+    /// made through the Rust API are not requests, so they are saved here or at shutdown).
+    /// Does nothing without [`SandboxConfig::state_file`].
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be written.
+    pub fn save_state(&self) -> io::Result<()> {
+        self.saver
+            .as_ref()
+            .map_or(Ok(()), StateSaver::save_if_changed)
     }
 }
 

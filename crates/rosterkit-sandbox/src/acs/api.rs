@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Extension, Path, RawQuery, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use http::header::{CONTENT_TYPE, HOST, HeaderValue};
+use axum::routing::{delete, get, post};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::error::AcsError;
-use super::{AcsEmulator, AcsParticipant, CHAT_API_VERSIONS, IDENTITY_API_VERSION, auth, ids};
-use crate::framework::{Effects, RawTarget};
+use super::{AcsEmulator, AcsParticipant, CHAT_API_VERSIONS, auth, identity, ids};
+use crate::framework::{ClientOrigin, Effects, RawTarget};
 use crate::provider::Provider;
 use crate::sync::lock;
 
@@ -29,8 +29,8 @@ const DEFAULT_PAGE_SIZE: usize = 100;
 const UNSET_SHARE_HISTORY_TIME: &str = "1970-01-01T00:00:00Z";
 
 #[derive(Debug, Clone)]
-struct Ctx {
-    emulator: AcsEmulator,
+pub(super) struct Ctx {
+    pub(super) emulator: AcsEmulator,
     base_url: Arc<str>,
 }
 
@@ -43,7 +43,9 @@ pub(super) fn router(emulator: AcsEmulator, base_url: &str) -> Router {
     // axum 0.8 refuses in route paths (an axum 0.7 capture), so they are captured and matched
     // by the handlers.
     Router::new()
-        .route("/identities/{id}/{action}", post(issue_token))
+        .route("/identities", post(identity::create))
+        .route("/identities/{id}", delete(identity::delete))
+        .route("/identities/{id}/{action}", post(identity::action))
         .route("/chat/threads/{thread}/participants", get(list))
         .route(
             "/chat/threads/{thread}/participants/{action}",
@@ -77,7 +79,7 @@ async fn acs_headers(request: Request, next: Next) -> Response {
     response
 }
 
-fn no_such_resource() -> AcsError {
+pub(super) fn no_such_resource() -> AcsError {
     AcsError::not_found("The requested resource was not found.")
 }
 
@@ -102,7 +104,7 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, value)| percent_decode_str(value).decode_utf8_lossy().into_owned())
 }
 
-fn api_version(query: Option<&str>, accepted: &[&str]) -> Result<String, AcsError> {
+pub(super) fn api_version(query: Option<&str>, accepted: &[&str]) -> Result<String, AcsError> {
     let version = query_param(query, "api-version")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| AcsError::bad_request("The api-version query parameter is required."))?;
@@ -116,12 +118,12 @@ fn api_version(query: Option<&str>, accepted: &[&str]) -> Result<String, AcsErro
     }
 }
 
-fn json_body(body: &[u8]) -> Result<Value, AcsError> {
+pub(super) fn json_body(body: &[u8]) -> Result<Value, AcsError> {
     serde_json::from_slice(body)
         .map_err(|_| AcsError::bad_request("The request body is not valid JSON."))
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, value: &Value) -> Response {
     let mut response = (status, serde_json::to_vec(value).unwrap_or_default()).into_response();
     response
         .headers_mut()
@@ -341,6 +343,8 @@ async fn list(
     State(ctx): State<Ctx>,
     Path(thread): Path<String>,
     RawQuery(query): RawQuery,
+    ClientOrigin(client_origin): ClientOrigin,
+    raw_target: Option<Extension<RawTarget>>,
     headers: HeaderMap,
 ) -> Result<Response, AcsError> {
     let emulator = &ctx.emulator;
@@ -389,86 +393,22 @@ async fn list(
     if next < participants.len() {
         let origin = match &state.settings.foreign_next_link {
             Some(origin) => origin.clone(),
-            None => headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map_or_else(|| ctx.base_url.to_string(), |host| format!("http://{host}")),
+            None => client_origin.unwrap_or_else(|| ctx.base_url.to_string()),
+        };
+        // Keep the client's prefix: `/acs`, or none when it came through the root alias.
+        let at_root = raw_target.is_some_and(|Extension(raw)| raw.0.starts_with("/chat/"));
+        let prefix = if at_root {
+            ""
+        } else {
+            Provider::Acs.mount_path()
         };
         let link = format!(
-            "{origin}{}/chat/threads/{}/participants?skip={next}&maxPageSize={size}&api-version={version}",
-            Provider::Acs.mount_path(),
+            "{origin}{prefix}/chat/threads/{}/participants?skip={next}&maxPageSize={size}&api-version={version}",
             utf8_percent_encode(&thread, LINK_SEGMENT),
         );
         reply.insert("nextLink".to_owned(), Value::from(link));
     }
     Ok(json_response(StatusCode::OK, &Value::Object(reply)))
-}
-
-/// `POST /identities/{id}/:issueAccessToken?api-version=2023-10-01`, access-key signed →
-/// 200 `{"token","expiresOn"}`.
-async fn issue_token(
-    State(ctx): State<Ctx>,
-    Path((user_id, action)): Path<(String, String)>,
-    request: Request,
-) -> Result<Response, AcsError> {
-    if action != ":issueAccessToken" {
-        return Err(no_such_resource());
-    }
-    let emulator = &ctx.emulator;
-    let (parts, body) = request.into_parts();
-    // The framework layer already buffered the body.
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    api_version(parts.uri.query(), &[IDENTITY_API_VERSION])?;
-    let path_and_query = parts.extensions.get::<RawTarget>().map_or_else(
-        || {
-            parts
-                .uri
-                .path_and_query()
-                .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned())
-        },
-        |raw| raw.0.clone(),
-    );
-    auth::verify_hmac(
-        emulator,
-        parts.method.as_str(),
-        &path_and_query,
-        &parts.headers,
-        &body,
-    )?;
-    if !["8:acs:", "8:dod-acs:", "8:gcch-acs:", "8:spool:"]
-        .iter()
-        .any(|p| user_id.starts_with(p))
-    {
-        return Err(AcsError::bad_request(
-            "The identity must be a Communication Services user (8:acs:...).",
-        ));
-    }
-    let body = json_body(&body)?;
-    let scopes_ok = body
-        .get("scopes")
-        .and_then(Value::as_array)
-        .is_some_and(|s| {
-            !s.is_empty() && s.iter().all(|v| v.as_str().is_some_and(|t| !t.is_empty()))
-        });
-    if !scopes_ok {
-        return Err(AcsError::bad_request(
-            "scopes must be a non-empty array of strings.",
-        ));
-    }
-    let minutes = match body.get("expiresInMinutes") {
-        None | Some(Value::Null) => 1440,
-        Some(v) => v
-            .as_u64()
-            .filter(|m| (60..=1440).contains(m))
-            .ok_or_else(|| AcsError::bad_request("expiresInMinutes must be 60 to 1440."))?,
-    };
-    let (token, expires_on) = emulator.issue_token(&user_id, minutes);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "token": token, "expiresOn": expires_on }),
-    ))
 }
 
 #[cfg(test)]

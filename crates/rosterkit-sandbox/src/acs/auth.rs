@@ -13,16 +13,26 @@ use super::error::AcsError;
 use super::{AcsEmulator, DEFAULT_USER_ID, DEFAULT_USER_TOKEN};
 use crate::sync::lock;
 
-/// A JWT-shaped token (unsigned: `alg: none`) whose payload names the user as ACS tokens do.
-pub(super) fn mint_token(user_id: &str, now_unix: u64, expires_unix: u64) -> String {
+/// A JWT-shaped token (unsigned: `alg: none`) whose payload carries the claims ACS tokens
+/// do and the SDKs read: `exp` (refresh timing), `iat`/`nbf`, `skypeid` (the user without
+/// `8:`), `acsScope` (the scopes, comma-separated), `resourceId`.
+pub(super) fn mint_token(
+    user_id: &str,
+    scopes: &[String],
+    now_unix: u64,
+    expires_unix: u64,
+) -> String {
     let skype_id = user_id.strip_prefix("8:").unwrap_or(user_id);
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = json!({
         "skypeid": skype_id,
         "scp": 1792,
         "csi": now_unix,
+        "iat": now_unix,
+        "nbf": now_unix,
         "exp": expires_unix,
-        "acsScope": "chat",
+        "acsScope": scopes.join(","),
+        "resourceId": super::SANDBOX_RESOURCE_ID,
         "jti": format!("{:016x}", fastrand::u64(..)),
     });
     let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
@@ -46,7 +56,15 @@ pub(super) fn caller(emulator: &AcsEmulator, headers: &HeaderMap) -> Result<Stri
     let now = emulator.clock.now_unix();
     let state = lock(&emulator.state);
     match state.tokens.get(token) {
-        Some(issued) if now < issued.expires_unix => Ok(issued.user_id.clone()),
+        Some(issued)
+            if now < issued.expires_unix
+                && issued
+                    .scopes
+                    .iter()
+                    .any(|s| s == "chat" || s.starts_with("chat.")) =>
+        {
+            Ok(issued.user_id.clone())
+        }
         _ => Err(AcsError::unauthorized()),
     }
 }

@@ -136,6 +136,20 @@ pub(super) fn raw_id_of(identifier: &Value) -> Option<String> {
     None
 }
 
+/// A random version-4 UUID, lowercase.
+pub(super) fn new_uuid() -> String {
+    let bits = (fastrand::u128(..) & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// Unix seconds as ACS writes `expiresOn`: `2023-10-10T21:39:39.0000000+00:00`.
 pub(super) fn rfc3339(unix: u64) -> String {
     let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);

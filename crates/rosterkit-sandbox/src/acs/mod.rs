@@ -2,18 +2,29 @@
 //!
 //! It follows the "Emulator" column of the project's ACS contract notes:
 //!
-//! - **Identity.** `POST /identities/{id}/:issueAccessToken?api-version=2023-10-01` with
-//!   `{"scopes":[..],"expiresInMinutes"?}` (60 to 1440, default 1440) is checked with the
-//!   access key exactly as ACS does (`x-ms-date`, `x-ms-content-sha256` and
+//! - **Mounts.** `/acs/...`, and also the root (`/identities...`, `/chat/...`) because Azure's
+//!   SDKs accept only an origin as the endpoint ([`AcsCredentials::sdk_connection_string`]).
+//!
+//! - **Identity** (the calls Azure's identity SDKs make with a connection string), all with
+//!   `api-version=2023-10-01` and checked with the access key exactly as ACS does
+//!   (`x-ms-date`, `x-ms-content-sha256` and
 //!   `Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=..`)
-//!   against the path and query **as received**, `/acs` prefix included, and the `Host` header;
-//!   `x-ms-date` must be within ±15 minutes of the emulator's clock. It answers
-//!   `200 {"token","expiresOn"}`; the token is a JWT-shaped string whose payload carries
-//!   `skypeid` (the id without `8:`) and `exp`. The user id must be an ACS user (`8:acs:...`),
-//!   any such id is accepted.
-//! - **Chat auth.** Chat routes need `Authorization: Bearer <token>`: one issued here and not
-//!   expired (by the emulator's clock), or the fixed [`DEFAULT_USER_TOKEN`] of
-//!   [`DEFAULT_USER_ID`]. Otherwise 401 `Unauthorized`.
+//!   against the path and query **as received**, `/acs` prefix included, and the `Host`
+//!   header; `x-ms-date` must be within ±15 minutes of the emulator's clock:
+//!   - `POST /identities` `{"createTokenWithScopes"?,"expiresInMinutes"?}` → 201
+//!     `{"identity":{"id":"8:acs:<resource>_<uuid>"},"accessToken"?:{"token","expiresOn"}}`
+//!     (a new user every call);
+//!   - `POST /identities/{id}/:issueAccessToken` `{"scopes":[..],"expiresInMinutes"?}` (60 to
+//!     1440, default 1440) → 200 `{"token","expiresOn"}`; any ACS user id (`8:acs:...`) is
+//!     accepted;
+//!   - `POST /identities/{id}/:revokeAccessTokens` → 204; `DELETE /identities/{id}` → 204
+//!     (the user's tokens stop working).
+//!
+//!   Tokens are JWT-shaped (`alg: none`); the payload carries `skypeid` (the id without `8:`),
+//!   `iat`, `nbf`, `exp` (which the SDKs read to refresh), `acsScope` and `resourceId`.
+//! - **Chat auth.** Chat routes need `Authorization: Bearer <token>`: one issued here with a
+//!   `chat` (or `chat.*`) scope, not revoked and not expired (by the emulator's clock), or the
+//!   fixed [`DEFAULT_USER_TOKEN`] of [`DEFAULT_USER_ID`]. Otherwise 401 `Unauthorized`.
 //! - **Versions.** `api-version` is required: chat routes accept [`CHAT_API_VERSIONS`], the
 //!   identity route `2023-10-01`; missing or other → 400 `BadRequest` (ours: undocumented).
 //!   Chat replies carry `api-supported-versions`.
@@ -22,9 +33,10 @@
 //!   200, at most 250 per thread) → 201 `{}` or `{"invalidParticipants":[..]}` (codes as
 //!   strings, for the ids set with [`AcsEmulator::set_invalid_participant`] and for identifiers
 //!   of unknown kind → `"404"`); `GET .../participants?maxPageSize=&skip=` → 200
-//!   `{"value":[..],"nextLink"?}` (default page size 100; `nextLink` is an absolute URL on the
-//!   host the request named, or on [`AcsEmulator::set_foreign_next_link`]'s origin). The thread
-//!   id is percent-decoded (`19%3A..%40thread.v2` and `19:..@thread.v2` both work).
+//!   `{"value":[..],"nextLink"?}` (default page size 100; `nextLink` is an absolute URL with
+//!   the scheme (`https` on a TLS connection) and host the request used, or on
+//!   [`AcsEmulator::set_foreign_next_link`]'s origin). The thread id is percent-decoded
+//!   (`19%3A..%40thread.v2` and `19:..@thread.v2` both work).
 //! - **Checks, in order:** `api-version` (400), token (401), thread exists (404 `NotFound`),
 //!   caller is a participant (403 `Forbidden`), body (400 `BadRequest`), for a remove of someone
 //!   else whether members may remove others ([`AcsEmulator::set_members_may_remove_others`],
@@ -42,6 +54,7 @@ mod api;
 mod auth;
 mod control;
 mod error;
+mod identity;
 mod ids;
 mod rate;
 #[cfg(test)]
@@ -80,6 +93,7 @@ pub const IDENTITY_API_VERSION: &str = "2023-10-01";
 
 /// How to reach the ACS emulator: what an ACS client needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AcsCredentials {
     /// The resource endpoint, `http://127.0.0.1:PORT/acs` (`ACS_ENDPOINT`).
     pub endpoint: String,
@@ -91,6 +105,11 @@ pub struct AcsCredentials {
     pub user_id: String,
     /// A user token of `user_id` that never expires (`ACS_USER_TOKEN`), [`DEFAULT_USER_TOKEN`].
     pub user_token: String,
+    /// The endpoint for Azure's official SDKs, which accept only an origin: the sandbox's root
+    /// URL (the ACS routes are also served there).
+    pub sdk_endpoint: String,
+    /// `endpoint=<sdk_endpoint>/;accesskey=<access_key>`, for Azure's official SDKs.
+    pub sdk_connection_string: String,
 }
 
 /// How to create a thread in the ACS emulator. Missing JSON fields take the [`Default`]s: a
@@ -201,7 +220,12 @@ impl Default for AcsSettings {
 struct IssuedToken {
     user_id: String,
     expires_unix: u64,
+    /// The scopes it was issued for (`chat`, `voip`, `chat.join`, ...).
+    scopes: Vec<String>,
 }
+
+/// The resource id in the user ids the emulator creates (`8:acs:<resource>_<user>`).
+const SANDBOX_RESOURCE_ID: &str = "5a4db0c5-0000-4000-8000-000000000000";
 
 /// A cloneable handle on the ACS emulator's state: seed threads, inspect them, flip test
 /// switches, mint tokens. Obtained from [`Sandbox::acs`](crate::Sandbox::acs).
@@ -216,6 +240,8 @@ pub struct AcsEmulator {
 struct AcsState {
     threads: HashMap<String, AcsThread>,
     tokens: HashMap<String, IssuedToken>,
+    /// Users created through the Identity API, in creation order.
+    identities: Vec<String>,
     settings: AcsSettings,
     access_key: String,
 }
@@ -237,6 +263,7 @@ impl AcsEmulator {
             state: Arc::new(Mutex::new(AcsState {
                 threads: HashMap::new(),
                 tokens: HashMap::new(),
+                identities: Vec::new(),
                 settings: AcsSettings::default(),
                 access_key: DEFAULT_ACCESS_KEY.to_owned(),
             })),
@@ -369,17 +396,57 @@ impl AcsEmulator {
     /// Mints a chat token for `user_id` valid `minutes` from the emulator's clock, as the
     /// identity route would, and returns `(token, expiresOn)`.
     pub fn issue_token(&self, user_id: &str, minutes: u64) -> (String, String) {
+        self.issue_scoped_token(user_id, &["chat".to_owned()], minutes)
+    }
+
+    /// Mints a token for `user_id` with these scopes; chat routes accept it when one scope is
+    /// `chat` or starts with `chat.`.
+    fn issue_scoped_token(
+        &self,
+        user_id: &str,
+        scopes: &[String],
+        minutes: u64,
+    ) -> (String, String) {
         let now = self.clock.now_unix();
         let expires = now.saturating_add(minutes.saturating_mul(60));
-        let token = auth::mint_token(user_id, now, expires);
+        let token = auth::mint_token(user_id, scopes, now, expires);
         lock(&self.state).tokens.insert(
             token.clone(),
             IssuedToken {
                 user_id: user_id.to_owned(),
                 expires_unix: expires,
+                scopes: scopes.to_vec(),
             },
         );
         (token, ids::rfc3339(expires))
+    }
+
+    /// Creates a Communication Services user (`8:acs:<resource>_<uuid>`), as
+    /// `POST /identities` does, and returns its id.
+    pub fn create_identity(&self) -> String {
+        let id = format!("8:acs:{SANDBOX_RESOURCE_ID}_{}", ids::new_uuid());
+        lock(&self.state).identities.push(id.clone());
+        id
+    }
+
+    /// The users created through the Identity API, in creation order.
+    #[must_use]
+    pub fn identities(&self) -> Vec<String> {
+        lock(&self.state).identities.clone()
+    }
+
+    /// Revokes every token issued to `user_id`; returns how many.
+    pub fn revoke_tokens(&self, user_id: &str) -> usize {
+        let mut state = lock(&self.state);
+        let before = state.tokens.len();
+        state.tokens.retain(|_, t| t.user_id != user_id);
+        before - state.tokens.len()
+    }
+
+    /// Deletes a user created through the Identity API and revokes its tokens.
+    pub fn delete_identity(&self, user_id: &str) {
+        self.revoke_tokens(user_id);
+        lock(&self.state).identities.retain(|id| id != user_id);
     }
 
     /// The credentials of the service user, given the sandbox's base URL.
@@ -388,6 +455,8 @@ impl AcsEmulator {
         let access_key = self.access_key();
         AcsCredentials {
             connection_string: format!("endpoint={endpoint}/;accesskey={access_key}"),
+            sdk_endpoint: sandbox_base_url.to_owned(),
+            sdk_connection_string: format!("endpoint={sandbox_base_url}/;accesskey={access_key}"),
             endpoint,
             access_key,
             user_id: DEFAULT_USER_ID.to_owned(),
@@ -451,5 +520,73 @@ mod seeding_tests {
             format!("8:{}", claims["skypeid"].as_str().unwrap()),
             DEFAULT_USER_ID
         );
+    }
+}
+
+/// What `--state` saves of the ACS emulator: threads, settings, the access key, created
+/// users and the tokens issued (so a client's cached token keeps working after a restart).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AcsSaved {
+    threads: BTreeMap<String, AcsThread>,
+    settings: AcsSettings,
+    access_key: String,
+    identities: Vec<String>,
+    tokens: BTreeMap<String, SavedToken>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedToken {
+    user_id: String,
+    expires_unix: u64,
+    scopes: Vec<String>,
+}
+
+impl AcsEmulator {
+    pub(crate) fn save(&self) -> AcsSaved {
+        let state = lock(&self.state);
+        AcsSaved {
+            threads: state
+                .threads
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            settings: state.settings.clone(),
+            access_key: state.access_key.clone(),
+            identities: state.identities.clone(),
+            tokens: state
+                .tokens
+                .iter()
+                .map(|(token, t)| {
+                    let saved = SavedToken {
+                        user_id: t.user_id.clone(),
+                        expires_unix: t.expires_unix,
+                        scopes: t.scopes.clone(),
+                    };
+                    (token.clone(), saved)
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn load(&self, saved: AcsSaved) {
+        let mut state = lock(&self.state);
+        state.threads = saved.threads.into_iter().collect();
+        state.settings = saved.settings;
+        state.access_key = saved.access_key;
+        state.identities = saved.identities;
+        state.tokens = saved
+            .tokens
+            .into_iter()
+            .map(|(token, t)| {
+                let issued = IssuedToken {
+                    user_id: t.user_id,
+                    expires_unix: t.expires_unix,
+                    scopes: t.scopes,
+                };
+                (token, issued)
+            })
+            .collect();
     }
 }

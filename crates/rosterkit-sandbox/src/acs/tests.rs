@@ -38,6 +38,7 @@ fn harness() -> Harness {
         faults: Faults::default(),
         clock: Clock::default(),
         body_limit: 1 << 20,
+        body_budget: crate::framework::BodyBudget::default(),
     };
     let emulators = Emulators::new(&framework);
     let router = app::build(&framework, &emulators, "http://127.0.0.1:8443");
@@ -299,15 +300,128 @@ async fn identity_checks_version_user_and_body() {
             "BadRequest",
         ),
         (
-            "/acs/identities/8%3Aacs%3Ax_y/:revokeAccessTokens?api-version=2023-10-01",
+            "/acs/identities/8%3Aacs%3Ax_y/:exchangeAccessToken?api-version=2023-10-01",
             "{}",
             404,
             "NotFound",
+        ),
+        (
+            "/acs/identities?api-version=2023-10-01",
+            r#"{"createTokenWithScopes":"chat"}"#,
+            400,
+            "BadRequest",
         ),
     ] {
         let reply = send(path.to_owned(), body).await;
         assert_error(&reply, status, code);
     }
+}
+
+/// One access-key signed Identity call, as the SDKs send it to `127.0.0.1:8443`.
+async fn identity_call(h: &Harness, method: &str, path: &str, body: &str) -> Reply {
+    let key = rosterkit_sign::acs::decode_access_key(super::DEFAULT_ACCESS_KEY).unwrap();
+    let signed = rosterkit_sign::acs::sign_request(
+        &key,
+        method,
+        path,
+        "127.0.0.1:8443",
+        body.as_bytes(),
+        std::time::SystemTime::now(),
+    );
+    let headers = [
+        ("x-ms-date", signed.x_ms_date.as_str()),
+        ("x-ms-content-sha256", signed.x_ms_content_sha256.as_str()),
+        ("authorization", signed.authorization.as_str()),
+    ];
+    h.call(method, path, &headers, body).await
+}
+
+#[tokio::test]
+async fn identity_lifecycle_create_issue_revoke_delete() {
+    let harness = harness();
+    let h = &harness;
+    const V: &str = "api-version=2023-10-01";
+    let created = identity_call(
+        h,
+        "POST",
+        &format!("/acs/identities?{V}"),
+        r#"{"createTokenWithScopes":["chat"],"expiresInMinutes":60}"#,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let user = created.body["identity"]["id"].as_str().unwrap().to_owned();
+    assert!(user.starts_with("8:acs:") && user.contains('_'), "{user}");
+    let token = created.body["accessToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(created.body["accessToken"]["expiresOn"].is_string());
+    // The claims the SDKs read.
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let exp = claims["exp"].as_u64().unwrap();
+    assert_eq!(exp - claims["iat"].as_u64().unwrap(), 3600);
+    assert_eq!(claims["acsScope"], "chat");
+    assert_eq!(format!("8:{}", claims["skypeid"].as_str().unwrap()), user);
+    assert_eq!(h.acs.identities(), vec![user.clone()]);
+
+    // Without scopes: a user and no token.
+    let bare = identity_call(h, "POST", &format!("/acs/identities?{V}"), "{}").await;
+    assert_eq!(bare.status, StatusCode::CREATED);
+    assert!(bare.body.get("accessToken").is_none(), "{}", bare.body);
+
+    // The chat emulator accepts the token once the user is in the thread.
+    let thread = h.acs.create_thread(&[user.as_str()]);
+    let list_as = |token: String| {
+        let path = format!("/acs/chat/threads/{thread}/participants?api-version=2025-03-15");
+        async move {
+            let auth = format!("Bearer {token}");
+            h.call("GET", &path, &[("authorization", auth.as_str())], "")
+                .await
+        }
+    };
+    assert_eq!(list_as(token.clone()).await.status, StatusCode::OK);
+
+    // A token without a chat scope is refused by chat routes.
+    let enc = user.replace(':', "%3A");
+    let voip = identity_call(
+        h,
+        "POST",
+        &format!("/acs/identities/{enc}/:issueAccessToken?{V}"),
+        r#"{"scopes":["voip"]}"#,
+    )
+    .await;
+    assert_eq!(voip.status, StatusCode::OK, "{}", voip.body);
+    let voip = voip.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(list_as(voip).await.status, StatusCode::UNAUTHORIZED);
+
+    // Revoked: refused; a new token works again; deleted: refused.
+    let revoke = identity_call(
+        h,
+        "POST",
+        &format!("/acs/identities/{enc}/:revokeAccessTokens?{V}"),
+        "",
+    )
+    .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT);
+    assert_eq!(list_as(token).await.status, StatusCode::UNAUTHORIZED);
+    let (fresh, _) = h.acs.issue_token(&user, 60);
+    assert_eq!(list_as(fresh.clone()).await.status, StatusCode::OK);
+    let deleted = identity_call(h, "DELETE", &format!("/acs/identities/{enc}?{V}"), "").await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(list_as(fresh).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.acs.identities().len(), 1, "only the bare user is left");
+
+    // Unsigned: 401, nothing created.
+    let unsigned = h
+        .call("POST", &format!("/acs/identities?{V}"), &[], "{}")
+        .await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.acs.identities().len(), 1);
 }
 
 #[tokio::test]

@@ -359,3 +359,37 @@ mod tests {
         assert!(!chert.has_left(&id));
     }
 }
+
+/// What `--state` saves of the Chert emulator: tenants, chats and settings.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChertSaved {
+    default_tenant: String,
+    tenants: BTreeMap<String, String>,
+    chats: BTreeMap<String, ChertChat>,
+    max_group_size: Option<usize>,
+}
+
+impl ChertEmulator {
+    pub(crate) fn save(&self) -> ChertSaved {
+        let state = lock(&self.state);
+        ChertSaved {
+            default_tenant: state.default_tenant.clone(),
+            tenants: state.tenants.clone(),
+            chats: state
+                .chats
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            max_group_size: state.max_group_size,
+        }
+    }
+
+    pub(crate) fn load(&self, saved: ChertSaved) {
+        let mut state = lock(&self.state);
+        state.default_tenant = saved.default_tenant;
+        state.tenants = saved.tenants;
+        state.chats = saved.chats.into_iter().collect();
+        state.max_group_size = saved.max_group_size;
+    }
+}

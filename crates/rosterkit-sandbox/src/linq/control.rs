@@ -100,6 +100,7 @@ async fn add_webhook(
     body: Bytes,
 ) -> Result<Response, ControlError> {
     let seed: LinqWebhookSeed = parse_json(&body)?;
+    super::check_target_url(&seed.target_url).map_err(ControlError::bad_request)?;
     let id = emulator.add_webhook_subscription(seed);
     Ok((StatusCode::CREATED, axum::Json(json!({ "id": id }))).into_response())
 }

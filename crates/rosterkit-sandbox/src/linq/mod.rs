@@ -214,14 +214,33 @@ impl LinqChat {
 /// A webhook subscription, as seeded through [`LinqEmulator::add_webhook_subscription`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinqWebhookSeed {
-    /// Where to POST deliveries (`http://` only). A `?version=YYYY-MM-DD` query sets the
-    /// payload's `webhook_version` (default `2026-02-03`).
+    /// Where to POST deliveries (`http://` only, no whitespace or control characters: the
+    /// control plane refuses others, and a delivery to one fails without being sent). A
+    /// `?version=YYYY-MM-DD` query sets the payload's `webhook_version` (default
+    /// `2026-02-03`).
     pub target_url: String,
     /// The signing secret (the whole `whsec_…` string is the HMAC key).
     pub signing_secret: String,
     /// The event types to deliver; empty for every type.
     #[serde(default)]
     pub subscribed_events: Vec<String>,
+}
+
+/// Checks a webhook target before it can reach a request line: `http://`, an authority, and
+/// no whitespace or control characters (CR/LF would inject headers into the delivery).
+pub(crate) fn check_target_url(url: &str) -> Result<(), String> {
+    if let Some(c) = url.chars().find(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "target_url must not contain whitespace or control characters (found {c:?})"
+        ));
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| "only http:// webhook targets are supported by the sandbox".to_owned())?;
+    if rest.split('/').next().is_none_or(str::is_empty) {
+        return Err("target_url needs a host".to_owned());
+    }
+    Ok(())
 }
 
 /// A mutation accepted and not applied yet.
@@ -731,3 +750,59 @@ fn rfc3339(unix: u64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// What `--state` saves of the Linq emulator: chats, settings and webhook subscriptions
+/// (not queued changes, deliveries or retry delays).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinqSaved {
+    api_key: String,
+    chats: std::collections::BTreeMap<String, LinqChat>,
+    apply_delay_ms: u64,
+    async_reject: bool,
+    handle_services: std::collections::BTreeMap<String, String>,
+    webhooks: Vec<(String, LinqWebhookSeed)>,
+    partner_id: String,
+}
+
+impl LinqEmulator {
+    pub(crate) fn save(&self) -> LinqSaved {
+        let state = lock(&self.state);
+        LinqSaved {
+            api_key: state.api_key.clone(),
+            chats: state
+                .chats
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            apply_delay_ms: u64::try_from(state.apply_delay.as_millis()).unwrap_or(u64::MAX),
+            async_reject: state.async_reject,
+            handle_services: state
+                .handle_services
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            webhooks: state
+                .subscriptions
+                .iter()
+                .map(|s| (s.id.clone(), s.seed.clone()))
+                .collect(),
+            partner_id: state.partner_id.clone(),
+        }
+    }
+
+    pub(crate) fn load(&self, saved: LinqSaved) {
+        let mut state = lock(&self.state);
+        state.api_key = saved.api_key;
+        state.chats = saved.chats.into_iter().collect();
+        state.apply_delay = Duration::from_millis(saved.apply_delay_ms);
+        state.async_reject = saved.async_reject;
+        state.handle_services = saved.handle_services.into_iter().collect();
+        state.subscriptions = saved
+            .webhooks
+            .into_iter()
+            .map(|(id, seed)| Subscription { id, seed })
+            .collect();
+        state.partner_id = saved.partner_id;
+    }
+}

@@ -70,7 +70,10 @@ async fn send(
     body: &[u8],
 ) -> Reply {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: sandbox\r\nconnection: close\r\n");
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\n{}connection: close\r\n",
+        crate::control::test_host_lines(addr, target, body.len())
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

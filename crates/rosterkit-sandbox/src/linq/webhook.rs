@@ -210,6 +210,7 @@ async fn deliver(
 
 /// POSTs `body` to an `http://host[:port]/path` URL and returns the reply's status.
 async fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> Result<u16, String> {
+    super::check_target_url(url)?;
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| "only http:// webhook targets are supported by the sandbox".to_owned())?;

@@ -549,3 +549,54 @@ impl FaultAction {
 
 #[cfg(test)]
 mod tests;
+
+/// What `--state` saves of the Z-API emulator: credentials, connection, groups, communities
+/// and contacts.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ZapiSaved {
+    instance_id: String,
+    instance_token: String,
+    client_token: String,
+    connected_phone: String,
+    connected: bool,
+    groups: std::collections::BTreeMap<String, ZapiGroup>,
+    communities: std::collections::BTreeMap<String, ZapiCommunity>,
+    non_contacts: BTreeSet<String>,
+}
+
+impl ZapiEmulator {
+    pub(crate) fn save(&self) -> ZapiSaved {
+        let state = lock(&self.state);
+        ZapiSaved {
+            instance_id: state.instance_id.clone(),
+            instance_token: state.instance_token.clone(),
+            client_token: state.client_token.clone(),
+            connected_phone: state.connected_phone.clone(),
+            connected: state.connected,
+            groups: state
+                .groups
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            communities: state
+                .communities
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            non_contacts: state.non_contacts.clone(),
+        }
+    }
+
+    pub(crate) fn load(&self, saved: ZapiSaved) {
+        let mut state = lock(&self.state);
+        state.instance_id = saved.instance_id;
+        state.instance_token = saved.instance_token;
+        state.client_token = saved.client_token;
+        state.connected_phone = saved.connected_phone;
+        state.connected = saved.connected;
+        state.groups = saved.groups.into_iter().collect();
+        state.communities = saved.communities.into_iter().collect();
+        state.non_contacts = saved.non_contacts;
+    }
+}

@@ -73,7 +73,16 @@ pub async fn send(
     body: &[u8],
 ) -> io::Result<Reply> {
     let mut stream = TcpStream::connect(addr).await?;
-    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: sandbox\r\nconnection: close\r\n");
+    // The control plane answers loopback `Host`s and JSON bodies only.
+    let typed = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+    let host = match (target.starts_with("/_sandbox"), body.is_empty() || typed) {
+        (false, _) => "host: sandbox\r\n".to_owned(),
+        (true, true) => format!("host: {addr}\r\n"),
+        (true, false) => format!("host: {addr}\r\ncontent-type: application/json\r\n"),
+    };
+    let mut head = format!("{method} {target} HTTP/1.1\r\n{host}connection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
