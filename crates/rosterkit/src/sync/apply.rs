@@ -91,6 +91,15 @@ impl ApplyReport {
     pub fn failures(&self) -> impl Iterator<Item = &StepResult> {
         self.results.iter().filter(|r| r.result.is_err())
     }
+
+    /// The roster carried by the last reply that had one (Chert returns the members after
+    /// every change): what to plan from next time on a provider without a list route.
+    pub fn last_roster(&self) -> Option<&[Handle]> {
+        self.results
+            .iter()
+            .rev()
+            .find_map(|r| r.result.as_ref().ok().and_then(Outcome::roster))
+    }
 }
 
 /// Applies `plan` through `client`: every add in one bulk call (native batching where the

@@ -104,8 +104,8 @@ impl SyncOptions {
     }
 
     /// Returns the options with a supplied current roster: needed for a provider without a
-    /// list route (Chert, whose rosters come only with mutation replies, see
-    /// [`Outcome::roster`](crate::Outcome::roster)).
+    /// list route (Chert, whose rosters come only with mutation replies: see
+    /// [`ApplyReport::last_roster`] and [`Outcome::roster`](crate::Outcome::roster)).
     #[must_use]
     pub fn with_roster(mut self, roster: impl IntoIterator<Item = Handle>) -> Self {
         self.roster = Some(roster.into_iter().map(Participant::new).collect());
