@@ -106,7 +106,8 @@ impl ApplyReport {
 /// provider has it), then as many removes as keep the group at its minimum size given the
 /// adds that succeeded, in one bulk call. Retries and pacing are the client's; a re-run of
 /// [`plan`](super::plan) after a partial failure plans only what is left, and ensure mode
-/// makes a change already in effect [`Outcome::AlreadyDone`].
+/// makes a change already in effect [`Outcome::AlreadyDone`]. A queued add (Linq) counts as
+/// made; the provider checks its own minimum again when it applies the removes.
 ///
 /// # Errors
 /// A [`Refusal`], before anything is sent, when the plan is for another provider or needs an
