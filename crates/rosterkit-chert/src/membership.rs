@@ -11,6 +11,7 @@ use crate::{ChertClient, PROVIDER};
 /// emails; synchronous, one handle per request.
 const CAPABILITIES: Capabilities = Capabilities::none()
     .with_operations(true, true, true, false)
+    .with_min_group_size(3)
     .with_handles(HandleKinds::new(true, true, false));
 
 #[async_trait]

@@ -62,6 +62,10 @@ pub struct Capabilities {
     pub queued: bool,
     /// Which handle kinds the provider accepts.
     pub handles: HandleKinds,
+    /// The fewest members a group may keep, our own line included (iMessage groups on Chert
+    /// and Linq keep 3); `None` when the provider sets no floor. Planners order adds before
+    /// removes and refuse a roster below it.
+    pub min_group_size: Option<usize>,
 }
 
 /// Which [`Handle`] variants a provider accepts.
@@ -108,6 +112,7 @@ impl Capabilities {
             max_batch: None,
             queued: false,
             handles: HandleKinds::new(false, false, false),
+            min_group_size: None,
         }
     }
 
@@ -139,6 +144,13 @@ impl Capabilities {
     #[must_use]
     pub const fn with_queued(mut self, queued: bool) -> Self {
         self.queued = queued;
+        self
+    }
+
+    /// Sets the fewest members a group may keep, our own line included.
+    #[must_use]
+    pub const fn with_min_group_size(mut self, min: usize) -> Self {
+        self.min_group_size = Some(min);
         self
     }
 

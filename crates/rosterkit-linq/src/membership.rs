@@ -11,6 +11,7 @@ use crate::{LinqClient, PROVIDER};
 const CAPABILITIES: Capabilities = Capabilities::none()
     .with_operations(true, true, true, true)
     .with_queued(true)
+    .with_min_group_size(3)
     .with_handles(HandleKinds::new(true, true, false));
 
 /// Every change is [`Outcome::Queued`] with Linq's trace id (or [`Outcome::AlreadyDone`] in

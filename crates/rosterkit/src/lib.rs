@@ -54,6 +54,8 @@
 //! - `reqwest`: the reqwest (rustls) HTTP client used when [`ConnectOptions`] gives none.
 //! - `bulk`: [`bulk`], streaming bulk changes with bounded concurrency, native batching,
 //!   optional pacing and one result per input row (adds tokio's `rt` and `sync`).
+//! - `sync`: [`sync`], plan the difference between a chat and a desired roster, then apply it
+//!   (adds serde).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -62,6 +64,9 @@
 pub mod bulk;
 mod connect;
 mod provider;
+#[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
+pub mod sync;
 
 pub use connect::{ConnectOptions, connect, connect_with};
 pub use provider::{ProviderKind, UnknownProvider};
