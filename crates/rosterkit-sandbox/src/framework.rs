@@ -110,6 +110,7 @@ struct MountCtx {
 async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Next) -> Response {
     let fw = &ctx.framework;
     let seq = fw.journal.next_seq();
+    let received_at = fw.journal.elapsed();
     let (mut parts, body) = request.into_parts();
     let path = parts.extensions.get::<RawTarget>().map_or_else(
         || {
@@ -140,10 +141,13 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
         status: None,
         fault: None,
         effects: Vec::new(),
+        received_at,
+        finished_at: received_at,
     };
     let Ok(body) = axum::body::to_bytes(body, fw.body_limit).await else {
         // Too large, or the client went away mid-body: nothing reached the emulator.
         entry.status = Some(StatusCode::PAYLOAD_TOO_LARGE.as_u16());
+        entry.finished_at = fw.journal.elapsed();
         fw.journal.push(entry);
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
@@ -212,6 +216,7 @@ impl Recorder {
         if let Some(mut entry) = self.entry.take() {
             entry.status = status.map(|s| s.as_u16());
             entry.effects = self.effects.take();
+            entry.finished_at = self.journal.elapsed();
             self.journal.push(entry);
         }
     }
