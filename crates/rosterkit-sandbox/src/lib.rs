@@ -117,6 +117,7 @@ pub mod linq;
 mod provider;
 mod sandbox;
 mod server;
+mod signing;
 mod sync;
 pub mod zapi;
 
