@@ -18,8 +18,16 @@ use std::{
 use rosterkit::{Bytes, HttpClient, TransportError, async_trait, http};
 use rosterkit_tests::soak::{self, SoakConfig};
 
+/// One soak at a time in this process: each counts every panic in the process and wants the
+/// machine's cores to itself, as `cargo xtask soak` has them.
+async fn one_soak_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static SOAK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SOAK.lock().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounded_soak_loses_nothing_and_honours_retry_after() {
+    let _alone = one_soak_at_a_time().await;
     let config = SoakConfig::bounded().with_verbose(std::env::var_os("SOAK_VERBOSE").is_some());
     let started = Instant::now();
     let report = soak::run(&config).await.expect("the soak starts");
@@ -96,6 +104,7 @@ impl HttpClient for DoubleSend {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_catches_a_double_send() {
+    let _alone = one_soak_at_a_time().await;
     let config = SoakConfig::bounded().with_operations(400);
     let report = soak::run_with(&config, Box::new(|t| Arc::new(DoubleSend(t))))
         .await
@@ -137,6 +146,7 @@ impl HttpClient for ShortRetryWait {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_catches_a_short_retry_wait() {
+    let _alone = one_soak_at_a_time().await;
     let config = SoakConfig::bounded().with_operations(400);
     let report = soak::run_with(&config, Box::new(|t| Arc::new(ShortRetryWait(t))))
         .await
