@@ -42,7 +42,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `--quick`: what CI runs; the same figures, from fewer samples.
+    /// `--quick`: the same figures from fewer samples, for a quick local look. CI only builds
+    /// the bench (`cargo xtask ci`): its release build does not fit CI's budget.
     pub const QUICK: Plan = Plan {
         rounds: 3,
         turn_c1: 200,

@@ -8,8 +8,11 @@ use rosterkit_chert::{
     ChertClient,
     ops::{AddParticipant, Leave, RemoveParticipant},
 };
-use rosterkit_core::{Attempt, ChatId, Handle, Operation};
-use rosterkit_fuzz::{Reply, check, now, offline};
+use rosterkit_core::{
+    Attempt, ChatId, Handle, Operation, Outcome,
+    testing::{ReplySays, check_outcome},
+};
+use rosterkit_fuzz::{Reply, now, offline};
 
 struct Ops {
     remove: RemoveParticipant,
@@ -44,24 +47,43 @@ fuzz_target!(|data: &[u8]| {
     };
     let ops = &*OPS;
     let attempt = Attempt::new(2, now(), reply.flag(0));
+    // The roster is `participants` (strings, or objects with `address` / `handle`); the trace
+    // id the body's `trace_id`, else the `X-Trace-ID` header.
+    let says = ReplySays::from_json(
+        reply.body,
+        Some(("/participants", &["address", "handle"])),
+        Some("/trace_id"),
+        reply.flag(7).then_some("t-1"),
+    );
+    let check = |ensure, result: Result<Outcome, _>| {
+        check_outcome("chert", reply.status, false, ensure, &says, result);
+    };
     check(
-        "chert",
-        &reply,
-        ops.remove.parse(reply.response(), &attempt),
         false,
+        ops.remove
+            .parse(reply.response(), &attempt)
+            .map(Outcome::from),
     );
     check(
-        "chert",
-        &reply,
-        ops.add.parse(reply.response(), &attempt),
         false,
+        ops.add.parse(reply.response(), &attempt).map(Outcome::from),
     );
     check(
-        "chert",
-        &reply,
-        ops.leave.parse(reply.response(), &attempt),
         false,
+        ops.leave
+            .parse(reply.response(), &attempt)
+            .map(Outcome::from),
     );
-    let _ = ops.remove_ensure.parse(reply.response(), &attempt);
-    let _ = ops.leave_ensure.parse(reply.response(), &attempt);
+    check(
+        true,
+        ops.remove_ensure
+            .parse(reply.response(), &attempt)
+            .map(Outcome::from),
+    );
+    check(
+        true,
+        ops.leave_ensure
+            .parse(reply.response(), &attempt)
+            .map(Outcome::from),
+    );
 });

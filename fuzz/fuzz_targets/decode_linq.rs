@@ -4,7 +4,10 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use rosterkit_core::{Attempt, ChatId, Handle, Operation};
+use rosterkit_core::{
+    Attempt, ChatId, Handle, Operation, Outcome,
+    testing::{ReplySays, check_outcome},
+};
 use rosterkit_fuzz::{Reply, check, now, offline};
 use rosterkit_linq::{
     LinqClient,
@@ -43,23 +46,32 @@ fuzz_target!(|data: &[u8]| {
     };
     let ops = &*OPS;
     let attempt = Attempt::new(if reply.flag(0) { 2 } else { 1 }, now(), reply.flag(1));
-    check(
-        "linq",
-        &reply,
-        ops.remove.parse(reply.response(), &attempt),
+    // A queued change carries the body's `trace_id`.
+    let says = ReplySays::from_json(reply.body, None, Some("/trace_id"), None);
+    let change = |ensure, result: Result<Outcome, _>| {
+        check_outcome("linq", reply.status, false, ensure, &says, result);
+    };
+    change(
         false,
+        ops.remove
+            .parse(reply.response(), &attempt)
+            .map(Outcome::from),
     );
-    check(
-        "linq",
-        &reply,
-        ops.add.parse(reply.response(), &attempt),
+    change(
         false,
+        ops.add.parse(reply.response(), &attempt).map(Outcome::from),
     );
-    check(
-        "linq",
-        &reply,
-        ops.leave.parse(reply.response(), &attempt),
+    change(
         false,
+        ops.leave
+            .parse(reply.response(), &attempt)
+            .map(Outcome::from),
+    );
+    change(
+        true,
+        ops.leave_ensure
+            .parse(reply.response(), &attempt)
+            .map(Outcome::from),
     );
     check(
         "linq",
@@ -67,7 +79,6 @@ fuzz_target!(|data: &[u8]| {
         ops.get.parse(reply.response(), &attempt),
         false,
     );
-    let _ = ops.leave_ensure.parse(reply.response(), &attempt);
     // Any JSON is an event (unknown types are `Other`); anything else a `Decode` error.
     let event = webhook::parse_event(reply.body);
     let is_json = serde_json::from_slice::<serde_json::Value>(reply.body).is_ok();

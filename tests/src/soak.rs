@@ -12,15 +12,23 @@
 //!
 //! - **lost = 0**: every operation ends with a definite result within its deadline, and no
 //!   success is reported for a change that is not in the journal and the emulator's state.
-//! - **duplicated = 0**: no effect appears twice for one operation.
+//! - **duplicated = 0**: counted at the wire, from the journal: no mutation request of an
+//!   operation reached an emulator after an earlier request of the same operation had been
+//!   applied and its reply had reached the client. (A request repeated after an applied one
+//!   whose reply never reached the client — dropped, or abandoned at the attempt timeout — is
+//!   the client's only way to learn the outcome; it is counted apart, as
+//!   `resent_after_unseen_apply`.) The recording transport tags every request with an
+//!   `x-soak-request` header, which is how a journal entry is matched with what the client saw.
 //! - **disagreements = 0**: a failure that says the change did not happen (not ambiguous) has
-//!   no effect; a success has exactly one; the journal agrees with the emulator's final state;
-//!   a roster read lists the seeded roster.
+//!   no effect; a success has exactly one; no effect is applied twice; the journal agrees with
+//!   the emulator's final state; a roster read lists the seeded roster.
 //! - **panics = 0**: no operation task panicked, and nothing else in the process did (the
 //!   sandbox included: a panic hook counts them).
-//! - **Retry-After honoured**: after every reply that asked for a delay (`Retry-After`,
+//! - **Retry-After honoured**: after every injected reply that asked for a delay (`Retry-After`,
 //!   `retry-after-ms`, `x-ms-retry-after-ms` or a body's `error.retry_after`), the operation's
-//!   next request left no sooner than that delay after the reply arrived.
+//!   next request left no sooner than that delay after the reply arrived. The delay expected is
+//!   the one the soak configured for the fault it injected ([`SoakConfig::retry_after_secs`],
+//!   [`SoakConfig::retry_after_ms`]), never a parse of the reply by the SDK under test.
 //!
 //! [`run`] is used by the bounded test (`tests/soak.rs`) and by `cargo xtask soak [--quick]`
 //! (the `soak` binary).
@@ -31,9 +39,9 @@ use std::{
     panic::PanicHookInfo,
     sync::{
         Arc, Mutex, OnceLock, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 
 use rosterkit::{
@@ -42,9 +50,8 @@ use rosterkit::{
     acs::{AcsClient, Pacing},
     async_trait,
     chert::ChertClient,
-    http,
+    http::{self, HeaderName, HeaderValue},
     linq::LinqClient,
-    retry_after_from_headers,
     zapi::ZapiClient,
 };
 use rosterkit_sandbox::{
@@ -341,26 +348,33 @@ struct OpResult {
 /// One request as the recording client saw it.
 #[derive(Debug, Clone)]
 struct Exchange {
+    /// The value of its [`REQUEST_ID`] header, which the journal entry of it carries too.
+    id: u64,
     op: Option<usize>,
     method: String,
     path: String,
     sent: Instant,
     done: Instant,
+    /// The reply's status; `None` when no reply reached the client (a transport error, or
+    /// the attempt timed out).
     status: Option<u16>,
-    /// The delay the reply asked for, if any.
-    hint: Option<Duration>,
 }
+
+/// The header by which the recording transport tags each request, so that its journal entry
+/// can be matched with what the client saw.
+const REQUEST_ID: &str = "x-soak-request";
 
 tokio::task_local! {
     /// The operation a request belongs to.
     static OP: usize;
 }
 
-/// An [`HttpClient`] over [`ReqwestClient`] that records every request: when it left, when
-/// the reply (or the failure) came, and what delay the reply asked for.
+/// An [`HttpClient`] over [`ReqwestClient`] that tags and records every request: when it
+/// left, and when and with what status the reply (or the failure) came.
 #[derive(Debug)]
 struct Recording {
     inner: ReqwestClient,
+    next_id: AtomicU64,
     log: Mutex<Vec<Exchange>>,
 }
 
@@ -383,40 +397,32 @@ impl Drop for Pending<'_> {
 impl HttpClient for Recording {
     async fn send(
         &self,
-        request: http::Request<Bytes>,
+        mut request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, TransportError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        request
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID), HeaderValue::from(id));
         let now = Instant::now();
         let mut pending = Pending {
             log: &self.log,
             exchange: Some(Exchange {
+                id,
                 op: OP.try_with(|op| *op).ok(),
                 method: request.method().as_str().to_owned(),
                 path: request.uri().path().to_owned(),
                 sent: now,
                 done: now,
                 status: None,
-                hint: None,
             }),
         };
         let result = self.inner.send(request).await;
         if let (Some(exchange), Ok(reply)) = (pending.exchange.as_mut(), &result) {
             exchange.status = Some(reply.status().as_u16());
-            exchange.hint = hint_of(reply);
         }
         drop(pending);
         result
     }
-}
-
-/// The delay a reply asks for: the longest of its headers' and its body's `error.retry_after`.
-fn hint_of(reply: &http::Response<Bytes>) -> Option<Duration> {
-    let header = retry_after_from_headers(reply.headers(), SystemTime::now());
-    let body = serde_json::from_slice::<serde_json::Value>(reply.body())
-        .ok()
-        .and_then(|v| v.get("error")?.get("retry_after")?.as_f64())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
-    header.max(body)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -452,22 +458,33 @@ pub struct SoakReport {
     pub failed_ambiguous_applied: usize,
     /// Requests sent.
     pub requests: usize,
+    /// Requests per operation as they reached the emulators (from the journal): how many
+    /// operations made 1, 2, ... requests.
+    pub requests_per_operation: BTreeMap<usize, usize>,
+    /// The most requests one operation made.
+    pub max_requests_per_operation: usize,
     /// Requests that repeated an operation's own request (retries).
     pub retries: usize,
     /// Operations without a definite result: no result within the deadline, or a success
     /// reported for a change that never happened.
     pub lost: usize,
-    /// Side effects applied more than once for one operation.
+    /// Mutation requests that reached an emulator after an earlier request of the same
+    /// operation had been applied and its reply had reached the client (from the journal).
     pub duplicated: usize,
+    /// Mutation requests that reached an emulator after an earlier request of the same
+    /// operation had been applied but its reply never reached the client (dropped, or
+    /// abandoned at the attempt timeout): the client could not know. Not a failure.
+    pub resent_after_unseen_apply: usize,
     /// Results that disagree with the journal or the emulators' state.
     pub disagreements: usize,
     /// Panics anywhere in the process (operation tasks, the sandbox).
     pub panics: usize,
-    /// Replies that asked for a delay.
+    /// Injected replies that asked for a delay (counted from the journal).
     pub retry_after_replies: usize,
     /// Of those, the ones followed by another request of the same operation.
     pub retry_after_waits: usize,
-    /// Of those, the ones whose next request waited at least the delay asked.
+    /// Of those, the ones whose next request waited at least the delay the soak configured
+    /// for the injected fault.
     pub retry_after_honoured: usize,
     /// The smallest margin by which a wait exceeded the delay asked, in milliseconds.
     pub retry_after_min_margin_ms: Option<u64>,
@@ -563,8 +580,15 @@ impl SoakReport {
         }
         writeln!(
             out,
-            "  requests {}, retries {}",
-            self.requests, self.retries
+            "  requests {}, retries {}; requests per operation: max {} ({})",
+            self.requests,
+            self.retries,
+            self.max_requests_per_operation,
+            self.requests_per_operation
+                .iter()
+                .map(|(n, ops)| format!("{n}: {ops} ops"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )?;
         writeln!(
             out,
@@ -574,6 +598,11 @@ impl SoakReport {
             self.retry_after_honoured,
             self.retry_after_min_margin_ms
                 .map_or_else(|| "-".to_owned(), |m| m.to_string())
+        )?;
+        writeln!(
+            out,
+            "  resent after an applied request whose reply was lost: {}",
+            self.resent_after_unseen_apply
         )?;
         writeln!(
             out,
@@ -630,6 +659,8 @@ impl Drop for PanicCounter {
 /// The clients, all over one recording transport.
 struct Clients {
     http: Arc<Recording>,
+    /// What the clients send through: the recording transport, or a wrapper around it.
+    transport: Arc<dyn HttpClient>,
     policy: RetryPolicy,
     info: SandboxInfo,
     chert: ChertClient,
@@ -638,12 +669,13 @@ struct Clients {
 }
 
 impl Clients {
-    fn new(info: SandboxInfo, config: &SoakConfig) -> Result<Self, String> {
+    fn new(info: SandboxInfo, config: &SoakConfig, wrap: Wrap) -> Result<Self, String> {
         let inner = ReqwestClient::builder()
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let http = Arc::new(Recording {
             inner,
+            next_id: AtomicU64::new(1),
             log: Mutex::new(Vec::new()),
         });
         let policy = RetryPolicy::default()
@@ -651,7 +683,7 @@ impl Clients {
             .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
             .with_attempt_timeout(config.attempt_timeout)
             .with_max_retry_after(Duration::from_secs(5));
-        let transport: Arc<dyn HttpClient> = http.clone();
+        let transport = wrap(http.clone());
         let chert = ChertClient::builder()
             .base_url(info.chert.base_url.clone())
             .tenant(info.chert.tenant.clone())
@@ -673,11 +705,12 @@ impl Clients {
             .user_id(info.acs.user_id.clone())
             .pacing(Pacing::off())
             .retry_policy(policy.clone())
-            .http_client(transport)
+            .http_client(Arc::clone(&transport))
             .build()
             .map_err(|e| format!("acs client: {e}"))?;
         Ok(Self {
             http,
+            transport,
             policy,
             info,
             chert,
@@ -690,7 +723,7 @@ impl Clients {
     /// (pacing), so concurrent operations each get their own, over the shared transport.
     /// `verify`: confirm each `value: true` with a roster read.
     fn zapi(&self, verify: bool) -> Result<ZapiClient, Error> {
-        let transport: Arc<dyn HttpClient> = self.http.clone();
+        let transport = Arc::clone(&self.transport);
         ZapiClient::builder()
             .base_url(self.info.zapi.base_url.clone())
             .instance_id(self.info.zapi.instance_id.clone())
@@ -935,6 +968,21 @@ fn success_needs_body(op: &Op) -> bool {
     op.plan.kind == Kind::List || matches!(op.plan.prov, Prov::Chert | Prov::Zapi)
 }
 
+/// The delay the reply of an injected fault asks for, as the soak configured it (the value
+/// [`action`] writes into the reply's header or body): what the client must wait, judged
+/// without the SDK's own reading of the reply.
+fn injected_delay(prov: Prov, fault: FaultType, config: &SoakConfig) -> Option<Duration> {
+    let secs = Duration::from_secs(config.retry_after_secs);
+    let ms = Duration::from_millis(config.retry_after_ms);
+    match (fault, prov) {
+        (FaultType::RateLimited, _)
+        | (FaultType::UnavailablePersistent, Prov::Chert | Prov::Zapi) => Some(secs),
+        (FaultType::RateLimitedMs, _)
+        | (FaultType::UnavailablePersistent, Prov::Linq | Prov::Acs) => Some(ms),
+        _ => None,
+    }
+}
+
 /// The fault action of one planned fault.
 fn action(op: &Op, fault: FaultType, config: &SoakConfig) -> FaultAction {
     let secs = config.retry_after_secs;
@@ -1083,11 +1131,9 @@ fn huge_body() -> Bytes {
     .clone()
 }
 
-/// Injects the operation's fault, if it has one.
-fn inject(sandbox: &Sandbox, op: &Op, config: &SoakConfig) {
-    let Some((fault, times)) = op.plan.fault else {
-        return;
-    };
+/// Injects the operation's fault, if it has one; returns the delay its reply asks for.
+fn inject(sandbox: &Sandbox, op: &Op, config: &SoakConfig) -> Option<Duration> {
+    let (fault, times) = op.plan.fault?;
     let mut rule = Fault::new(op.plan.prov.sandbox(), action(op, fault, config))
         .method(op.plan.kind.method(op.plan.prov))
         .times(times);
@@ -1097,6 +1143,7 @@ fn inject(sandbox: &Sandbox, op: &Op, config: &SoakConfig) {
         rule.path_contains(op.key.clone())
     };
     sandbox.faults().inject(rule);
+    injected_delay(op.plan.prov, fault, config)
 }
 
 /// What a successful operation returned.
@@ -1174,11 +1221,24 @@ async fn run_one(clients: Arc<Clients>, op: Arc<Op>, deadline: Duration) -> OpRe
     }
 }
 
+/// Wraps the soak's recording transport: what the clients send through.
+pub type Wrap = Box<dyn FnOnce(Arc<dyn HttpClient>) -> Arc<dyn HttpClient>>;
+
 /// Runs the soak: starts a sandbox, runs the waves, checks every operation.
 ///
 /// # Errors
 /// When the sandbox or the clients cannot start; problems found by the run are in the report.
 pub async fn run(config: &SoakConfig) -> Result<SoakReport, String> {
+    run_with(config, Box::new(|transport| transport)).await
+}
+
+/// [`run`], with the clients sending through `wrap(recording transport)`: how the soak's own
+/// tests break the client on purpose (send twice, wait too little) and watch the soak fail.
+/// The recording transport, the journal and the checks stay as they are.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with(config: &SoakConfig, wrap: Wrap) -> Result<SoakReport, String> {
     let started = Instant::now();
     let panics = PanicCounter::install();
     let mut sandbox_config = SandboxConfig::default();
@@ -1187,7 +1247,7 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, String> {
     let sandbox = Sandbox::start_with(sandbox_config)
         .await
         .map_err(|e| format!("sandbox: {e}"))?;
-    let clients = Arc::new(Clients::new(sandbox.info(), config)?);
+    let clients = Arc::new(Clients::new(sandbox.info(), config, wrap)?);
     let mut report = SoakReport {
         config: Some(config.clone()),
         ..SoakReport::default()
@@ -1201,9 +1261,8 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, String> {
             .enumerate()
             .map(|(i, p)| Arc::new(seed(&sandbox, base + i, p.clone())))
             .collect();
-        for op in &ops {
-            inject(&sandbox, op, config);
-        }
+        let delays: Vec<Option<Duration>> =
+            ops.iter().map(|op| inject(&sandbox, op, config)).collect();
         let gate = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let mut tasks = Vec::with_capacity(ops.len());
         for op in &ops {
@@ -1246,7 +1305,14 @@ pub async fn run(config: &SoakConfig) -> Result<SoakReport, String> {
         let entries = settle(&sandbox, config.stall).await;
         sandbox.faults().clear();
         let exchanges = std::mem::take(&mut *lock(&clients.http.log));
-        check_wave(&sandbox, &ops, &results, &entries, &exchanges, &mut report);
+        let wave = Wave {
+            ops: &ops,
+            delays: &delays,
+            results: &results,
+            entries: &entries,
+            exchanges: &exchanges,
+        };
+        check_wave(&sandbox, &wave, &mut report);
     }
     sandbox.shutdown().await;
     report.panics = panics.count().max(op_panics);
@@ -1320,15 +1386,26 @@ fn state_applied(sandbox: &Sandbox, op: &Op) -> bool {
     }
 }
 
-/// Checks one wave: outcomes against the journal and the emulators, retries, waits.
-fn check_wave(
-    sandbox: &Sandbox,
-    ops: &[Arc<Op>],
-    results: &[OpResult],
-    entries: &[JournalEntry],
-    exchanges: &[Exchange],
-    report: &mut SoakReport,
-) {
+/// What one wave left to check.
+struct Wave<'a> {
+    ops: &'a [Arc<Op>],
+    /// Per operation, the delay its injected fault's reply asks for ([`inject`]).
+    delays: &'a [Option<Duration>],
+    results: &'a [OpResult],
+    entries: &'a [JournalEntry],
+    exchanges: &'a [Exchange],
+}
+
+/// Checks one wave: outcomes against the journal and the emulators, duplicates at the wire,
+/// retries, waits.
+fn check_wave(sandbox: &Sandbox, wave: &Wave<'_>, report: &mut SoakReport) {
+    let Wave {
+        ops,
+        delays,
+        results,
+        entries,
+        exchanges,
+    } = *wave;
     let Some(first) = ops.first().map(|op| op.index) else {
         return;
     };
@@ -1336,9 +1413,10 @@ fn check_wave(
         .iter()
         .map(|op| (op.key.as_str(), op.index - first))
         .collect();
-    // Effects and fired faults per operation.
+    // Effects, fired faults and journal entries per operation.
     let mut effects: Vec<Vec<String>> = vec![Vec::new(); ops.len()];
     let mut fired: Vec<usize> = vec![0; ops.len()];
+    let mut arrived: Vec<Vec<&JournalEntry>> = vec![Vec::new(); ops.len()];
     for entry in entries {
         let Some(i) = entry_op(entry, &by_key) else {
             report.unattributed += 1;
@@ -1352,6 +1430,9 @@ fn check_wave(
             && let Some(n) = fired.get_mut(i)
         {
             *n += 1;
+        }
+        if let Some(list) = arrived.get_mut(i) {
+            list.push(entry);
         }
         for effect in &entry.effects {
             let owner = effect
@@ -1388,10 +1469,21 @@ fn check_wave(
     for list in &mut sent {
         list.sort_by_key(|e| e.sent);
     }
+    for list in &mut arrived {
+        list.sort_by_key(|e| e.seq);
+    }
+    // A journal entry's exchange, by the id the recording transport tagged it with.
+    let by_id: HashMap<u64, &Exchange> = exchanges.iter().map(|e| (e.id, e)).collect();
+    let exchange_of = |entry: &JournalEntry| {
+        entry
+            .header(REQUEST_ID)
+            .and_then(|id| id.parse::<u64>().ok())
+            .and_then(|id| by_id.get(&id).copied())
+    };
 
     for (i, op) in ops.iter().enumerate() {
-        let (Some(result), Some(applied), Some(requests)) =
-            (results.get(i), effects.get(i), sent.get(i))
+        let (Some(result), Some(applied), Some(requests), Some(wire)) =
+            (results.get(i), effects.get(i), sent.get(i), arrived.get(i))
         else {
             continue;
         };
@@ -1459,14 +1551,56 @@ fn check_wave(
             report.problem(line);
         }
 
-        // Duplicates: the same effect twice.
+        // Duplicates at the wire: a mutation that arrived after an earlier request of the
+        // operation had been applied — and its reply had reached the client.
+        *report.requests_per_operation.entry(wire.len()).or_default() += 1;
+        report.max_requests_per_operation = report.max_requests_per_operation.max(wire.len());
+        let changed_state: Vec<&JournalEntry> = wire
+            .iter()
+            .copied()
+            .filter(|e| !e.effects.is_empty())
+            .collect();
+        for request in wire.iter().filter(|e| e.method != "GET") {
+            let sent_at = exchange_of(request).map(|x| x.sent);
+            let earlier: Vec<&&JournalEntry> = changed_state
+                .iter()
+                .filter(|a| a.seq != request.seq && a.finished_at <= request.received_at)
+                .collect();
+            if earlier.is_empty() {
+                continue;
+            }
+            // Its reply reached the client before this request left.
+            let seen = earlier.iter().find(|a| {
+                exchange_of(a).is_some_and(|x| {
+                    x.status.is_some() && sent_at.is_none_or(|sent| x.done <= sent)
+                })
+            });
+            match seen {
+                Some(a) => {
+                    report.duplicated += 1;
+                    let line = format!(
+                        "{}: request {} {} {} arrived after request {} had been applied ({:?}) and answered {:?}",
+                        what(),
+                        request.seq,
+                        request.method,
+                        request.path,
+                        a.seq,
+                        a.effects,
+                        a.status
+                    );
+                    report.problem(line);
+                }
+                None => report.resent_after_unseen_apply += 1,
+            }
+        }
+        // The same effect twice contradicts the emulators' own rules.
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for effect in applied {
             *counts.entry(effect.as_str()).or_default() += 1;
         }
         for (effect, n) in &counts {
             if *n > 1 {
-                report.duplicated += n - 1;
+                report.disagreements += 1;
                 let line = format!("{}: {effect:?} applied {n} times", what());
                 report.problem(line);
             }
@@ -1543,10 +1677,27 @@ fn check_wave(
                 .filter(|e| e.method == own.method && e.path == own.path)
                 .count();
         }
-        for (k, exchange) in requests.iter().enumerate() {
-            let Some(hint) = exchange.hint else { continue };
+        // Waits: after each injected reply that asked for a delay, the operation's next
+        // request left no sooner than the delay the soak configured for that fault.
+        let delay = delays.get(i).copied().flatten();
+        for faulted in wire.iter().filter(|e| e.fault.is_some() && delay.is_some()) {
+            let hint = delay.unwrap_or_default();
             report.retry_after_replies += 1;
-            let Some(next) = requests.get(k + 1) else {
+            let Some(exchange) = exchange_of(faulted) else {
+                report.unattributed += 1;
+                let line = format!(
+                    "{}: journal entry {} matches no request of the client",
+                    what(),
+                    faulted.seq
+                );
+                report.problem(line);
+                continue;
+            };
+            let Some(next) = requests
+                .iter()
+                .position(|x| x.id == exchange.id)
+                .and_then(|k| requests.get(k + 1))
+            else {
                 continue;
             };
             report.retry_after_waits += 1;
@@ -1561,7 +1712,7 @@ fn check_wave(
                 );
             } else {
                 let line = format!(
-                    "{}: reply {:?} asked for {hint:?}, the next request ({} {}) left after {waited:?}",
+                    "{}: injected reply {:?} asked for {hint:?}, the next request ({} {}) left after {waited:?}",
                     what(),
                     exchange.status,
                     next.method,
@@ -1609,8 +1760,62 @@ mod tests {
         );
     }
 
-    /// The checks can fail: a change applied twice, a success with nothing applied, a
-    /// non-ambiguous failure whose change was applied, and a wait shorter than asked.
+    /// The delay the waits are judged by is the very number written into the injected reply
+    /// (read here as text, not by the SDK), for every fault that asks for one.
+    #[test]
+    fn the_expected_delay_is_the_injected_one() {
+        let sandbox_free_op = |prov, kind| Op {
+            index: 0,
+            plan: Planned {
+                prov,
+                kind,
+                ensure: false,
+                fault: None,
+            },
+            chat: "c".to_owned(),
+            key: "c".to_owned(),
+            target: None,
+            target_state: None,
+            expected_roster: 0,
+        };
+        let config = SoakConfig::bounded();
+        let mut checked = 0;
+        for prov in Prov::ALL {
+            for fault in FaultType::ALL
+                .into_iter()
+                .filter(|f| f.applies(prov, Kind::Remove))
+            {
+                let op = sandbox_free_op(prov, Kind::Remove);
+                let FaultAction::Respond { headers, body, .. } = action(&op, fault, &config) else {
+                    assert_eq!(injected_delay(prov, fault, &config), None, "{fault:?}");
+                    continue;
+                };
+                let header = |name: &str| {
+                    headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .and_then(|(_, v)| v.parse::<u64>().ok())
+                };
+                let written = header("retry-after-ms")
+                    .or_else(|| header("x-ms-retry-after-ms"))
+                    .map(Duration::from_millis)
+                    .or_else(|| header("retry-after").map(Duration::from_secs));
+                assert_eq!(
+                    written,
+                    injected_delay(prov, fault, &config),
+                    "{prov:?} {fault:?} {headers:?} {body:?}"
+                );
+                checked += usize::from(written.is_some());
+            }
+        }
+        // 429 s and ms, and the persistent 503, on every provider that gets them.
+        assert_eq!(checked, 4 + 2 + 4);
+    }
+
+    /// The checks can fail: a mutation sent again after its change was applied and answered,
+    /// a change applied twice, a success with nothing applied, a non-ambiguous failure whose
+    /// change was applied, and a wait shorter than the injected fault asked for. A repeat
+    /// after an applied request whose reply was lost is counted apart, not as a duplicate.
     #[tokio::test]
     async fn the_checks_catch_what_they_are_for() {
         let sandbox = Sandbox::start().await.unwrap();
@@ -1638,29 +1843,56 @@ mod tests {
             error: Some("429".to_owned()),
         };
         let results = vec![ok("applied"), ok("applied"), failed];
-        let entry = |op: &Op, effects: Vec<String>| JournalEntry {
-            seq: 1,
-            provider: Provider::Chert,
-            method: "DELETE".to_owned(),
-            path: format!(
+        let ms = Duration::from_millis;
+        // One request: its journal entry (arrived at `at` ms, finished 1 ms later) and what
+        // the client saw (sent at `at`, reply 2 ms later when `status` is some).
+        let request = |id: u64, op: &Op, at: u64, status: Option<u16>, effects: Vec<String>| {
+            let path = format!(
                 "/chert/api/v1/chats/{}/participants/%2B14155550100",
                 op.chat
-            ),
-            headers: Vec::new(),
-            body: Bytes::new(),
-            status: Some(200),
-            fault: None,
-            effects,
+            );
+            let entry = JournalEntry {
+                seq: id,
+                provider: Provider::Chert,
+                method: "DELETE".to_owned(),
+                path: path.clone(),
+                headers: vec![(REQUEST_ID.to_owned(), id.to_string())],
+                body: Bytes::new(),
+                status,
+                fault: None,
+                effects,
+                received_at: ms(at),
+                finished_at: ms(at + 1),
+            };
+            let now = Instant::now();
+            let exchange = Exchange {
+                id,
+                op: Some(op.index),
+                method: "DELETE".to_owned(),
+                path,
+                sent: now + ms(at),
+                done: now + ms(at + 2),
+                status,
+            };
+            (entry, exchange)
         };
         let effect = |op: &Op| format!("chert:remove {} {CHERT_TARGET}", op.chat);
-        let [a, b, c] = [&ops[0], &ops[1], &ops[2]];
-        // Op a: its change twice. Op b: nothing. Op c: failed, yet applied.
-        let entries = vec![
-            entry(a, vec![effect(a)]),
-            entry(a, vec![effect(a)]),
-            entry(b, Vec::new()),
-            entry(c, vec![effect(c)]),
-        ];
+        let [a, _, c] = [&ops[0], &ops[1], &ops[2]];
+        let (mut faulted, x3) = request(3, c, 0, Some(429), Vec::new());
+        faulted.fault = Some(rosterkit_sandbox::FaultKind::Respond);
+        // Op a: applied and answered, then sent again (and applied again). Op b: nothing.
+        // Op c: a 429 asking for 1 s, retried after 8 ms; applied with the reply lost,
+        // repeated; failed, yet applied.
+        let (entries, exchanges): (Vec<_>, Vec<_>) = [
+            request(1, a, 0, Some(200), vec![effect(a)]),
+            request(2, a, 30, Some(200), vec![effect(a)]),
+            (faulted, x3),
+            request(4, c, 10, None, vec![effect(c)]),
+            request(5, c, 40, Some(400), Vec::new()),
+        ]
+        .into_iter()
+        .unzip();
+        let delays = [None, None, Some(Duration::from_secs(1))];
         for op in [a, c] {
             sandbox
                 .chert()
@@ -1669,37 +1901,34 @@ mod tests {
                     ..rosterkit_sandbox::chert::ChertChatSeed::group(&CHERT_MEMBERS)
                 });
         }
-        let now = Instant::now();
-        let exchanges = vec![
-            Exchange {
-                op: Some(10),
-                method: "DELETE".to_owned(),
-                path: "/x".to_owned(),
-                sent: now,
-                done: now,
-                status: Some(429),
-                hint: Some(Duration::from_secs(1)),
-            },
-            Exchange {
-                op: Some(10),
-                method: "DELETE".to_owned(),
-                path: "/x".to_owned(),
-                sent: now + Duration::from_millis(10),
-                done: now + Duration::from_millis(20),
-                status: Some(200),
-                hint: None,
-            },
-        ];
         let mut report = SoakReport::default();
-        check_wave(&sandbox, &ops, &results, &entries, &exchanges, &mut report);
+        let wave = Wave {
+            ops: &ops,
+            delays: &delays,
+            results: &results,
+            entries: &entries,
+            exchanges: &exchanges,
+        };
+        check_wave(&sandbox, &wave, &mut report);
         assert_eq!(report.operations, 3);
         assert_eq!(report.duplicated, 1, "{:?}", report.problems);
+        assert_eq!(report.resent_after_unseen_apply, 1, "{:?}", report.problems);
         assert_eq!(report.lost, 1, "{:?}", report.problems);
-        assert_eq!(report.disagreements, 1, "{:?}", report.problems);
-        assert_eq!(report.retries, 1);
+        // Op a's change twice; op c failed without ambiguity yet applied.
+        assert_eq!(report.disagreements, 2, "{:?}", report.problems);
+        assert_eq!(report.retries, 3);
         assert_eq!(
-            (report.retry_after_waits, report.retry_after_honoured),
-            (1, 0)
+            (
+                report.retry_after_replies,
+                report.retry_after_waits,
+                report.retry_after_honoured
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(report.max_requests_per_operation, 3);
+        assert_eq!(
+            report.requests_per_operation,
+            BTreeMap::from([(0, 1), (2, 1), (3, 1)])
         );
         assert!(!report.passed());
         sandbox.shutdown().await;

@@ -41,6 +41,22 @@ const STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        // The fuzz targets are their own workspace (cargo-fuzz): CI checks that they build and
+        // are lint-clean on the stable toolchain (libfuzzer-sys comes from the registry);
+        // `cargo xtask fuzz` runs them, with a nightly compiler.
+        name: "fuzz targets (check)",
+        args: &[
+            "clippy",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--bins",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
         name: "codegen freshness",
         args: &[
             "run",

@@ -98,6 +98,14 @@ const RULES: &[Rule] = &[
         ],
         why: "the emulators implement each contract independently of the adapters",
     },
+    Rule {
+        package: "rosterkit-sandbox",
+        // Its tests too: a test that signs with the library proves nothing about the library.
+        args: &["--all-features", "-e", "dev"],
+        forbidden: &["rosterkit-sign"],
+        why: "the emulators sign and verify with their own code on hmac/sha2, so a signing bug \
+              in the library is caught, not mirrored",
+    },
 ];
 
 /// The package names in `package`'s normal-dependency graph.

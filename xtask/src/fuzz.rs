@@ -5,8 +5,8 @@
 //! default one with `RUSTC_BOOTSTRAP=1`. Each target starts from its corpus
 //! (`fuzz/corpus/<target>`, kept between runs, git-ignored) plus the checked-in seeds
 //! (`fuzz/seeds/<target>`). A crash stops that target, leaves its input in
-//! `fuzz/artifacts/<target>/`, and makes the task fail after the other targets ran. Never part
-//! of `cargo xtask ci`.
+//! `fuzz/artifacts/<target>/`, and makes the task fail after the other targets ran. Running
+//! is never part of `cargo xtask ci`; building is (a `cargo clippy` of `fuzz/` on stable).
 
 use std::{
     fmt::Write as _,

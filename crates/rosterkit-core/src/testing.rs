@@ -47,7 +47,7 @@ use proptest::{
 };
 use serde_json::Value;
 
-use crate::{Error, ErrorKind};
+use crate::{Error, ErrorKind, Handle, Outcome};
 
 mod fake_membership;
 mod scripted_client;
@@ -240,6 +240,169 @@ pub fn check_result_with<T: std::fmt::Debug>(
     }
 }
 
+/// What a reply's own bytes say a decoded value holds, read by the test — not by the decoder
+/// under test — so the two can be compared ([`check_outcome`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplySays {
+    /// The roster entries' text, trimmed, in the reply's order; `None` when the reply carries
+    /// no roster.
+    pub roster: Option<Vec<String>>,
+    /// The trace id; `None` when the reply carries none.
+    pub trace_id: Option<String>,
+    /// Whether the body is valid UTF-8 JSON. When it is not (read here with U+FFFD for the
+    /// broken bytes), a strict decoder may have read less of it, so only what it did decode is
+    /// checked — nothing invented — not what it left out.
+    pub exact: bool,
+}
+
+impl ReplySays {
+    /// Reads a JSON body: the roster is the array at the JSON pointer `roster`, each item a
+    /// string or an object whose first string field among `fields` is the entry (other items
+    /// are not entries); the trace id is the string at the JSON pointer `trace_id`, else
+    /// `header_trace`. A body that is not JSON (invalid UTF-8 aside) says only `header_trace`.
+    #[must_use]
+    pub fn from_json(
+        body: &[u8],
+        roster: Option<(&str, &[&str])>,
+        trace_id: Option<&str>,
+        header_trace: Option<&str>,
+    ) -> Self {
+        // Invalid UTF-8 read as U+FFFD, as a tolerant decoder reads it.
+        let exact = serde_json::from_slice::<Value>(body).is_ok();
+        let json = serde_json::from_str::<Value>(&String::from_utf8_lossy(body)).ok();
+        let roster = json
+            .as_ref()
+            .zip(roster)
+            .and_then(|(json, (pointer, fields))| {
+                let items = json.pointer(pointer)?.as_array()?;
+                Some(
+                    items
+                        .iter()
+                        .filter_map(|item| match item {
+                            Value::String(s) => Some(s.trim().to_owned()),
+                            Value::Object(map) => fields
+                                .iter()
+                                .find_map(|f| map.get(*f).and_then(Value::as_str))
+                                .map(|s| s.trim().to_owned()),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            });
+        let trace_id = json
+            .as_ref()
+            .zip(trace_id)
+            .and_then(|(json, pointer)| json.pointer(pointer)?.as_str().map(str::to_owned))
+            .or_else(|| header_trace.map(str::to_owned));
+        Self {
+            roster,
+            trace_id,
+            exact,
+        }
+    }
+
+    /// The same, with every roster entry passed through `f` (say, a provider's bare digits
+    /// made E.164 by prefixing `+`).
+    #[must_use]
+    pub fn map_roster(mut self, f: impl Fn(&str) -> String) -> Self {
+        if let Some(roster) = self.roster.as_mut() {
+            for entry in roster {
+                *entry = f(entry);
+            }
+        }
+        self
+    }
+}
+
+/// [`check_result_with`] for an operation that decodes into an [`Outcome`], plus the value
+/// compared with what the reply says:
+///
+/// - a roster in the outcome is the reply's roster: each handle's text is one of the reply's
+///   entries, in the reply's order (none invented, none repeated), and every entry that
+///   [`Handle`]'s own parser reads as a phone number or an email is in it (none dropped; a
+///   tolerant decoder may skip only entries that are not handles);
+/// - a trace id in the reply is the outcome's;
+/// - when `ensure` (the operation runs in ensure mode), a non-2xx may also decode into
+///   `already_done` or `unconfirmed` — the end state reached some other way — and into nothing
+///   else.
+///
+/// Returns 1 for a value, 0 for an error.
+///
+/// # Panics
+/// When the result breaks the contract: this is a test assertion.
+pub fn check_outcome(
+    provider: &str,
+    status: u16,
+    body_says_failed: bool,
+    ensure: bool,
+    says: &ReplySays,
+    result: Result<Outcome, Error>,
+) -> usize {
+    let success = (200..300).contains(&status);
+    let outcome = match result {
+        Ok(outcome) if !success && ensure => {
+            assert!(
+                matches!(outcome.as_str(), "already_done" | "unconfirmed"),
+                "HTTP {status} in ensure mode parsed as {outcome:?}"
+            );
+            outcome
+        }
+        Ok(outcome) => {
+            check_result_with(provider, status, body_says_failed, Ok::<_, Error>(&outcome));
+            outcome
+        }
+        Err(err) => return check_result_with::<()>(provider, status, body_says_failed, Err(err)),
+    };
+    let reply_roster = says.roster.as_deref().unwrap_or_default();
+    match outcome.roster() {
+        Some(roster) if says.exact => check_roster(roster, reply_roster),
+        Some(roster) => invents_nothing(roster, reply_roster),
+        None => {}
+    }
+    if let Some(trace) = &says.trace_id
+        && (says.exact || outcome.trace_id().is_some())
+    {
+        assert_eq!(
+            outcome.trace_id(),
+            Some(trace.as_str()),
+            "HTTP {status}: the reply's trace id, decoded as {outcome:?}"
+        );
+    }
+    1
+}
+
+/// A decoded roster against the reply's entries (see [`check_outcome`]).
+///
+/// # Panics
+/// When the roster invents, repeats or drops a handle.
+pub fn check_roster(decoded: &[Handle], reply: &[String]) {
+    invents_nothing(decoded, reply);
+    for entry in reply {
+        let handle = matches!(
+            entry.parse::<Handle>(),
+            Ok(Handle::Phone(_) | Handle::Email(_))
+        );
+        assert!(
+            !handle || decoded.iter().any(|h| h.as_str() == entry),
+            "the reply's {entry:?} is missing from the decoded roster {decoded:?}"
+        );
+    }
+}
+
+/// Every decoded handle is one of the reply's entries, in the reply's order.
+fn invents_nothing(decoded: &[Handle], reply: &[String]) {
+    let mut rest = reply.iter();
+    for handle in decoded {
+        let text = handle.as_str();
+        assert!(
+            rest.any(|entry| entry == text),
+            "decoded handle {text:?} is not one of the reply's entries (in order): {reply:?}, \
+             decoded {decoded:?}"
+        );
+    }
+}
+
 /// One change to a reply.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -424,6 +587,63 @@ mod tests {
         let err = props.arbitrary_replies(&parse_all).unwrap_err();
         assert!(err.contains("toy: arbitrary replies"), "{err}");
         assert!(err.contains("too long"), "{err}");
+    }
+
+    /// The comparison with the reply can fail: an invented, dropped or reordered handle, a
+    /// wrong trace id, and a non-2xx decoded into anything but an ensure-mode end state.
+    #[test]
+    fn the_outcome_is_compared_with_the_reply() {
+        let says = ReplySays::from_json(
+            br#"{"participants":["+14155550100",{"address":"bob@example.com"}," chat-bot ",7],"trace_id":"t-1"}"#,
+            Some(("/participants", &["address", "handle"])),
+            Some("/trace_id"),
+            Some("header"),
+        );
+        assert_eq!(
+            says.roster.as_deref(),
+            Some(
+                &[
+                    "+14155550100".to_owned(),
+                    "bob@example.com".to_owned(),
+                    "chat-bot".to_owned()
+                ][..]
+            )
+        );
+        assert_eq!(says.trace_id.as_deref(), Some("t-1"));
+        let handles =
+            |list: &[&str]| -> Vec<Handle> { list.iter().map(|h| h.parse().unwrap()).collect() };
+        let applied = |roster: &[&str], trace: &str| Outcome::Applied {
+            roster: Some(handles(roster)),
+            trace_id: Some(trace.to_owned()),
+        };
+        let ok = |outcome: Outcome| check_outcome("p", 200, false, false, &says, Ok(outcome));
+        assert_eq!(ok(applied(&["+14155550100", "bob@example.com"], "t-1")), 1);
+        let fails = |outcome: Outcome| std::panic::catch_unwind(|| ok(outcome)).is_err();
+        assert!(fails(applied(&["+14155550100"], "t-1")), "dropped");
+        assert!(
+            fails(applied(
+                &["+14155550100", "bob@example.com", "+14155550199"],
+                "t-1"
+            )),
+            "invented"
+        );
+        assert!(
+            fails(applied(&["bob@example.com", "+14155550100"], "t-1")),
+            "reordered"
+        );
+        assert!(
+            fails(applied(&["+14155550100", "bob@example.com"], "t-2")),
+            "trace id"
+        );
+        let non_2xx = |ensure, outcome: Outcome| {
+            std::panic::catch_unwind(|| {
+                check_outcome("p", 400, false, ensure, &ReplySays::default(), Ok(outcome))
+            })
+            .is_ok()
+        };
+        assert!(non_2xx(true, Outcome::AlreadyDone { trace_id: None }));
+        assert!(!non_2xx(false, Outcome::AlreadyDone { trace_id: None }));
+        assert!(!non_2xx(true, applied(&[], "t")));
     }
 
     #[test]

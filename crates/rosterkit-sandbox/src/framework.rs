@@ -178,6 +178,7 @@ struct MountCtx {
 async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Next) -> Response {
     let fw = &ctx.framework;
     let seq = fw.journal.next_seq();
+    let received_at = fw.journal.elapsed();
     let (mut parts, body) = request.into_parts();
     let path = RawTarget::of(&parts);
     let headers = parts
@@ -200,6 +201,8 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
         status: None,
         fault: None,
         effects: Vec::new(),
+        received_at,
+        finished_at: received_at,
     };
     let limit = u64::try_from(fw.body_limit).unwrap_or(u64::MAX);
     let expected = axum::body::HttpBody::size_hint(&body)
@@ -211,6 +214,7 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
     let Ok(body) = buffered else {
         // Too large, or the client went away mid-body: nothing reached the emulator.
         entry.status = Some(StatusCode::PAYLOAD_TOO_LARGE.as_u16());
+        entry.finished_at = fw.journal.elapsed();
         fw.journal.push(entry);
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
@@ -279,6 +283,7 @@ impl Recorder {
         if let Some(mut entry) = self.entry.take() {
             entry.status = status.map(|s| s.as_u16());
             entry.effects = self.effects.take();
+            entry.finished_at = self.journal.elapsed();
             self.journal.push(entry);
         }
     }

@@ -4,11 +4,13 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 use crate::fault::FaultKind;
 use crate::provider::Provider;
@@ -50,6 +52,13 @@ pub struct JournalEntry {
     /// The state changes the emulator applied, e.g. `"chert:remove ch_X +14155551234"`.
     /// Empty for a request that changed nothing (errors, no-op adds, faults that stop early).
     pub effects: Vec<String>,
+    /// When the request arrived, since the journal was created, on Tokio's clock (so a test
+    /// with paused time sees paused time): how long a client waited between two requests is
+    /// `next.received_at - previous.finished_at`, measured where the requests land.
+    pub received_at: Duration,
+    /// When the reply went out or the connection was dropped (after every effect was applied),
+    /// on the same clock as [`received_at`](Self::received_at).
+    pub finished_at: Duration,
 }
 
 impl JournalEntry {
@@ -85,6 +94,14 @@ struct EntryWire {
     fault: Option<FaultKind>,
     #[serde(default)]
     effects: Vec<String>,
+    #[serde(default)]
+    received_at_us: u64,
+    #[serde(default)]
+    finished_at_us: u64,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl From<JournalEntry> for EntryWire {
@@ -100,6 +117,8 @@ impl From<JournalEntry> for EntryWire {
             status: e.status,
             fault: e.fault,
             effects: e.effects,
+            received_at_us: micros(e.received_at),
+            finished_at_us: micros(e.finished_at),
         }
     }
 }
@@ -120,6 +139,8 @@ impl From<EntryWire> for JournalEntry {
             status: w.status,
             fault: w.fault,
             effects: w.effects,
+            received_at: Duration::from_micros(w.received_at_us),
+            finished_at: Duration::from_micros(w.finished_at_us),
         }
     }
 }
@@ -139,6 +160,8 @@ pub struct Journal {
 #[derive(Debug)]
 struct JournalInner {
     next_seq: AtomicU64,
+    /// Time zero of `received_at` / `finished_at`.
+    origin: Instant,
     state: Mutex<JournalState>,
 }
 
@@ -182,6 +205,7 @@ impl Journal {
         Journal {
             inner: Arc::new(JournalInner {
                 next_seq: AtomicU64::new(1),
+                origin: Instant::now(),
                 state: Mutex::new(JournalState {
                     capacity: capacity.max(1),
                     max_bytes: DEFAULT_JOURNAL_MAX_BYTES,
@@ -281,6 +305,12 @@ impl Journal {
         self.inner.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Now, as a `received_at` / `finished_at` timestamp: whole microseconds, as the wire
+    /// form carries them, so an entry round-trips exactly.
+    pub(crate) fn elapsed(&self) -> Duration {
+        Duration::from_micros(micros(self.inner.origin.elapsed()))
+    }
+
     pub(crate) fn push(&self, entry: JournalEntry) {
         let size = entry_bytes(&entry);
         let mut state = lock(&self.inner.state);
@@ -305,6 +335,8 @@ mod byte_cap_tests {
             status: Some(413),
             fault: None,
             effects: Vec::new(),
+            received_at: Duration::ZERO,
+            finished_at: Duration::ZERO,
         }
     }
 

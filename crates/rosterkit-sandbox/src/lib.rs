@@ -122,6 +122,7 @@ pub mod linq;
 mod provider;
 mod sandbox;
 mod server;
+mod signing;
 mod state;
 mod sync;
 #[cfg(feature = "tls")]

@@ -119,6 +119,62 @@ async fn known_answer_add_with_address_and_handle_alias() {
     assert_eq!(reply.json()["participants"].as_array().unwrap().len(), 4);
 }
 
+/// `v1,<ts>,<hex>` over `signed`, computed here on `hmac`/`sha2` (neither rosterkit-sign nor
+/// the emulator's own code).
+fn sign_string(ts: u64, signed: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(signed);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v1,{ts},{hex}")
+}
+
+/// The emulator checks the signed string's layout itself: `"<ts>:<body>"` (a colon where the
+/// contract has a dot) is refused with 401/2004 and changes nothing; `"<ts>.<body>"` passes.
+#[tokio::test]
+async fn a_wrong_signed_string_layout_is_refused() {
+    let sandbox = vectors_sandbox().await;
+    let body = br#"{"address":"+14155550999"}"#;
+    let layout = |sep: &str| [format!("{T0}{sep}").as_bytes(), body].concat();
+    let wrong = sign_string(T0, &layout(":"));
+    let reply = acme(
+        &sandbox,
+        "POST",
+        "/chats/ch_01HTEST/participants",
+        &wrong,
+        body,
+    )
+    .await;
+    reply.assert_chert_error(401, 2004, false);
+    assert!(
+        !sandbox
+            .chert()
+            .members("ch_01HTEST")
+            .unwrap()
+            .contains(&"+14155550999".to_owned())
+    );
+    let right = sign_string(T0, &layout("."));
+    let reply = acme(
+        &sandbox,
+        "POST",
+        "/chats/ch_01HTEST/participants",
+        &right,
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // Bodiless: `"<ts>:"` against the contract's `"<ts>."` (§8 A).
+    let wrong = sign_string(T0, format!("{T0}:").as_bytes());
+    let reply = acme(&sandbox, "POST", "/chats/ch_01HTEST/leave", &wrong, b"").await;
+    reply.assert_chert_error(401, 2004, false);
+    assert_eq!(sign_string(T0, format!("{T0}.").as_bytes()), SIG_EMPTY_T0);
+}
+
 #[tokio::test]
 async fn hex_decoded_key_is_a_bad_signature() {
     let sandbox = vectors_sandbox().await;
@@ -141,7 +197,7 @@ async fn window_is_300_seconds_each_way() {
     // §8 D: a correct signature at T0 + 301 against a server clock at T0.
     let sig = "v1,1700000301,bc5c638fc3e9ff6b11d62bc47e298caf8baefda7a08e655dd83bb562a5c539a4";
     assert_eq!(
-        rosterkit_sign::chert::sign(SECRET.as_bytes(), T0 + 301, b""),
+        rosterkit_sandbox::chert::request_signature(SECRET, T0 + 301, b""),
         sig
     );
     let reply = acme(&sandbox, "POST", "/chats/ch_01HTEST/leave", sig, b"").await;
@@ -151,14 +207,14 @@ async fn window_is_300_seconds_each_way() {
         "timestamp outside the 5 minute window"
     );
 
-    let past = rosterkit_sign::chert::sign(SECRET.as_bytes(), T0 - 301, b"");
+    let past = rosterkit_sandbox::chert::request_signature(SECRET, T0 - 301, b"");
     acme(&sandbox, "POST", "/chats/ch_01HTEST/leave", &past, b"")
         .await
         .assert_chert_error(401, 2013, false);
     assert!(!sandbox.chert().has_left("ch_01HTEST"));
 
     // ±300 exactly is accepted (two bodiless calls: remove, then leave).
-    let future = rosterkit_sign::chert::sign(SECRET.as_bytes(), T0 + 300, b"");
+    let future = rosterkit_sandbox::chert::request_signature(SECRET, T0 + 300, b"");
     let reply = acme(
         &sandbox,
         "DELETE",
@@ -168,7 +224,7 @@ async fn window_is_300_seconds_each_way() {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let past = rosterkit_sign::chert::sign(SECRET.as_bytes(), T0 - 300, b"");
+    let past = rosterkit_sandbox::chert::request_signature(SECRET, T0 - 300, b"");
     let reply = acme(&sandbox, "POST", "/chats/ch_01HTEST/leave", &past, b"").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
@@ -178,7 +234,7 @@ async fn clock_offset_skews_the_server_both_ways() {
     let sandbox = Sandbox::start().await.unwrap();
     let chat = sandbox.chert().create_group(&FOUR);
     let chert = Chert::new(&sandbox);
-    let header = rosterkit_sign::chert::sign(SECRET.as_bytes(), sandbox.now_unix(), b"");
+    let header = rosterkit_sandbox::chert::request_signature(SECRET, sandbox.now_unix(), b"");
     let headers = [
         ("x-chert-tenant", "sandbox"),
         ("x-chert-signature", header.as_str()),
@@ -212,7 +268,7 @@ async fn tampered_body_and_malformed_headers_are_2004() {
     let path = format!("{PREFIX}/chats/{chat}/participants");
     let now = sandbox.now_unix();
     let signed_for =
-        rosterkit_sign::chert::sign(SECRET.as_bytes(), now, br#"{"address":"+14155550999"}"#);
+        rosterkit_sandbox::chert::request_signature(SECRET, now, br#"{"address":"+14155550999"}"#);
     let tampered = br#"{"address":"+14155550998"}"#;
     let reply = send(
         sandbox.addr(),

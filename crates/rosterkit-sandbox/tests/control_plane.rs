@@ -348,7 +348,11 @@ async fn clock_over_http() {
     // A signature made with the real clock is now 400 s in the future for the emulator.
     let chat = sandbox.chert().create_group(&FOUR);
     let real_now = sandbox.now_unix() + 400;
-    let sig = rosterkit_sign::chert::sign(b"0123456789abcdef0123456789abcdef", real_now, b"");
+    let sig = rosterkit_sandbox::chert::request_signature(
+        "0123456789abcdef0123456789abcdef",
+        real_now,
+        b"",
+    );
     send(
         sandbox.addr(),
         "POST",

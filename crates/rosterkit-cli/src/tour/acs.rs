@@ -30,10 +30,6 @@ fn client(sandbox: &Sandbox, page_size: u32) -> Result<AcsClient, Error> {
         .build()
 }
 
-fn requests(sandbox: &Sandbox) -> usize {
-    sandbox.journal().entries_for(Provider::Acs).len()
-}
-
 /// Participant-list pages fetched so far (token calls excluded).
 fn pages(sandbox: &Sandbox) -> usize {
     sandbox
@@ -128,23 +124,22 @@ async fn steps(sandbox: &Sandbox, tour: &mut Tour) -> Result<(), Error> {
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
                 None,
-                Some(1),
+                Some(super::RETRY_AFTER_SECS),
             ),
         )
         .method(Method::POST)
         .path_contains(":remove"),
     );
-    let before = requests(sandbox);
+    let mark = super::journal_mark(sandbox);
     let r = acs
         .remove_participant(&ChatId::new(busy)?, &BOB.parse()?, plain)
         .await;
-    let sent = requests(sandbox) - before;
-    tour.step(
+    super::waited_out(
+        tour,
         P,
-        "429 TooManyRequests with Retry-After: 1 is retried",
-        "applied after 2 requests",
-        format!("{} after {sent} requests", super::describe(&r)),
-        matches!(&r, Ok(o) if o.as_str() == "applied") && sent == 2,
+        "429 TooManyRequests with Retry-After: 1 is waited out and retried",
+        &r,
+        super::requests_and_wait(sandbox, Provider::Acs, mark),
     );
 
     emulator.set_foreign_next_link(Some("https://elsewhere.example"));

@@ -48,12 +48,29 @@ async fn steps(sandbox: &Sandbox, tour: &mut Tour) -> Result<(), Error> {
         "+14155551234",
     ]);
     let (chat, who) = parse(&group, "+14155551234")?;
+    let mark = super::journal_mark(sandbox);
     let r = chert.remove_participant(&chat, &who, plain).await;
-    tour.outcome(
+    let signed = signed_since(sandbox, mark, &emulator.signing_secret());
+    let want = ["+14155550100", "+14155550200", "+14155550300"];
+    let roster: Option<Vec<String>> = r
+        .as_ref()
+        .ok()
+        .and_then(|o| o.roster())
+        .map(|handles| handles.iter().map(ToString::to_string).collect());
+    let held = emulator.members(&group).unwrap_or_default();
+    tour.step(
         P,
         "remove a member (signed; roster in reply)",
-        "applied",
-        &r,
+        format!("applied, signed, roster [{}]", want.join(", ")),
+        format!(
+            "{}{}",
+            super::describe(&r),
+            if signed { ", signed" } else { ", NOT signed" }
+        ),
+        matches!(&r, Ok(o) if o.as_str() == "applied")
+            && signed
+            && roster.as_deref().is_some_and(|r| same_set(r, &want))
+            && same_set(&held, &want),
     );
 
     let newcomer: Handle = "dana@example.com".parse()?;
@@ -132,21 +149,24 @@ async fn steps(sandbox: &Sandbox, tour: &mut Tour) -> Result<(), Error> {
     sandbox.faults().inject(
         Fault::new(
             Provider::Chert,
-            FaultAction::chert_error(StatusCode::TOO_MANY_REQUESTS, 1007, true, Some(1)),
+            FaultAction::chert_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                1007,
+                true,
+                Some(super::RETRY_AFTER_SECS),
+            ),
         )
         .method(Method::DELETE)
         .path_contains(group.clone()),
     );
-    let before = sandbox.journal().len();
+    let mark = super::journal_mark(sandbox);
     let r = chert.remove_participant(&chat, &who, plain).await;
-    let sent = sandbox.journal().len() - before;
-    let ok = matches!(&r, Ok(o) if o.as_str() == "applied") && sent == 2;
-    tour.step(
+    super::waited_out(
+        tour,
         P,
         "429 with Retry-After: 1 is waited out and retried",
-        "applied after 2 requests",
-        format!("{} after {sent} requests", super::describe(&r)),
-        ok,
+        &r,
+        super::requests_and_wait(sandbox, Provider::Chert, mark),
     );
 
     let forged = client(sandbox, "ffffffffffffffffffffffffffffffff")?;
@@ -160,4 +180,28 @@ async fn steps(sandbox: &Sandbox, tour: &mut Tour) -> Result<(), Error> {
         &r,
     );
     Ok(())
+}
+
+/// Whether every Chert request after `mark` carried an `x-chert-signature` equal to the one the
+/// sandbox computes (with its own code) over the request's bytes as received.
+fn signed_since(sandbox: &Sandbox, mark: u64, secret: &str) -> bool {
+    let entries: Vec<_> = sandbox
+        .journal()
+        .entries_for(Provider::Chert)
+        .into_iter()
+        .filter(|e| e.seq > mark)
+        .collect();
+    !entries.is_empty()
+        && entries.iter().all(|e| {
+            let header = e.header("x-chert-signature").unwrap_or_default();
+            let ts = header.split(',').nth(1).and_then(|t| t.parse::<u64>().ok());
+            ts.is_some_and(|ts| {
+                header == rosterkit_sandbox::chert::request_signature(secret, ts, &e.body)
+            })
+        })
+}
+
+/// Whether `got` holds exactly the handles `want`, in any order.
+fn same_set(got: &[String], want: &[&str]) -> bool {
+    got.len() == want.len() && want.iter().all(|w| got.iter().any(|g| g == w))
 }

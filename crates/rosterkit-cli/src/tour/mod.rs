@@ -1,10 +1,10 @@
 //! `rosterkit tour`: an embedded sandbox, seeded, and every provider's contract walked through
 //! the public API — successes and each documented failure — as a table of expected vs got.
 
-use std::{fmt::Display, io::Write};
+use std::{fmt::Display, io::Write, time::Duration};
 
 use rosterkit::{Error, ErrorKind, Outcome};
-use rosterkit_sandbox::Sandbox;
+use rosterkit_sandbox::{Provider, Sandbox};
 
 use crate::commands::Exit;
 
@@ -116,6 +116,64 @@ impl Tour {
             Exit::Failed
         }
     }
+}
+
+/// The `Retry-After` (seconds) of the tour's injected 429s: the wait its steps check.
+pub(crate) const RETRY_AFTER_SECS: u64 = 1;
+
+/// The last arrival number in the sandbox's journal: a step's requests are those after it.
+pub(crate) fn journal_mark(sandbox: &Sandbox) -> u64 {
+    sandbox
+        .journal()
+        .entries()
+        .iter()
+        .map(|e| e.seq)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The requests `provider` received after `mark`, and the time between the first one's reply
+/// and the second one's arrival, measured by the sandbox where the requests land.
+pub(crate) fn requests_and_wait(
+    sandbox: &Sandbox,
+    provider: Provider,
+    mark: u64,
+) -> (usize, Option<Duration>) {
+    let mut entries: Vec<_> = sandbox
+        .journal()
+        .entries_for(provider)
+        .into_iter()
+        .filter(|e| e.seq > mark)
+        .collect();
+    entries.sort_by_key(|e| e.seq);
+    let wait = match entries.as_slice() {
+        [first, second, ..] => Some(second.received_at.saturating_sub(first.finished_at)),
+        _ => None,
+    };
+    (entries.len(), wait)
+}
+
+/// The verdict of a "429 with `Retry-After` is waited out" step: applied after exactly two
+/// requests, the second no sooner than [`RETRY_AFTER_SECS`] after the 429 went out.
+pub(crate) fn waited_out(
+    tour: &mut Tour,
+    provider: &str,
+    step: &str,
+    result: &Result<Outcome, Error>,
+    (sent, wait): (usize, Option<Duration>),
+) {
+    let asked = Duration::from_secs(RETRY_AFTER_SECS);
+    let ok = matches!(result, Ok(o) if o.as_str() == "applied")
+        && sent == 2
+        && wait.is_some_and(|w| w >= asked);
+    let waited = wait.map_or_else(|| "-".to_owned(), |w| format!("{:.2} s", w.as_secs_f64()));
+    tour.step(
+        provider,
+        step,
+        format!("applied after 2 requests, ≥ {RETRY_AFTER_SECS} s apart"),
+        format!("{} after {sent} requests, {waited} apart", describe(result)),
+        ok,
+    );
 }
 
 /// A short description of a result for the GOT column.

@@ -1,13 +1,11 @@
 //! Chert request authentication (contract §1): signature first, then bearer.
 
-use std::time::Duration;
-
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, StatusCode};
-use subtle::ConstantTimeEq;
 
 use super::ChertEmulator;
 use super::error::ChertError;
+use crate::signing;
 use crate::sync::lock;
 
 /// The replay window: |server now − ts| ≤ 300 s.
@@ -79,8 +77,9 @@ fn tenant_secret(emulator: &ChertEmulator, tenant: &str) -> Result<String, Chert
         .ok_or_else(|| ChertError::new(StatusCode::NOT_FOUND, 2001, "tenant not found"))
 }
 
-/// `v1,<digits>,<hex>` only (the webhook form `t=..,v1=..` is not a request signature). The MAC
-/// is checked before the window, so only an authentic but stale signature gets 2013.
+/// `v1,<digits>,<hex>` only (the webhook form `t=..,v1=..` is not a request signature): lowercase
+/// hex of HMAC-SHA256 keyed with the secret string's bytes over `"<ts>.<raw body>"` (chert.md
+/// §1). The MAC is checked before the window, so only an authentic but stale signature gets 2013.
 fn verify_signature(
     header: &str,
     body: &[u8],
@@ -88,7 +87,7 @@ fn verify_signature(
     now_unix: u64,
 ) -> Result<(), ChertError> {
     let mut parts = header.split(',');
-    let (Some(version), Some(ts), Some(_mac), None) =
+    let (Some(version), Some(ts), Some(mac), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(malformed_signature());
@@ -96,19 +95,38 @@ fn verify_signature(
     if version != "v1" || ts.is_empty() || !ts.bytes().all(|b| b.is_ascii_digit()) {
         return Err(malformed_signature());
     }
-    match rosterkit_sign::chert::verify(
-        header,
-        body,
-        &[secret.as_bytes()],
-        now_unix,
-        Duration::from_secs(TOLERANCE_SECS),
-    ) {
-        Ok(_) => Ok(()),
-        Err(rosterkit_sign::VerifyError::Stale { .. }) => {
-            Err(unauthorized(2013, "timestamp outside the 5 minute window"))
-        }
-        Err(_) => Err(unauthorized(2004, "invalid signature")),
+    let expected = signing::hex(&signing::timestamp_dot_body(secret.as_bytes(), ts, body));
+    let provided = mac.trim().to_ascii_lowercase();
+    if !signing::constant_time_eq(provided.as_bytes(), expected.as_bytes()) {
+        return Err(unauthorized(2004, "invalid signature"));
     }
+    // Digits only, so a parse failure is an overflow: as far from now as it gets.
+    let signed_at = ts.parse::<u64>().unwrap_or(u64::MAX);
+    if signed_at.abs_diff(now_unix) > TOLERANCE_SECS {
+        return Err(unauthorized(2013, "timestamp outside the 5 minute window"));
+    }
+    Ok(())
+}
+
+/// An `x-chert-signature` value, `v1,<ts>,<hex>`, for `body` at `unix_secs` with `secret`,
+/// computed by the emulator's own code (not `rosterkit-sign`): what end-to-end tests compare a
+/// client's signature with.
+///
+/// ```
+/// // chert.md §8 A: every bodiless request at this second carries this header.
+/// assert_eq!(
+///     rosterkit_sandbox::chert::request_signature(
+///         "0123456789abcdef0123456789abcdef",
+///         1_700_000_000,
+///         b"",
+///     ),
+///     "v1,1700000000,6d033471ca61b72c721ec8c18ea70b31ea9ee2c7aab01ae0fa01bc68c1579648"
+/// );
+/// ```
+pub fn request_signature(secret: &str, unix_secs: u64, body: &[u8]) -> String {
+    let ts = unix_secs.to_string();
+    let mac = signing::timestamp_dot_body(secret.as_bytes(), &ts, body);
+    format!("v1,{ts},{}", signing::hex(&mac))
 }
 
 /// The token of `Bearer <token>` (scheme case-insensitive).
@@ -119,7 +137,7 @@ fn bearer_token(value: &str) -> Option<&str> {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    signing::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 fn unauthorized(code: u32, message: &'static str) -> ChertError {

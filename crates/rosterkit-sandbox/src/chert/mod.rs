@@ -36,6 +36,8 @@ mod auth;
 mod control;
 mod error;
 
+pub use auth::request_signature;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -287,7 +289,7 @@ impl ChertEmulator {
     #[must_use]
     pub fn sign_now(&self, body: &[u8]) -> String {
         let secret = self.signing_secret();
-        rosterkit_sign::chert::sign(secret.as_bytes(), self.clock.now_unix(), body)
+        request_signature(&secret, self.clock.now_unix(), body)
     }
 
     /// The credentials for the default tenant, given the sandbox's base URL.

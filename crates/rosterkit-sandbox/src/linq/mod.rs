@@ -64,7 +64,7 @@ use crate::framework::ProviderRouter;
 use crate::provider::Provider;
 use crate::sync::lock;
 
-pub use webhook::{DEFAULT_WEBHOOK_RETRY_DELAYS, LinqDelivery};
+pub use webhook::{DEFAULT_WEBHOOK_RETRY_DELAYS, LinqDelivery, webhook_signature};
 
 /// The bearer token the emulator accepts at start.
 pub const DEFAULT_API_KEY: &str = "linq_sandbox_0123456789abcdef";

@@ -10,7 +10,25 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 
 use super::{LinqEmulator, LinqHandle, Subscription, new_uuid, rfc3339};
+use crate::signing;
 use crate::sync::lock;
+
+/// An `X-Webhook-Signature` value: bare lowercase hex of HMAC-SHA256 keyed with the whole
+/// signing secret (prefix included) over `"<X-Webhook-Timestamp>.<raw body>"` (linq.md
+/// "Webhooks"), computed by the emulator's own code, not `rosterkit-sign`.
+///
+/// ```
+/// // linq.md §8 F.
+/// let body = br#"{"api_version":"v3","event_id":"7d3c8a3e-0000-4000-8000-000000000001","event_type":"participant.removed","data":{"chat_id":"550e8400-e29b-41d4-a716-446655440000","handle":"+12052499136"}}"#;
+/// assert_eq!(
+///     rosterkit_sandbox::linq::webhook_signature("whsec_test_0123456789", 1_700_000_000, body),
+///     "8be1649b52ccd71b72f23aa07e0a96282b98fb08324384c6dd8f9280a8593e15"
+/// );
+/// ```
+pub fn webhook_signature(secret: &str, timestamp: u64, body: &[u8]) -> String {
+    let mac = signing::timestamp_dot_body(secret.as_bytes(), &timestamp.to_string(), body);
+    signing::hex(&mac)
+}
 
 /// The default wait before each delivery attempt, in seconds: 10 attempts over about 24
 /// minutes (Linq's current docs say 10 over ~25 min; the Feb-2026 spec says 6 over ~60 s).
@@ -168,11 +186,7 @@ async fn deliver(
             tokio::time::sleep(delay).await;
         }
         let timestamp = emulator.clock.now_unix();
-        let signature = rosterkit_sign::linq::sign_webhook(
-            subscription.seed.signing_secret.as_bytes(),
-            timestamp,
-            &body,
-        );
+        let signature = webhook_signature(&subscription.seed.signing_secret, timestamp, &body);
         let headers = [
             ("X-Webhook-Event", event.event_type.to_owned()),
             ("X-Webhook-Subscription-ID", subscription.id.clone()),
