@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod chat_id;
 mod clock;
 pub mod encode;
@@ -47,6 +48,7 @@ mod secret;
 pub mod testing;
 mod transport;
 
+pub use batch::BatchResults;
 pub use chat_id::ChatId;
 pub use clock::{Clock, FixedClock, SystemClock, unix_seconds};
 pub use endpoint::Endpoint;

@@ -348,28 +348,14 @@ impl LinqClient {
     }
 }
 
-/// The same error with a more precise kind (Linq's code, status, trace id and body kept).
+/// The same error with a more precise kind (Linq's code, status, trace id, body and attempt
+/// count kept): a definite refusal, not retried.
 fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
-    let mut out = Error::new(kind, format!("{}: {why}", err.message()))
-        .with_provider(PROVIDER)
+    let message = format!("{}: {why}", err.message());
+    err.with_kind(kind)
+        .with_message(message)
         .with_retryable(false)
-        .with_ambiguous(false);
-    if let Some(op) = err.operation() {
-        out = out.with_operation(op);
-    }
-    if let Some(code) = err.code() {
-        out = out.with_code(code);
-    }
-    if let Some(status) = err.http_status() {
-        out = out.with_http_status(status);
-    }
-    if let Some(trace) = err.trace_id() {
-        out = out.with_trace_id(trace);
-    }
-    if let Some(body) = err.body() {
-        out = out.with_body(body.clone());
-    }
-    out.with_source(err)
+        .with_ambiguous(false)
 }
 
 /// Builds a [`LinqClient`]. Its `Debug` output never shows the API key.
