@@ -32,7 +32,8 @@ use std::fmt;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use rosterkit_core::{
-    Attempt, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, Secret, encode,
+    Attempt, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, Probe, ProbeWith, Recovery,
+    Secret, Settled, encode,
 };
 
 use crate::errors::{self, trace_id};
@@ -286,6 +287,74 @@ impl Operation for RemoveParticipant {
             Err(error)
         }
     }
+
+    /// In ensure mode, after an ambiguous failure the remove may have happened: the thread is
+    /// listed (every page) before the executor repeats it. Absent → `AlreadyDone`; still
+    /// listed → repeated; for a leave, a 403 on the listing means we are out → `AlreadyDone`;
+    /// a listing that fails otherwise leaves the original error standing. Without ensure an
+    /// ambiguous remove is not repeated (ACS does not document remove as idempotent).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Outcome> {
+        if !(self.ensure && error.is_ambiguous() && error.is_retryable()) {
+            return Recovery::Standard;
+        }
+        let first = ListParticipants::first_page(self.ctx.clone(), self.thread.clone());
+        Recovery::Probe(membership_probe(
+            self.ctx.clone(),
+            first,
+            self.participant.clone(),
+            self.leave,
+            MEMBERSHIP_PROBE_PAGES,
+        ))
+    }
+}
+
+/// The most pages the post-ambiguity listing reads: a thread holds at most 250 participants.
+const MEMBERSHIP_PROBE_PAGES: u32 = 300;
+
+/// "Is `participant` still in the thread?", one page at a time (see
+/// [`RemoveParticipant`]'s `on_failure`).
+fn membership_probe(
+    ctx: ChatContext,
+    page: ListParticipants,
+    participant: CommunicationIdentifier,
+    leave: bool,
+    pages_left: u32,
+) -> Box<dyn Probe<Outcome>> {
+    Box::new(ProbeWith::new(
+        page,
+        move |listed: Result<ParticipantsPage, Error>, failure: Error| match listed {
+            Ok(page)
+                if page
+                    .participants
+                    .iter()
+                    .any(|m| m.identifier.same_as(&participant)) =>
+            {
+                Settled::Retry(failure)
+            }
+            Ok(ParticipantsPage {
+                next_link: Some(link),
+                ..
+            }) if pages_left > 1 => {
+                let next = ListParticipants::next_page(ctx.clone(), link);
+                Settled::Next(
+                    membership_probe(ctx, next, participant, leave, pages_left - 1),
+                    failure,
+                )
+            }
+            Ok(ParticipantsPage {
+                next_link: Some(_), ..
+            }) => Settled::Finish(Err(failure)),
+            Ok(_) => Settled::Finish(Ok(Outcome::already_done())),
+            Err(list_error) if leave && list_error.kind() == ErrorKind::Forbidden => {
+                // We can no longer read the thread: our own removal went through.
+                Settled::Finish(Ok(Outcome::already_done()))
+            }
+            Err(list_error) => {
+                tracing::debug!(error = %list_error, "could not check membership after an ambiguous remove");
+                Settled::Finish(Err(failure))
+            }
+        },
+    ))
 }
 
 // ---- add ----

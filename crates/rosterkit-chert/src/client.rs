@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, ExecutorBuilder, Handle, HttpClient,
+    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, Handle, HttpClient,
     RetryPolicy, Secret,
     http::{HeaderMap, HeaderName, HeaderValue},
 };
@@ -308,8 +308,8 @@ pub struct ChertClientBuilder {
     auth_mode: Option<AuthMode>,
     /// An invalid `CHERT_AUTH`, reported by `build()`.
     auth_mode_error: Option<String>,
-    /// HTTP client, retry policy, clock and the insecure-http switch.
-    transport: ExecutorBuilder,
+    /// HTTP client, retry policy, clock, insecure-http switch, pacing.
+    options: ClientOptions,
 }
 
 impl ChertClientBuilder {
@@ -363,10 +363,18 @@ impl ChertClientBuilder {
         self
     }
 
+    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
+    /// switch, pacing) in one call; the setters below change one of them.
+    #[must_use]
+    pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Sets the retry policy (default [`RetryPolicy::default`]).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.transport = self.transport.retry_policy(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
@@ -374,21 +382,21 @@ impl ChertClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.transport = self.transport.http_client(client);
+        self.options = self.options.http_client(client);
         self
     }
 
     /// Sets the clock that timestamps signatures (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.transport = self.transport.clock(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.transport = self.transport.allow_insecure_http(allow);
+        self.options = self.options.allow_insecure_http(allow);
         self
     }
 
@@ -409,7 +417,7 @@ impl ChertClientBuilder {
         }
         let mode = self.auth_mode.unwrap_or_default();
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
+        let endpoint = Endpoint::parse_with(base_url, self.options.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let secret = self.signing_secret.ok_or_else(|| {
             invalid(format!(
@@ -427,7 +435,7 @@ impl ChertClientBuilder {
             }
             None => None,
         };
-        let executor = self.transport.build(PROVIDER)?;
+        let executor = self.options.build(PROVIDER)?;
         Ok(ChertClient {
             shared: Arc::new(Shared {
                 endpoint,
@@ -448,6 +456,22 @@ fn tenant_header(tenant: &str) -> Result<HeaderValue, String> {
                 "invalid Chert tenant: it must be non-empty visible ASCII without spaces (.tenant(..) or {ENV_TENANT})"
             )
         })
+}
+
+impl rosterkit_core::ClientBuilder for ChertClientBuilder {
+    type Client = ChertClient;
+
+    fn base_url(self, url: impl Into<String>) -> Self {
+        ChertClientBuilder::base_url(self, url)
+    }
+
+    fn client_options(self, options: ClientOptions) -> Self {
+        ChertClientBuilder::client_options(self, options)
+    }
+
+    fn build(self) -> Result<ChertClient, Error> {
+        ChertClientBuilder::build(self)
+    }
 }
 
 #[cfg(test)]

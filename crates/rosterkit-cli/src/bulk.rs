@@ -32,7 +32,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rosterkit::{
     ConnectOptions, Error, ErrorKind, ProviderKind, RetryPolicy,
-    bulk::{Bulk, BulkResult, BulkStats, Clients, Pacing, Rate, RawOp, Row},
+    bulk::{Bulk, BulkPacing, BulkResult, BulkStats, Clients, Rate, RawOp, Row},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,13 +114,13 @@ struct Plan {
     out: Box<dyn Write + Send>,
     skip: LineSet,
     resume_note: Option<String>,
-    pacing: Vec<(ProviderKind, Pacing)>,
+    pacing: Vec<(ProviderKind, BulkPacing)>,
     total: Option<u64>,
 }
 
 impl Plan {
     fn new(args: &BulkArgs) -> Result<Self, String> {
-        let mut pacing: Vec<(ProviderKind, Pacing)> = Vec::new();
+        let mut pacing: Vec<(ProviderKind, BulkPacing)> = Vec::new();
         for spec in &args.pace {
             let (provider, pace) = parse_pace(spec)?;
             match pacing.iter_mut().find(|(p, _)| *p == provider) {
@@ -221,7 +221,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
     )
 }
 
-fn parse_pace(spec: &str) -> Result<(ProviderKind, Pacing), String> {
+fn parse_pace(spec: &str) -> Result<(ProviderKind, BulkPacing), String> {
     let bad = |why: String| format!("invalid --pace {spec:?}: {why}");
     let (target, rate) = spec
         .split_once('=')
@@ -234,9 +234,9 @@ fn parse_pace(spec: &str) -> Result<(ProviderKind, Pacing), String> {
     };
     let provider: ProviderKind = provider.parse().map_err(|e| bad(format!("{e}")))?;
     let pacing = if per_chat {
-        Pacing::none().with_per_chat(Some(rate))
+        BulkPacing::none().with_per_chat(Some(rate))
     } else {
-        Pacing::none().with_per_provider(Some(rate))
+        BulkPacing::none().with_per_provider(Some(rate))
     };
     Ok((provider, pacing))
 }

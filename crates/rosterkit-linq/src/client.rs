@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, ExecutorBuilder, Handle,
-    HttpClient, Outcome, RetryPolicy, Secret,
+    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, Handle, HttpClient,
+    Outcome, RetryPolicy, Secret,
     http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
 };
 
@@ -138,36 +138,7 @@ impl LinqClient {
         );
         async move {
             let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Ok(change) => Ok(change),
-                Err(err) if err.code() == Some("1005") => {
-                    self.classify_1005(chat, err, |chat, err| {
-                        if !chat.is_active(handle) {
-                            return if options.ensure {
-                                Ok(Change::AlreadyDone {
-                                    trace_id: err.trace_id().map(str::to_owned),
-                                })
-                            } else {
-                                Err(rekind(
-                                    err,
-                                    ErrorKind::NotAMember,
-                                    "the handle is not an active member of the chat",
-                                ))
-                            };
-                        }
-                        if chat.active_count() < 4 {
-                            return Err(rekind(
-                                err,
-                                ErrorKind::GroupTooSmall,
-                                "a group must keep 3 active participants after a removal",
-                            ));
-                        }
-                        Err(err)
-                    })
-                    .await
-                }
-                Err(err) => Err(err),
-            }
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -198,28 +169,7 @@ impl LinqClient {
         );
         async move {
             let op = AddParticipant::new(self, chat, handle)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Ok(change) => Ok(change),
-                Err(err) if err.code() == Some("1005") => {
-                    self.classify_1005(chat, err, |chat, err| {
-                        if options.ensure && chat.is_active(handle) {
-                            return Ok(Change::AlreadyDone {
-                                trace_id: err.trace_id().map(str::to_owned),
-                            });
-                        }
-                        if chat.active_count() < 3 {
-                            return Err(rekind(
-                                err,
-                                ErrorKind::GroupTooSmall,
-                                "adding needs a group with at least 3 active participants",
-                            ));
-                        }
-                        Err(err)
-                    })
-                    .await
-                }
-                Err(err) => Err(err),
-            }
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -244,23 +194,7 @@ impl LinqClient {
         let span = tracing::info_span!("linq.leave", chat = %chat, ensure = options.ensure);
         async move {
             let op = Leave::new(self, chat)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Ok(change) => Ok(change),
-                Err(err) if err.code() == Some("1005") => {
-                    self.classify_1005(chat, err, |chat, err| {
-                        if chat.active_count() < 4 {
-                            return Err(rekind(
-                                err,
-                                ErrorKind::GroupTooSmall,
-                                "leaving needs a group with at least 4 active participants, yourself included",
-                            ));
-                        }
-                        Err(err)
-                    })
-                    .await
-                }
-                Err(err) => Err(err),
-            }
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -329,33 +263,6 @@ impl LinqClient {
             .instrument(span)
             .await
     }
-
-    /// Reads the chat after a 400/1005 and lets `decide` turn the error into something more
-    /// precise. When the read fails, the original error stands.
-    async fn classify_1005(
-        &self,
-        chat: &ChatId,
-        err: Error,
-        decide: impl FnOnce(&Chat, Error) -> Result<Change, Error>,
-    ) -> Result<Change, Error> {
-        match self.get_chat(chat).await {
-            Ok(read) => decide(&read, err),
-            Err(read_err) => {
-                tracing::debug!(error = %read_err, "could not read the chat to classify a 1005");
-                Err(err)
-            }
-        }
-    }
-}
-
-/// The same error with a more precise kind (Linq's code, status, trace id, body and attempt
-/// count kept): a definite refusal, not retried.
-fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
-    let message = format!("{}: {why}", err.message());
-    err.with_kind(kind)
-        .with_message(message)
-        .with_retryable(false)
-        .with_ambiguous(false)
 }
 
 /// Builds a [`LinqClient`]. Its `Debug` output never shows the API key.
@@ -363,8 +270,8 @@ fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
 pub struct LinqClientBuilder {
     base_url: Option<String>,
     api_key: Option<Secret>,
-    /// HTTP client, retry policy, clock and the insecure-http switch.
-    transport: ExecutorBuilder,
+    /// HTTP client, retry policy, clock, insecure-http switch, pacing.
+    options: ClientOptions,
 }
 
 impl LinqClientBuilder {
@@ -394,10 +301,18 @@ impl LinqClientBuilder {
         self
     }
 
+    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
+    /// switch, pacing) in one call; the setters below change one of them.
+    #[must_use]
+    pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Sets the retry policy (default [`RetryPolicy::default`]: 3 attempts, 30 s each).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.transport = self.transport.retry_policy(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
@@ -405,21 +320,21 @@ impl LinqClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.transport = self.transport.http_client(client);
+        self.options = self.options.http_client(client);
         self
     }
 
     /// Sets the clock (for `Retry-After` dates; default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.transport = self.transport.clock(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.transport = self.transport.allow_insecure_http(allow);
+        self.options = self.options.allow_insecure_http(allow);
         self
     }
 
@@ -432,7 +347,7 @@ impl LinqClientBuilder {
     pub fn build(self) -> Result<LinqClient, Error> {
         let invalid = |message: String| Error::invalid_input(message).with_provider(PROVIDER);
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
+        let endpoint = Endpoint::parse_with(base_url, self.options.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let api_key = self.api_key.ok_or_else(|| {
             invalid(format!(
@@ -441,7 +356,7 @@ impl LinqClientBuilder {
         })?;
         let api_key = Secret::for_header("Linq API key", api_key.expose())
             .map_err(|e| invalid(format!("{e} (.api_key(..) or {ENV_API_KEY})")))?;
-        let executor = self.transport.build(PROVIDER)?;
+        let executor = self.options.build(PROVIDER)?;
         Ok(LinqClient {
             shared: Arc::new(Shared { endpoint, api_key }),
             executor,
@@ -449,9 +364,26 @@ impl LinqClientBuilder {
     }
 }
 
+impl rosterkit_core::ClientBuilder for LinqClientBuilder {
+    type Client = LinqClient;
+
+    fn base_url(self, url: impl Into<String>) -> Self {
+        LinqClientBuilder::base_url(self, url)
+    }
+
+    fn client_options(self, options: ClientOptions) -> Self {
+        LinqClientBuilder::client_options(self, options)
+    }
+
+    fn build(self) -> Result<LinqClient, Error> {
+        LinqClientBuilder::build(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rosterkit_core::ErrorKind;
     use std::collections::HashMap;
 
     const KEY: &str = "sk_test_0123456789abcdef";

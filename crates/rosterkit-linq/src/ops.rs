@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use rosterkit_core::{
-    Attempt, Bytes, ChatId, Error, Handle, Operation,
+    Attempt, Bytes, ChatId, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery, Settled,
     encode::push_path_segment,
     http::{self, HeaderValue, Method, header},
 };
@@ -205,6 +205,35 @@ impl Operation for RemoveParticipant {
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
         parse_queued(Route::RemoveParticipant, response, attempt)
     }
+
+    /// A 400/1005 is classified by reading the chat once: not an active member (ensure:
+    /// `AlreadyDone`, else `NotAMember`) or fewer than 4 active (`GroupTooSmall`).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+        let (handle, ensure) = (self.handle.clone(), self.ensure);
+        classify_1005(&self.shared, &self.chat, error, move |chat, err| {
+            if !chat.is_active(&handle) {
+                return if ensure {
+                    Ok(Change::AlreadyDone {
+                        trace_id: err.trace_id().map(str::to_owned),
+                    })
+                } else {
+                    Err(rekind(
+                        err,
+                        ErrorKind::NotAMember,
+                        "the handle is not an active member of the chat",
+                    ))
+                };
+            }
+            if chat.active_count() < 4 {
+                return Err(rekind(
+                    err,
+                    ErrorKind::GroupTooSmall,
+                    "a group must keep 3 active participants after a removal",
+                ));
+            }
+            Err(err)
+        })
+    }
 }
 
 /// `POST /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue an addition.
@@ -267,6 +296,27 @@ impl Operation for AddParticipant {
 
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
         parse_queued(Route::AddParticipant, response, attempt)
+    }
+
+    /// A 400/1005 is classified by reading the chat once: already active (ensure:
+    /// `AlreadyDone`) or fewer than 3 active (`GroupTooSmall`).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+        let (handle, ensure) = (self.handle.clone(), self.ensure);
+        classify_1005(&self.shared, &self.chat, error, move |chat, err| {
+            if ensure && chat.is_active(&handle) {
+                return Ok(Change::AlreadyDone {
+                    trace_id: err.trace_id().map(str::to_owned),
+                });
+            }
+            if chat.active_count() < 3 {
+                return Err(rekind(
+                    err,
+                    ErrorKind::GroupTooSmall,
+                    "adding needs a group with at least 3 active participants",
+                ));
+            }
+            Err(err)
+        })
     }
 }
 
@@ -334,6 +384,60 @@ impl Operation for Leave {
             other => other,
         }
     }
+
+    /// A 400/1005 is classified by reading the chat once: fewer than 4 active
+    /// (`GroupTooSmall`).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+        classify_1005(&self.shared, &self.chat, error, |chat, err| {
+            if chat.active_count() < 4 {
+                return Err(rekind(
+                    err,
+                    ErrorKind::GroupTooSmall,
+                    "leaving needs a group with at least 4 active participants, yourself included",
+                ));
+            }
+            Err(err)
+        })
+    }
+}
+
+/// After a 400/1005 ("invalid parameter", which Linq sends for a handle that is not a member
+/// or a group at its minimum size; it documents no code for these): read the chat once and
+/// let `decide` turn the error into something more precise. When the read fails, the
+/// original error stands. Any other failure follows the executor's standard rule.
+fn classify_1005(
+    shared: &Arc<Shared>,
+    chat: &str,
+    error: &Error,
+    decide: impl FnOnce(&Chat, Error) -> Result<Change, Error> + Send + Sync + 'static,
+) -> Recovery<Change> {
+    if error.code() != Some("1005") {
+        return Recovery::Standard;
+    }
+    let read = GetChat {
+        shared: Arc::clone(shared),
+        chat: chat.to_owned(),
+    };
+    Recovery::Probe(Box::new(ProbeWith::new(
+        read,
+        move |read: Result<Chat, Error>, err: Error| match read {
+            Ok(chat) => Settled::Finish(decide(&chat, err)),
+            Err(read_err) => {
+                tracing::debug!(error = %read_err, "could not read the chat to classify a 1005");
+                Settled::Finish(Err(err))
+            }
+        },
+    )))
+}
+
+/// The same error with a more precise kind (Linq's code, status, trace id, body and attempt
+/// count kept): a definite refusal, not retried.
+fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
+    let message = format!("{}: {why}", err.message());
+    err.with_kind(kind)
+        .with_message(message)
+        .with_retryable(false)
+        .with_ambiguous(false)
 }
 
 /// `GET /v3/chats/{chatId}`: the chat with its roster. Idempotent.

@@ -1,15 +1,14 @@
 //! [`ZapiClient`] and its builder.
 
-use std::{error::Error as StdError, fmt, future::Future, sync::Arc, time::Duration};
+use std::{error::Error as StdError, fmt, sync::Arc, time::Duration};
 
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    Bytes, ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, ExecutorBuilder, Handle,
-    HttpClient, Operation, RetryPolicy, Secret, TransportError, async_trait,
+    Bytes, ChangeOptions, ChatId, ClientOptions, Clock, Confirm, Endpoint, Error, Executor, Handle,
+    HttpClient, Operation, Pacer, Pacing, RetryPolicy, Secret, TransportError, async_trait,
     encode::push_path_segment, http, redact::mask_digits,
 };
-use tokio::{sync::Mutex, time::Instant};
 
 use crate::{
     PROVIDER,
@@ -65,35 +64,6 @@ impl Shared {
     }
 }
 
-/// Serialises participant mutations and keeps them at least `interval` apart.
-#[derive(Debug)]
-pub(crate) struct Pacer {
-    interval: Duration,
-    last: Mutex<Option<Instant>>,
-}
-
-impl Pacer {
-    fn new(interval: Duration) -> Self {
-        Self {
-            interval,
-            last: Mutex::new(None),
-        }
-    }
-
-    /// Runs `call` once every earlier paced call has finished and `interval` has passed since.
-    pub(crate) async fn run<F: Future>(&self, call: F) -> F::Output {
-        let mut last = self.last.lock().await;
-        if let Some(previous) = *last {
-            tokio::time::sleep_until(previous + self.interval).await;
-        }
-        // Counted from the start too, so a cancelled call still spaces the next one.
-        *last = Some(Instant::now());
-        let output = call.await;
-        *last = Some(Instant::now());
-        output
-    }
-}
-
 /// A Z-API client for one instance: native methods with Z-API's replies, and
 /// [`Membership`](rosterkit_core::Membership) for provider-agnostic code.
 ///
@@ -126,7 +96,7 @@ pub struct ZapiClient {
     shared: Arc<Shared>,
     executor: Executor,
     pacer: Arc<Pacer>,
-    verify: bool,
+    confirm: Confirm,
     auto_invite: bool,
 }
 
@@ -168,15 +138,15 @@ impl ZapiClient {
         &self.shared.instance_id
     }
 
-    /// The pause kept between two participant mutations.
-    pub fn pacing(&self) -> Duration {
-        self.pacer.interval
+    /// The pacing kept between two participant mutations.
+    pub fn pacing(&self) -> Pacing {
+        self.pacer.pacing()
     }
 
     /// Whether [`Membership`](rosterkit_core::Membership) adds and removes are verified by a
-    /// metadata read ([`ZapiClientBuilder::verify`]).
+    /// metadata read ([`ZapiClientBuilder::verify`], [`ClientOptions::confirm`]).
     pub fn verifies(&self) -> bool {
-        self.verify
+        self.confirm == Confirm::ReadBack
     }
 
     /// The `autoInvite` flag [`Membership`](rosterkit_core::Membership) adds send
@@ -191,7 +161,7 @@ impl ZapiClient {
 
     /// Runs a participant mutation through the pacer.
     pub(crate) async fn paced<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
-        self.pacer.run(self.executor.execute(op)).await
+        self.pacer.run("", self.executor.execute(op)).await
     }
 
     /// Removes `handles` from a group or community in **one** request (`POST
@@ -390,11 +360,9 @@ pub struct ZapiClientBuilder {
     instance_id: Option<String>,
     instance_token: Option<Secret>,
     client_token: Option<Secret>,
-    /// HTTP client, retry policy, clock and the insecure-http switch.
-    transport: ExecutorBuilder,
-    verify: bool,
+    /// HTTP client, retry policy, clock, insecure-http switch, pacing.
+    options: ClientOptions,
     auto_invite: bool,
-    pacing: Option<Duration>,
 }
 
 impl ZapiClientBuilder {
@@ -440,11 +408,19 @@ impl ZapiClientBuilder {
         self
     }
 
+    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
+    /// switch, pacing) in one call; the setters below change one of them.
+    #[must_use]
+    pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Sets the retry policy (default [`RetryPolicy::default`]). Only failures the table marks
     /// retryable are retried, and a mutation after an ambiguous failure only in ensure mode.
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.transport = self.transport.retry_policy(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
@@ -452,21 +428,21 @@ impl ZapiClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.transport = self.transport.http_client(client);
+        self.options = self.options.http_client(client);
         self
     }
 
     /// Sets the clock of the executor (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.transport = self.transport.clock(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.transport = self.transport.allow_insecure_http(allow);
+        self.options = self.options.allow_insecure_http(allow);
         self
     }
 
@@ -476,7 +452,12 @@ impl ZapiClientBuilder {
     /// `Unconfirmed`. Costs one read per batch.
     #[must_use]
     pub fn verify(mut self, verify: bool) -> Self {
-        self.verify = verify;
+        let confirm = if verify {
+            Confirm::ReadBack
+        } else {
+            Confirm::Trust
+        };
+        self.options = self.options.confirm(confirm);
         self
     }
 
@@ -489,11 +470,12 @@ impl ZapiClientBuilder {
         self
     }
 
-    /// The least time between two participant mutations of the client (default
-    /// [`DEFAULT_PACING`], 2 s; `Duration::ZERO` only serialises them).
+    /// The pacing of the client's participant mutations, which always run one at a time
+    /// (default one per [`DEFAULT_PACING`], 2 s, counted from the end of the previous one;
+    /// `Duration::ZERO` or [`Pacing::off`] only serialises them).
     #[must_use]
-    pub fn pacing(mut self, interval: Duration) -> Self {
-        self.pacing = Some(interval);
+    pub fn pacing(mut self, pacing: impl Into<Pacing>) -> Self {
+        self.options = self.options.pacing(pacing);
         self
     }
 
@@ -507,7 +489,7 @@ impl ZapiClientBuilder {
     pub fn build(self) -> Result<ZapiClient, Error> {
         let invalid = |message: String| Error::invalid_input(message).with_provider(PROVIDER);
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
+        let endpoint = Endpoint::parse_with(base_url, self.options.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let instance_id = self.instance_id.ok_or_else(|| {
             invalid(format!(
@@ -544,7 +526,7 @@ impl ZapiClientBuilder {
             .unwrap_or_default()
             .to_owned();
 
-        let http_client = self.transport.http_client_or_default(PROVIDER)?;
+        let http_client = self.options.http_client_or_default(PROVIDER)?;
         let scrubbing = Scrubbing {
             inner: http_client,
             secrets: [
@@ -557,7 +539,11 @@ impl ZapiClientBuilder {
             .map(Secret::new)
             .collect(),
         };
-        let executor = self.transport.build_over(Arc::new(scrubbing));
+        let pacer = Arc::new(Pacer::serial(
+            &self.options.pacing_or(DEFAULT_PACING.into()),
+        ));
+        let confirm = self.options.confirms();
+        let executor = self.options.build_over(Arc::new(scrubbing));
         Ok(ZapiClient {
             shared: Arc::new(Shared {
                 endpoint,
@@ -566,8 +552,8 @@ impl ZapiClientBuilder {
                 client_token,
             }),
             executor,
-            pacer: Arc::new(Pacer::new(self.pacing.unwrap_or(DEFAULT_PACING))),
-            verify: self.verify,
+            pacer,
+            confirm,
             auto_invite: self.auto_invite,
         })
     }
@@ -693,6 +679,22 @@ pub(crate) mod testing {
     }
 }
 
+impl rosterkit_core::ClientBuilder for ZapiClientBuilder {
+    type Client = ZapiClient;
+
+    fn base_url(self, url: impl Into<String>) -> Self {
+        ZapiClientBuilder::base_url(self, url)
+    }
+
+    fn client_options(self, options: ClientOptions) -> Self {
+        ZapiClientBuilder::client_options(self, options)
+    }
+
+    fn build(self) -> Result<ZapiClient, Error> {
+        ZapiClientBuilder::build(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -720,7 +722,7 @@ mod tests {
         let c = from(&ALL).unwrap();
         assert_eq!(c.base_url().as_str(), DEFAULT_BASE_URL);
         assert_eq!(c.instance_id(), "3C01A2B3C4");
-        assert_eq!(c.pacing(), DEFAULT_PACING);
+        assert_eq!(c.pacing(), Pacing::from(DEFAULT_PACING));
         assert!(!c.verifies() && !c.auto_invite());
         assert_eq!(
             c.shared().url("/remove-participant"),
@@ -893,25 +895,5 @@ mod tests {
             assert!(!text.contains("acct-secret"), "{text}");
         }
         assert!(texts.iter().any(|t| t.contains("redacted")), "{texts:?}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn pacer_spaces_and_serialises() {
-        let pacer = Arc::new(Pacer::new(Duration::from_secs(2)));
-        let start = Instant::now();
-        let mut stamps = Vec::new();
-        for _ in 0..3 {
-            stamps.push(pacer.run(async { Instant::now() }).await);
-        }
-        assert_eq!(stamps[0] - start, Duration::ZERO);
-        assert_eq!(stamps[1] - stamps[0], Duration::from_secs(2));
-        assert_eq!(stamps[2] - stamps[1], Duration::from_secs(2));
-        // Concurrent callers queue.
-        let (a, b) = tokio::join!(
-            pacer.run(async { Instant::now() }),
-            pacer.run(async { Instant::now() })
-        );
-        let gap = if a > b { a - b } else { b - a };
-        assert_eq!(gap, Duration::from_secs(2));
     }
 }

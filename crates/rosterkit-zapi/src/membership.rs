@@ -103,19 +103,14 @@ fn not_reached(change: Change) -> Error {
 }
 
 impl ZapiClient {
-    /// Before a follow-up request after a failed call (the roster read, the repeat), waits the
-    /// delay the failure asked for (`Retry-After`), as the executor does between attempts.
-    /// `false` (and no wait) when the delay is longer than the retry policy honours: then no
-    /// follow-up request is made.
+    /// Before a follow-up request after a failed call (the roster read, the repeat), the
+    /// executor waits the delay the failure asked for; `false` (no follow-up) when it is
+    /// longer than the retry policy honours.
     async fn honour_retry_after(&self, error: Option<&Error>) -> bool {
-        let Some(wait) = error.and_then(Error::retry_after) else {
-            return true;
-        };
-        if wait > self.executor().retry_policy().max_retry_after {
-            return false;
+        match error {
+            Some(error) => self.executor().wait_out(error).await,
+            None => true,
         }
-        tokio::time::sleep(wait).await;
-        true
     }
 
     /// Sends one batch of wire phones, paced.
