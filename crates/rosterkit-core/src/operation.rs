@@ -8,9 +8,62 @@ use crate::{Error, clock::unix_seconds};
 
 /// One provider call, described without doing any I/O: it builds the request for an attempt and
 /// parses the reply. The [`crate::Executor`] runs it over any [`crate::HttpClient`] with retries,
-/// so building and parsing are unit-testable with no server.
+/// waits and reconciliation ([`Operation::on_failure`]), so building and parsing are
+/// unit-testable with no server and no client: an operation is made from the provider's
+/// configuration (endpoint, credentials) and its inputs.
 ///
 /// Adding an operation to a provider is writing one such value.
+///
+/// ```
+/// use std::{sync::Arc, time::SystemTime};
+/// use rosterkit_core::{
+///     Attempt, Bytes, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, encode, http,
+/// };
+///
+/// /// What every operation of this provider is built from.
+/// struct DemoConfig {
+///     endpoint: Endpoint,
+/// }
+///
+/// /// `POST /chats/{chat}/leave`.
+/// struct Leave {
+///     config: Arc<DemoConfig>,
+///     chat: ChatId,
+/// }
+///
+/// impl Operation for Leave {
+///     type Output = Outcome;
+///     fn provider(&self) -> &'static str { "demo" }
+///     fn name(&self) -> &'static str { "leave" }
+///     fn idempotent(&self) -> bool { false }
+///
+///     fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+///         let mut path = String::from("/chats/");
+///         encode::push_path_segment(&mut path, self.chat.as_str());
+///         path.push_str("/leave");
+///         http::Request::post(self.config.endpoint.url(&path))
+///             .body(Bytes::new())
+///             .map_err(|e| Error::invalid_input(e.to_string()))
+///     }
+///
+///     fn parse(&self, reply: http::Response<Bytes>, _: &Attempt) -> Result<Outcome, Error> {
+///         match reply.status().as_u16() {
+///             200 => Ok(Outcome::applied(None)),
+///             status => Err(Error::new(ErrorKind::from_status(status), "refused")
+///                 .with_http_status(status)),
+///         }
+///     }
+/// }
+///
+/// let config = Arc::new(DemoConfig { endpoint: Endpoint::parse("https://api.example.com/v1")? });
+/// let op = Leave { config, chat: ChatId::new("team/a b")? };
+/// let attempt = Attempt::first(SystemTime::now());
+/// let request = op.build(&attempt)?;
+/// assert_eq!(request.uri(), "https://api.example.com/v1/chats/team%2Fa%20b/leave");
+/// let refused = http::Response::builder().status(404).body(Bytes::new())?;
+/// assert_eq!(op.parse(refused, &attempt).unwrap_err().kind(), ErrorKind::ChatNotFound);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Operation: Send + Sync {
     /// What a successful reply parses into.
     type Output: Send;

@@ -7,12 +7,12 @@ use tracing::Instrument as _;
 use rosterkit_core::{
     ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, Handle, HttpClient,
     Outcome, RetryPolicy, Secret,
-    http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
 };
 
 use crate::{
     PROVIDER,
     chat::Chat,
+    config::LinqConfig,
     ops::{AddParticipant, GetChat, Leave, RemoveParticipant},
     reply::Change,
     wait::{self, Expect, Target, WaitOptions},
@@ -25,27 +25,6 @@ pub const DEFAULT_BASE_URL: &str = "https://api.linqapp.com/api/partner";
 const ENV_API_KEY: &str = "LINQ_API_V3_API_KEY";
 /// The base URL variable, named as in Linq's official SDK.
 const ENV_BASE_URL: &str = "LINQ_API_V3_BASE_URL";
-
-/// What every operation of one client shares: where to send and the bearer token.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) endpoint: Endpoint,
-    api_key: Secret,
-}
-
-impl Shared {
-    /// Adds `Authorization: Bearer <api key>` (marked sensitive).
-    pub(crate) fn authorize(&self, headers: &mut HeaderMap) -> Result<(), Error> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.api_key.expose()))
-            .map_err(|_| {
-                Error::invalid_input("the Linq API key cannot be sent in an HTTP header")
-                    .with_provider(PROVIDER)
-            })?;
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
-        Ok(())
-    }
-}
 
 /// A Linq Partner API v3 client: native methods with Linq's full replies, and
 /// [`Membership`](rosterkit_core::Membership) for provider-agnostic code.
@@ -67,7 +46,7 @@ impl Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct LinqClient {
-    shared: Arc<Shared>,
+    config: Arc<LinqConfig>,
     executor: Executor,
 }
 
@@ -100,11 +79,13 @@ impl LinqClient {
 
     /// The API base URL.
     pub fn base_url(&self) -> &Endpoint {
-        &self.shared.endpoint
+        self.config.endpoint()
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// The endpoint and credentials every operation is built from: build
+    /// [`ops`](crate::ops) with it and run them with [`LinqClient::executor`].
+    pub fn config(&self) -> &Arc<LinqConfig> {
+        &self.config
     }
 
     /// Removes `handle` from `chat`: `DELETE /v3/chats/{chatId}/participants` with the JSON
@@ -137,7 +118,7 @@ impl LinqClient {
             ensure = options.ensure,
         );
         async move {
-            let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
+            let op = RemoveParticipant::new(&self.config, chat, handle)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -168,7 +149,7 @@ impl LinqClient {
             ensure = options.ensure,
         );
         async move {
-            let op = AddParticipant::new(self, chat, handle)?.ensure(options.ensure);
+            let op = AddParticipant::new(&self.config, chat, handle)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -193,7 +174,7 @@ impl LinqClient {
     ) -> Result<Change, Error> {
         let span = tracing::info_span!("linq.leave", chat = %chat, ensure = options.ensure);
         async move {
-            let op = Leave::new(self, chat)?.ensure(options.ensure);
+            let op = Leave::new(&self.config, chat)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -210,7 +191,7 @@ impl LinqClient {
     pub async fn get_chat(&self, chat: &ChatId) -> Result<Chat, Error> {
         let span = tracing::info_span!("linq.get_chat", chat = %chat);
         async move {
-            let op = GetChat::new(self, chat)?;
+            let op = GetChat::new(&self.config, chat)?;
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -358,7 +339,7 @@ impl LinqClientBuilder {
             .map_err(|e| invalid(format!("{e} (.api_key(..) or {ENV_API_KEY})")))?;
         let executor = self.options.build(PROVIDER)?;
         Ok(LinqClient {
-            shared: Arc::new(Shared { endpoint, api_key }),
+            config: Arc::new(LinqConfig::new(endpoint, api_key)),
             executor,
         })
     }
@@ -454,7 +435,7 @@ mod tests {
         let client = builder.clone().build().unwrap();
         let env = LinqClientBuilder::from_lookup(|k| (k == ENV_API_KEY).then(|| KEY.to_owned()));
         let op = crate::ops::GetChat::new(
-            &client,
+            client.config(),
             &ChatId::new("550e8400-e29b-41d4-a716-446655440000").unwrap(),
         )
         .unwrap();
@@ -462,7 +443,7 @@ mod tests {
             format!("{builder:?}"),
             format!("{client:?}"),
             format!("{env:?}"),
-            format!("{:?}", client.shared()),
+            format!("{:?}", client.config()),
             format!("{op:?}"),
         ] {
             assert!(!dbg.contains("0123456789abcdef"), "{dbg}");

@@ -1,17 +1,22 @@
 //! Linq's calls as sans-IO [`Operation`]s: build a request, parse a reply, no I/O.
 //!
-//! [`LinqClient`]'s methods run these with its [`Executor`](rosterkit_core::Executor); run them
-//! yourself with [`LinqClient::executor`], or build and parse them in tests without a server:
+//! [`LinqClient`](crate::LinqClient)'s methods run these with its
+//! [`Executor`](rosterkit_core::Executor); run them yourself with
+//! [`LinqClient::executor`](crate::LinqClient::executor), or build and parse them from a
+//! [`LinqConfig`] alone, with no client and no server:
 //!
 //! ```
-//! use std::time::SystemTime;
-//! use rosterkit_core::{Attempt, ChatId, Handle, Operation};
-//! use rosterkit_linq::{LinqClient, ops::RemoveParticipant};
+//! use std::{sync::Arc, time::SystemTime};
+//! use rosterkit_core::{Attempt, ChatId, Endpoint, Handle, Operation, Secret};
+//! use rosterkit_linq::{LinqConfig, ops::RemoveParticipant};
 //!
-//! let linq = LinqClient::builder().api_key("test-token").build()?;
+//! let config = Arc::new(LinqConfig::new(
+//!     Endpoint::parse("https://api.linqapp.com/api/partner")?,
+//!     Secret::new("test-token"),
+//! ));
 //! let chat = ChatId::new("550e8400-e29b-41d4-a716-446655440000")?;
 //! let who: Handle = "+12052499136".parse()?;
-//! let request = RemoveParticipant::new(&linq, &chat, &who)?.build(&Attempt::first(SystemTime::now()))?;
+//! let request = RemoveParticipant::new(&config, &chat, &who)?.build(&Attempt::first(SystemTime::now()))?;
 //! assert_eq!(request.method(), "DELETE");
 //! assert_eq!(
 //!     request.uri(),
@@ -30,9 +35,8 @@ use rosterkit_core::{
 };
 
 use crate::{
-    LinqClient,
     chat::Chat,
-    client::Shared,
+    config::LinqConfig,
     errors,
     generated::{PROVIDER, Route},
     reply::{Accepted, Change},
@@ -87,7 +91,7 @@ fn chat_path(chat: &str, suffix: &str) -> String {
 /// A request to `path` with the bearer token, `accept: application/json`, and, when `body` is
 /// given, `content-type: application/json`.
 fn request(
-    shared: &Shared,
+    shared: &LinqConfig,
     route: Route,
     path: &str,
     body: Option<Vec<u8>>,
@@ -96,7 +100,7 @@ fn request(
         .map_err(|_| Error::invalid_input("invalid HTTP method").with_provider(PROVIDER))?;
     let mut builder = http::Request::builder()
         .method(method)
-        .uri(shared.endpoint.url(path))
+        .uri(shared.endpoint().url(path))
         .header(header::ACCEPT, HeaderValue::from_static("application/json"));
     if body.is_some() {
         builder = builder.header(
@@ -150,20 +154,21 @@ fn parse_queued(
 /// ambiguous failure. Output: [`Change::Queued`].
 #[derive(Debug, Clone)]
 pub struct RemoveParticipant {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
     handle: Handle,
     ensure: bool,
 }
 
 impl RemoveParticipant {
-    /// Validates the chat id (a UUID) and the handle (phone or email).
+    /// Validates the chat id (a UUID) and the handle (phone or email); `config` is the
+    /// endpoint and credentials ([`LinqClient::config`](crate::LinqClient::config)).
     ///
     /// # Errors
     /// `InvalidInput` naming what is wrong; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
             handle: linq_handle(handle)?,
             ensure: false,
@@ -242,20 +247,21 @@ impl Operation for RemoveParticipant {
 /// [`Change::Queued`].
 #[derive(Debug, Clone)]
 pub struct AddParticipant {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
     handle: Handle,
     ensure: bool,
 }
 
 impl AddParticipant {
-    /// Validates the chat id (a UUID) and the handle (phone or email).
+    /// Validates the chat id (a UUID) and the handle (phone or email); `config` is the
+    /// endpoint and credentials ([`LinqClient::config`](crate::LinqClient::config)).
     ///
     /// # Errors
     /// `InvalidInput` naming what is wrong; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
             handle: linq_handle(handle)?,
             ensure: false,
@@ -326,7 +332,7 @@ impl Operation for AddParticipant {
 /// [`Change::AlreadyDone`], and the call is retried after an ambiguous failure.
 #[derive(Debug, Clone)]
 pub struct Leave {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
     ensure: bool,
 }
@@ -336,9 +342,9 @@ impl Leave {
     ///
     /// # Errors
     /// `InvalidInput`; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
             ensure: false,
         })
@@ -406,7 +412,7 @@ impl Operation for Leave {
 /// let `decide` turn the error into something more precise. When the read fails, the
 /// original error stands. Any other failure follows the executor's standard rule.
 fn classify_1005(
-    shared: &Arc<Shared>,
+    shared: &Arc<LinqConfig>,
     chat: &str,
     error: &Error,
     decide: impl FnOnce(&Chat, Error) -> Result<Change, Error> + Send + Sync + 'static,
@@ -443,7 +449,7 @@ fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
 /// `GET /v3/chats/{chatId}`: the chat with its roster. Idempotent.
 #[derive(Debug, Clone)]
 pub struct GetChat {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
 }
 
@@ -452,9 +458,9 @@ impl GetChat {
     ///
     /// # Errors
     /// `InvalidInput`; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
         })
     }

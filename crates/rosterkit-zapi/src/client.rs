@@ -13,6 +13,7 @@ use rosterkit_core::{
 use crate::{
     PROVIDER,
     chat::ZapiChat,
+    config::ZapiConfig,
     ops::{
         AddParticipants, GetCommunityMetadata, GetGroupMetadata, LeaveGroup, RemoveParticipants,
     },
@@ -25,9 +26,6 @@ pub const DEFAULT_BASE_URL: &str = "https://api.z-api.io";
 /// The default pause between two participant mutations of one client: 2 seconds.
 pub const DEFAULT_PACING: Duration = Duration::from_secs(2);
 
-/// The most phones one add or remove request carries; larger lists are split.
-pub const MAX_BATCH: usize = 50;
-
 const ENV_INSTANCE_ID: &str = "ZAPI_INSTANCE_ID";
 const ENV_INSTANCE_TOKEN: &str = "ZAPI_INSTANCE_TOKEN";
 const ENV_CLIENT_TOKEN: &str = "ZAPI_CLIENT_TOKEN";
@@ -35,34 +33,6 @@ const ENV_BASE_URL: &str = "ZAPI_BASE_URL";
 
 /// The longest instance id or instance token accepted, in bytes.
 const MAX_CREDENTIAL_LEN: usize = 256;
-
-/// What every operation of one client shares: where to send and the credentials.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) endpoint: Endpoint,
-    instance_id: String,
-    /// `/instances/{id}/token/{token}`, percent-encoded: it carries the instance token.
-    instance_path: Secret,
-    client_token: Secret,
-}
-
-impl Shared {
-    /// The full URL of `path` (already encoded, starting with `/`) on this instance.
-    pub(crate) fn url(&self, path: &str) -> String {
-        self.endpoint
-            .url(&format!("{}{path}", self.instance_path.expose()))
-    }
-
-    /// The `Client-Token` header, marked sensitive.
-    pub(crate) fn client_token_header(&self) -> Result<http::HeaderValue, Error> {
-        let mut value = http::HeaderValue::from_str(self.client_token.expose()).map_err(|_| {
-            Error::invalid_input("the Z-API Client-Token cannot be sent in an HTTP header")
-                .with_provider(PROVIDER)
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-}
 
 /// A Z-API client for one instance: native methods with Z-API's replies, and
 /// [`Membership`](rosterkit_core::Membership) for provider-agnostic code.
@@ -93,7 +63,7 @@ impl Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ZapiClient {
-    shared: Arc<Shared>,
+    config: Arc<ZapiConfig>,
     executor: Executor,
     pacer: Arc<Pacer>,
     confirm: Confirm,
@@ -130,12 +100,12 @@ impl ZapiClient {
 
     /// The API base URL (without the instance path).
     pub fn base_url(&self) -> &Endpoint {
-        &self.shared.endpoint
+        self.config.endpoint()
     }
 
     /// The instance id.
     pub fn instance_id(&self) -> &str {
-        &self.shared.instance_id
+        self.config.instance_id()
     }
 
     /// The pacing kept between two participant mutations.
@@ -155,8 +125,10 @@ impl ZapiClient {
         self.auto_invite
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// The endpoint and credentials every operation is built from: build
+    /// [`ops`](crate::ops) with it and run them with [`ZapiClient::executor`].
+    pub fn config(&self) -> &Arc<ZapiConfig> {
+        &self.config
     }
 
     /// Runs a participant mutation through the pacer.
@@ -189,7 +161,7 @@ impl ZapiClient {
         );
         async move {
             let chat = ZapiChat::from_chat_id(chat)?;
-            let op = RemoveParticipants::new(self, &chat, handles)?.ensure(options.ensure);
+            let op = RemoveParticipants::new(&self.config, &chat, handles)?.ensure(options.ensure);
             self.paced(&op).await
         }
         .instrument(span)
@@ -221,7 +193,7 @@ impl ZapiClient {
         );
         async move {
             let chat = ZapiChat::from_chat_id(chat)?;
-            let op = AddParticipants::new(self, &chat, handles)?
+            let op = AddParticipants::new(&self.config, &chat, handles)?
                 .auto_invite(auto_invite)
                 .ensure(options.ensure);
             self.paced(&op).await
@@ -243,7 +215,7 @@ impl ZapiClient {
         );
         async move {
             let chat = ZapiChat::from_chat_id(chat)?;
-            let op = LeaveGroup::new(self, &chat)?.ensure(options.ensure);
+            let op = LeaveGroup::new(&self.config, &chat)?.ensure(options.ensure);
             self.paced(&op).await
         }
         .instrument(span)
@@ -297,7 +269,7 @@ impl ZapiClient {
         );
         async move {
             let chat = ZapiChat::from_chat_id(chat)?;
-            let op = GetCommunityMetadata::new(self, &chat)?;
+            let op = GetCommunityMetadata::new(&self.config, &chat)?;
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -330,7 +302,7 @@ impl ZapiClient {
         chat: &ZapiChat,
         light: bool,
     ) -> Result<GroupMetadata, Error> {
-        let op = GetGroupMetadata::new(self, chat)?.light(light);
+        let op = GetGroupMetadata::new(&self.config, chat)?.light(light);
         self.executor.execute(&op).await
     }
 
@@ -338,7 +310,7 @@ impl ZapiClient {
         if !chat.is_community() {
             return self.read_group(chat, true).await;
         }
-        let op = GetCommunityMetadata::new(self, chat)?;
+        let op = GetCommunityMetadata::new(&self.config, chat)?;
         let community = self.executor.execute(&op).await?;
         let Some(announcement) = community.announcement_group() else {
             return Err(Error::unsupported(
@@ -516,15 +488,8 @@ impl ZapiClientBuilder {
         let client_token = Secret::for_header("Z-API Client-Token", client_token.expose())
             .map_err(|e| invalid(format!("{e} (.client_token(..) or {ENV_CLIENT_TOKEN})")))?;
 
-        let mut instance_path = String::from("/instances/");
-        push_path_segment(&mut instance_path, &instance_id);
-        instance_path.push_str("/token/");
-        let encoded_token_at = instance_path.len();
-        push_path_segment(&mut instance_path, token.expose());
-        let encoded_token = instance_path
-            .get(encoded_token_at..)
-            .unwrap_or_default()
-            .to_owned();
+        let mut encoded_token = String::new();
+        push_path_segment(&mut encoded_token, token.expose());
 
         let http_client = self.options.http_client_or_default(PROVIDER)?;
         let scrubbing = Scrubbing {
@@ -545,12 +510,7 @@ impl ZapiClientBuilder {
         let confirm = self.options.confirms();
         let executor = self.options.build_over(Arc::new(scrubbing));
         Ok(ZapiClient {
-            shared: Arc::new(Shared {
-                endpoint,
-                instance_id,
-                instance_path: Secret::new(instance_path),
-                client_token,
-            }),
+            config: Arc::new(ZapiConfig::new(endpoint, instance_id, &token, client_token)),
             executor,
             pacer,
             confirm,
@@ -725,7 +685,7 @@ mod tests {
         assert_eq!(c.pacing(), Pacing::from(DEFAULT_PACING));
         assert!(!c.verifies() && !c.auto_invite());
         assert_eq!(
-            c.shared().url("/remove-participant"),
+            c.config().url("/remove-participant"),
             "https://api.z-api.io/instances/3C01A2B3C4/token/TOKEN123/remove-participant"
         );
         let mut vars = ALL.to_vec();
@@ -798,7 +758,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(
-            c.shared().url("/leave-group"),
+            c.config().url("/leave-group"),
             "https://api.z-api.io/instances/a%2Fb%20c/token/t%3Fk%23n%25/leave-group"
         );
     }
@@ -819,7 +779,7 @@ mod tests {
             format!("{builder:?}"),
             format!("{client:?}"),
             format!("{env:?}"),
-            format!("{:?}", client.shared()),
+            format!("{:?}", client.config()),
             format!("{:?}", client.executor()),
         ] {
             assert!(!dbg.contains("TOKEN123"), "{dbg}");

@@ -14,7 +14,7 @@ use rosterkit_core::{
 use crate::{
     PROVIDER, ZapiClient,
     chat::{ZapiChat, wire_phone},
-    client::MAX_BATCH,
+    config::MAX_BATCH,
     errors::VALUE_FALSE,
     ops::{AddParticipants, LeaveGroup, RemoveParticipants},
     reply::GroupMetadata,
@@ -123,11 +123,12 @@ impl ZapiClient {
     ) -> Result<(), Error> {
         match change {
             Change::Remove => {
-                let op = RemoveParticipants::from_phones(self, chat, phones)?.ensure(ensure);
+                let op =
+                    RemoveParticipants::from_phones(self.config(), chat, phones)?.ensure(ensure);
                 self.paced(&op).await
             }
             Change::Add { auto_invite } => {
-                let op = AddParticipants::from_phones(self, chat, phones)?
+                let op = AddParticipants::from_phones(self.config(), chat, phones)?
                     .auto_invite(auto_invite)
                     .ensure(ensure);
                 self.paced(&op).await
@@ -333,7 +334,7 @@ impl Membership for ZapiClient {
     /// `Unsupported`.
     async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
         let chat = ZapiChat::from_chat_id(chat).map_err(|e| e.with_operation("leave"))?;
-        let op = LeaveGroup::new(self, &chat)?.ensure(options.ensure);
+        let op = LeaveGroup::new(self.config(), &chat)?.ensure(options.ensure);
         match self.paced(&op).await {
             Ok(()) => Ok(Outcome::unconfirmed(None)),
             Err(e) if options.ensure && (e.code() == Some(VALUE_FALSE) || e.is_ambiguous()) => {
