@@ -17,6 +17,7 @@ use crate::ops::{
     AddParticipants, ChatContext, DEFAULT_API_VERSION, ListParticipants, MAX_ADD_BATCH,
     RemoveParticipant, check_thread_id,
 };
+use crate::wire::MAX_PARTICIPANTS;
 
 /// The documented per-thread limit of adds and removes, the default pacing: at most 10 in any
 /// 10 s and 30 in any 60 s (a sustained rate of one every 2 s).
@@ -296,6 +297,13 @@ impl AcsClient {
                     }
                 };
                 participants.extend(page.participants);
+                if participants.len() > MAX_PARTICIPANTS {
+                    return Err(Error::decode(format!(
+                        "the participant list holds more than {MAX_PARTICIPANTS} participants (a thread holds at most 250)"
+                    ))
+                    .with_provider(PROVIDER)
+                    .with_operation("list_participants"));
+                }
                 match page.next_link {
                     None => return Ok(participants),
                     Some(link) if next.as_deref() == Some(link.as_str()) => {

@@ -51,8 +51,8 @@ pub(crate) struct Common {
     /// Override the provider's base URL (else from the environment or the provider's default).
     #[arg(long)]
     pub(crate) base_url: Option<String>,
-    /// Retries after the first attempt.
-    #[arg(long, default_value_t = 2)]
+    /// Retries after the first attempt (at most 9).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub(crate) max_retries: u32,
     /// One JSON object per line instead of a table.
     #[arg(long)]

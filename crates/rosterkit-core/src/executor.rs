@@ -95,7 +95,15 @@ impl Executor {
         loop {
             let attempt = Attempt::new(number, self.clock.now(), after_ambiguous);
             let request = op.build(&attempt)?;
-            let sent = tokio::time::timeout(self.policy.attempt_timeout, self.client.send(request))
+            // The attempt gets its own limit, cut to what is left of the run's.
+            let limit = match self.policy.total_timeout {
+                Some(total) => self
+                    .policy
+                    .attempt_timeout
+                    .min(total.saturating_sub(started.elapsed())),
+                None => self.policy.attempt_timeout,
+            };
+            let sent = tokio::time::timeout(limit, self.client.send(request))
                 .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
                 .await;
             let mut err = match sent {
@@ -120,8 +128,7 @@ impl Executor {
                 Err(_elapsed) => Error::new(
                     ErrorKind::Timeout,
                     format!(
-                        "no complete reply within the {:?} attempt timeout",
-                        self.policy.attempt_timeout
+                        "no complete reply within {limit:?} (the attempt's or the run's limit)"
                     ),
                 )
                 .with_ambiguous(true),
