@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, ErrorKind, Executor, HttpClient,
-    NativeId, Operation, Outcome, Pacer, Pacing, Rate, RetryPolicy, Secret,
+    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, HttpClient, NativeId,
+    Operation, Outcome, Pacer, Pacing, Rate, RetryPolicy, Secret,
 };
 
 use crate::auth::{Credential, TokenMinter, raw_id_from_token};
@@ -129,10 +129,12 @@ impl AcsClient {
     fn context(&self, token: Secret) -> ChatContext {
         ChatContext::new(self.inner.endpoint.clone(), token)
             .with_api_version(self.inner.api_version.clone())
+            .with_renewal(self.inner.credential.renewal())
     }
 
-    /// Runs the operation `make` builds for a context. A 401 with a minted token mints a new one
-    /// and runs the operation once more (a 401 did nothing).
+    /// Runs the operation `make` builds for a context (a current token; after a 401 with a
+    /// minted token, the executor mints a new one and sends the operation once more, through
+    /// the operation's `on_failure`).
     async fn run<O, F>(&self, make: F) -> Result<O::Output, Error>
     where
         O: Operation,
@@ -140,20 +142,7 @@ impl AcsClient {
     {
         let inner = &self.inner;
         let token = inner.credential.token(&inner.executor).await?;
-        let first = inner
-            .executor
-            .execute(&make(self.context(token.clone())))
-            .await;
-        match first {
-            Err(error) if error.kind() == ErrorKind::Unauthorized => {
-                match inner.credential.refresh(&inner.executor, &token).await {
-                    None => Err(error),
-                    Some(Err(refresh_error)) => Err(refresh_error),
-                    Some(Ok(fresh)) => inner.executor.execute(&make(self.context(fresh))).await,
-                }
-            }
-            other => other,
-        }
+        inner.executor.execute(&make(self.context(token))).await
     }
 
     async fn pace(&self, thread: &ChatId) {
@@ -579,12 +568,12 @@ impl AcsClientBuilder {
                     "the token lifetime must be 60 to 1440 minutes (AcsClientBuilder::token_lifetime_minutes)",
                 ));
             }
-            Credential::Minted(TokenMinter::new(
+            Credential::Minted(Arc::new(TokenMinter::new(
                 endpoint.clone(),
                 key,
                 user.as_str().to_owned(),
                 self.token_lifetime_minutes,
-            ))
+            )))
         } else {
             return Err(invalid(
                 "ACS needs credentials: set ACS_USER_TOKEN (with ACS_ENDPOINT), or \
@@ -634,6 +623,7 @@ impl rosterkit_core::ClientBuilder for AcsClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rosterkit_core::ErrorKind;
     use std::collections::HashMap;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";

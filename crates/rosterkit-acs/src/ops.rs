@@ -27,7 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -36,6 +36,7 @@ use rosterkit_core::{
     Secret, Settled, encode,
 };
 
+use crate::auth::Renewal;
 use crate::errors::{self, trace_id};
 use crate::generated::{PROVIDER, Route};
 use crate::identifier::CommunicationIdentifier;
@@ -63,6 +64,8 @@ pub struct ChatContext {
     endpoint: Endpoint,
     api_version: String,
     token: Secret,
+    /// With minted tokens: how a 401 gets a fresh token (see [`Renewal`]).
+    renewal: Option<Arc<Renewal>>,
 }
 
 impl ChatContext {
@@ -72,7 +75,18 @@ impl ChatContext {
             endpoint,
             api_version: DEFAULT_API_VERSION.to_owned(),
             token,
+            renewal: None,
         }
+    }
+
+    pub(crate) fn with_renewal(mut self, renewal: Option<Arc<Renewal>>) -> Self {
+        self.renewal = renewal;
+        self
+    }
+
+    /// A 401's recovery when the context can renew its token (once per run).
+    fn renew_after<T: 'static>(&self, error: &Error) -> Option<Recovery<T>> {
+        self.renewal.as_ref().and_then(|r| r.after(error))
     }
 
     /// Returns the context with another Chat API version (percent-encoded into the query).
@@ -115,7 +129,9 @@ impl ChatContext {
         url: &str,
         body: Option<Vec<u8>>,
     ) -> Result<http::Request<Bytes>, Error> {
-        let mut bearer = HeaderValue::try_from(format!("Bearer {}", self.token.expose()))
+        let fresh = self.renewal.as_ref().and_then(|r| r.fresh());
+        let token = fresh.as_ref().unwrap_or(&self.token);
+        let mut bearer = HeaderValue::try_from(format!("Bearer {}", token.expose()))
             .map_err(|_| invalid("the user access token cannot be sent in a header"))?;
         bearer.set_sensitive(true);
         let mut builder = http::Request::builder()
@@ -294,6 +310,9 @@ impl Operation for RemoveParticipant {
     /// a listing that fails otherwise leaves the original error standing. Without ensure an
     /// ambiguous remove is not repeated (ACS does not document remove as idempotent).
     fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Outcome> {
+        if let Some(renew) = self.ctx.renew_after(error) {
+            return renew;
+        }
         if !(self.ensure && error.is_ambiguous() && error.is_retryable()) {
             return Recovery::Standard;
         }
@@ -387,6 +406,11 @@ impl AddParticipants {
 
 impl Operation for AddParticipants {
     type Output = AddChatParticipantsResult;
+
+    /// After a 401 with a minted token: a new token, then the call once more.
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Self::Output> {
+        self.ctx.renew_after(error).unwrap_or(Recovery::Standard)
+    }
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -550,6 +574,11 @@ impl ListParticipants {
 
 impl Operation for ListParticipants {
     type Output = ParticipantsPage;
+
+    /// After a 401 with a minted token: a new token, then the call once more.
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Self::Output> {
+        self.ctx.renew_after(error).unwrap_or(Recovery::Standard)
+    }
 
     fn provider(&self) -> &'static str {
         PROVIDER
