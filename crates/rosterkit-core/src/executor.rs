@@ -1,6 +1,6 @@
 //! The one executor: runs any [`Operation`] over any [`HttpClient`] with a [`RetryPolicy`].
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use tracing::Instrument;
 
@@ -186,6 +186,48 @@ impl Executor {
             tokio::time::sleep(delay).await;
             number += 1;
         }
+    }
+}
+
+/// What one read of [`Executor::poll`] showed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Polled<T> {
+    /// Done: the poll ends with this.
+    Ready(Result<T, Error>),
+    /// Not yet: read again after the next wait.
+    Pending,
+}
+
+impl Executor {
+    /// Reads with `read` until `decide` says [`Polled::Ready`], at most `polls` times (at least
+    /// once): the first read at once, then after `initial`, doubling up to `max` (tokio time, so
+    /// tests pause it). Each read runs with the retry policy. `None` when every read was
+    /// pending. For a provider that queues changes: waiting for one to show is the executor's
+    /// wait too, not the adapter's.
+    pub async fn poll<O, T>(
+        &self,
+        read: &O,
+        polls: u32,
+        initial: Duration,
+        max: Duration,
+        mut decide: impl FnMut(Result<O::Output, Error>) -> Polled<T>,
+    ) -> Option<Result<T, Error>>
+    where
+        O: Operation + ?Sized,
+    {
+        let mut delay = initial;
+        for poll in 1..=polls.max(1) {
+            if poll > 1 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2).min(max.max(initial));
+            }
+            if let Polled::Ready(result) = decide(self.execute(read).await) {
+                return Some(result);
+            }
+            tracing::debug!(poll, "not there yet");
+        }
+        None
     }
 }
 

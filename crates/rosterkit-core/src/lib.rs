@@ -54,7 +54,7 @@ pub use chat_id::ChatId;
 pub use clock::{Clock, FixedClock, SystemClock, unix_seconds};
 pub use endpoint::Endpoint;
 pub use error::{CodeEntry, Error, ErrorKind};
-pub use executor::{ClientBuilder, ClientOptions, Confirm, Executor, ExecutorBuilder};
+pub use executor::{ClientBuilder, ClientOptions, Confirm, Executor, ExecutorBuilder, Polled};
 pub use handle::{E164, Email, Handle, NativeId};
 pub use input::{ParseError, Rule};
 pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership};
