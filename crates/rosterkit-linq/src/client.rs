@@ -66,7 +66,7 @@ impl LinqClient {
     /// A client configured from the environment: `builder_from_env().build()`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] naming a missing or invalid variable.
+    /// [`ErrorKind::InvalidInput`](rosterkit_core::ErrorKind::InvalidInput) naming a missing or invalid variable.
     pub fn from_env() -> Result<Self, Error> {
         Self::builder_from_env().build()
     }
@@ -207,7 +207,7 @@ impl LinqClient {
     /// confirms it (Linq may stop serving a chat we left); the roster is then `None`.
     ///
     /// # Errors
-    /// [`ErrorKind::Timeout`] (not retryable; the change may still be applied later) when
+    /// [`ErrorKind::Timeout`](rosterkit_core::ErrorKind::Timeout) (not retryable; the change may still be applied later) when
     /// `max_polls` reads did not show the change; `InvalidInput` for a chat id that is not a
     /// UUID; any error of the reads.
     pub async fn wait_for(
@@ -322,7 +322,7 @@ impl LinqClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] naming the setting (and its environment variable) that is
+    /// [`ErrorKind::InvalidInput`](rosterkit_core::ErrorKind::InvalidInput) naming the setting (and its environment variable) that is
     /// missing or invalid: the API key, the base URL; or a missing HTTP client without the
     /// `reqwest` feature.
     pub fn build(self) -> Result<LinqClient, Error> {

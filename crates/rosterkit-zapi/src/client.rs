@@ -42,7 +42,7 @@ const MAX_CREDENTIAL_LEN: usize = 256;
 ///   leave) of one client — clones included — run one at a time, at least
 ///   [`DEFAULT_PACING`] apart (2 s; [`ZapiClientBuilder::pacing`]). Reads are not paced. The
 ///   waits use tokio time, so tests with paused time run instantly.
-/// - **Batches.** Add and remove send up to [`MAX_BATCH`] phones in one request.
+/// - **Batches.** Add and remove send up to [`MAX_BATCH`](crate::MAX_BATCH) phones in one request.
 /// - **Secrets.** The instance token (a path segment) and the `Client-Token` are kept in
 ///   [`Secret`]s; `Debug` never shows them, nor does a transport error's message or source.
 ///   Tracing spans carry chat ids with digit runs masked (old group ids embed the creator's
@@ -145,7 +145,7 @@ impl ZapiClient {
     ///
     /// # Errors
     /// `InvalidInput` before any request for a chat id of no Z-API shape, an email or non-LID
-    /// native handle, no handles or more than [`MAX_BATCH`]; `DeliveryFailed` (code
+    /// native handle, no handles or more than [`MAX_BATCH`](crate::MAX_BATCH); `DeliveryFailed` (code
     /// `value_false`) for `{"value": false}` (at least one phone failed, which one is not
     /// said); `Unauthorized`, `Forbidden`, `ServerError`, ... as mapped in `specs/zapi.toml`.
     pub async fn remove(
