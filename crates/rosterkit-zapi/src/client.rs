@@ -15,7 +15,8 @@ use crate::{
     chat::ZapiChat,
     config::ZapiConfig,
     ops::{
-        AddParticipants, GetCommunityMetadata, GetGroupMetadata, LeaveGroup, RemoveParticipants,
+        AddParticipants, GetCommunityMetadata, GetGroupMetadata, LeaveGroup, MetadataDetail,
+        RemoveParticipants,
     },
     reply::{CommunityMetadata, GroupMetadata},
 };
@@ -235,7 +236,7 @@ impl ZapiClient {
         );
         async move {
             let chat = ZapiChat::from_chat_id(chat)?;
-            self.read_group(&chat, true).await
+            self.read_group(&chat, MetadataDetail::Light).await
         }
         .instrument(span)
         .await
@@ -252,7 +253,7 @@ impl ZapiClient {
         );
         async move {
             let chat = ZapiChat::from_chat_id(chat)?;
-            self.read_group(&chat, false).await
+            self.read_group(&chat, MetadataDetail::Full).await
         }
         .instrument(span)
         .await
@@ -300,15 +301,15 @@ impl ZapiClient {
     pub(crate) async fn read_group(
         &self,
         chat: &ZapiChat,
-        light: bool,
+        detail: MetadataDetail,
     ) -> Result<GroupMetadata, Error> {
-        let op = GetGroupMetadata::new(&self.config, chat)?.light(light);
+        let op = GetGroupMetadata::new(&self.config, chat)?.detail(detail);
         self.executor.execute(&op).await
     }
 
     pub(crate) async fn roster_of(&self, chat: &ZapiChat) -> Result<GroupMetadata, Error> {
         if !chat.is_community() {
-            return self.read_group(chat, true).await;
+            return self.read_group(chat, MetadataDetail::Light).await;
         }
         let op = GetCommunityMetadata::new(&self.config, chat)?;
         let community = self.executor.execute(&op).await?;
@@ -320,7 +321,7 @@ impl ZapiClient {
             .with_operation("community_metadata"));
         };
         let group = ZapiChat::group(&announcement.phone)?;
-        self.read_group(&group, true).await
+        self.read_group(&group, MetadataDetail::Light).await
     }
 }
 

@@ -16,7 +16,7 @@ use crate::{
     chat::{ZapiChat, wire_phone},
     config::MAX_BATCH,
     errors::VALUE_FALSE,
-    ops::{AddParticipants, LeaveGroup, RemoveParticipants},
+    ops::{AddParticipants, LeaveGroup, MetadataDetail, RemoveParticipants},
     reply::GroupMetadata,
 };
 
@@ -341,7 +341,7 @@ impl Membership for ZapiClient {
                 if !self.honour_retry_after(Some(&e)).await {
                     return Err(e);
                 }
-                match self.read_group(&chat, true).await {
+                match self.read_group(&chat, MetadataDetail::Light).await {
                     Err(read)
                         if matches!(
                             read.kind(),

@@ -462,6 +462,17 @@ impl Operation for LeaveGroup {
     }
 }
 
+/// How much of a group's metadata [`GetGroupMetadata`] asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetadataDetail {
+    /// `GET /light-group-metadata/{groupId}`: the roster, no invite link (the roster read).
+    #[default]
+    Light,
+    /// `GET /group-metadata/{groupId}`: everything, the invite link included.
+    Full,
+}
+
 /// `GET /light-group-metadata/{groupId}` (default) or `GET /group-metadata/{groupId}`: a
 /// group's metadata and participants. Idempotent.
 ///
@@ -495,13 +506,12 @@ impl GetGroupMetadata {
         })
     }
 
-    /// Chooses the light (`true`, default) or full (`false`, with the invite link) route.
+    /// Chooses the light (default) or full (with the invite link) route.
     #[must_use]
-    pub fn light(mut self, light: bool) -> Self {
-        let route = if light {
-            Route::LightGroupMetadata
-        } else {
-            Route::GroupMetadata
+    pub fn detail(mut self, detail: MetadataDetail) -> Self {
+        let route = match detail {
+            MetadataDetail::Light => Route::LightGroupMetadata,
+            MetadataDetail::Full => Route::GroupMetadata,
         };
         self.call.route = route;
         self.call.path = fill_path(route.path(), Some(&self.group));
@@ -778,7 +788,7 @@ mod tests {
         );
         assert_eq!(op.name(), "light_group_metadata");
         assert!(op.idempotent());
-        let op = op.light(false);
+        let op = op.detail(MetadataDetail::Full);
         assert_eq!(op.name(), "group_metadata");
         assert_eq!(
             op.build(&attempt()).unwrap().uri().to_string(),

@@ -188,7 +188,7 @@ fn metadata_examples() {
     let group = ZapiChat::parse("5511999999999-1623281429").unwrap();
     let op = GetGroupMetadata::new(zapi.config(), &group)
         .unwrap()
-        .light(false);
+        .detail(rosterkit_zapi::ops::MetadataDetail::Full);
     check("get-group-metadata", &build(&op), None);
     let light = ZapiChat::parse("123123123-group").unwrap();
     let op = GetGroupMetadata::new(zapi.config(), &light).unwrap();
