@@ -31,13 +31,13 @@ static OPS: LazyLock<Ops> = LazyLock::new(|| {
         .expect("client");
     let chat = ChatId::new("ch_01HTEST").expect("chat");
     let who: Handle = "+14155551234".parse().expect("handle");
-    let remove = || RemoveParticipant::new(&client, &chat, &who).expect("op");
+    let remove = || RemoveParticipant::new(client.config(), &chat, &who).expect("op");
     Ops {
         remove: remove(),
         remove_ensure: remove().ensure(true),
-        add: AddParticipant::new(&client, &chat, &who).expect("op"),
-        leave: Leave::new(&client, &chat).expect("op"),
-        leave_ensure: Leave::new(&client, &chat).expect("op").ensure(true),
+        add: AddParticipant::new(client.config(), &chat, &who).expect("op"),
+        leave: Leave::new(client.config(), &chat).expect("op"),
+        leave_ensure: Leave::new(client.config(), &chat).expect("op").ensure(true),
     }
 });
 

@@ -32,11 +32,11 @@ static OPS: LazyLock<Ops> = LazyLock::new(|| {
     let chat = ChatId::new("550e8400-e29b-41d4-a716-446655440000").expect("chat");
     let who: Handle = "+12052499136".parse().expect("handle");
     Ops {
-        remove: RemoveParticipant::new(&client, &chat, &who).expect("op"),
-        add: AddParticipant::new(&client, &chat, &who).expect("op"),
-        leave: Leave::new(&client, &chat).expect("op"),
-        leave_ensure: Leave::new(&client, &chat).expect("op").ensure(true),
-        get: GetChat::new(&client, &chat).expect("op"),
+        remove: RemoveParticipant::new(client.config(), &chat, &who).expect("op"),
+        add: AddParticipant::new(client.config(), &chat, &who).expect("op"),
+        leave: Leave::new(client.config(), &chat).expect("op"),
+        leave_ensure: Leave::new(client.config(), &chat).expect("op").ensure(true),
+        get: GetChat::new(client.config(), &chat).expect("op"),
     }
 });
 

@@ -38,16 +38,16 @@ static OPS: LazyLock<Ops> = LazyLock::new(|| {
     ];
     Ops {
         remove: [
-            RemoveParticipants::new(&client, &group, &phones).expect("op"),
-            RemoveParticipants::new(&client, &community, &phones).expect("op"),
+            RemoveParticipants::new(client.config(), &group, &phones).expect("op"),
+            RemoveParticipants::new(client.config(), &community, &phones).expect("op"),
         ],
         add: [
-            AddParticipants::new(&client, &group, &phones).expect("op"),
-            AddParticipants::new(&client, &community, &phones).expect("op"),
+            AddParticipants::new(client.config(), &group, &phones).expect("op"),
+            AddParticipants::new(client.config(), &community, &phones).expect("op"),
         ],
-        leave: LeaveGroup::new(&client, &group).expect("op"),
-        group: GetGroupMetadata::new(&client, &group).expect("op"),
-        community: GetCommunityMetadata::new(&client, &community).expect("op"),
+        leave: LeaveGroup::new(client.config(), &group).expect("op"),
+        group: GetGroupMetadata::new(client.config(), &group).expect("op"),
+        community: GetCommunityMetadata::new(client.config(), &community).expect("op"),
     }
 });
 

@@ -43,8 +43,8 @@ static OPS: LazyLock<Ops> = LazyLock::new(|| {
         .build()
         .expect("client");
     Ops {
-        chert: rosterkit_chert::ops::Leave::new(&chert, &chert_chat).expect("op"),
-        linq: rosterkit_linq::ops::Leave::new(&linq, &linq_chat).expect("op"),
+        chert: rosterkit_chert::ops::Leave::new(chert.config(), &chert_chat).expect("op"),
+        linq: rosterkit_linq::ops::Leave::new(linq.config(), &linq_chat).expect("op"),
     }
 });
 

@@ -2,15 +2,18 @@
 //! cached and refreshed before they expire.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use rosterkit_core::{Endpoint, Error, Executor, Secret};
+use rosterkit_core::{
+    Attempt, Bytes, Endpoint, Error, Executor, Operation, Probe, Recovery, Secret, Settled, http,
+};
 use tokio::sync::Mutex;
 
-use crate::model::AccessKey;
+use crate::model::{AccessKey, AccessToken};
 use crate::ops::IssueAccessToken;
 
 /// A minted token is replaced this long before its `expiresOn` (or at half its lifetime, if
@@ -22,7 +25,7 @@ pub(crate) enum Credential {
     /// A user access token given by the caller (`ACS_USER_TOKEN`).
     UserToken(Secret),
     /// Tokens minted for a user with the access key (`ACS_CONNECTION_STRING` + `ACS_USER_ID`).
-    Minted(TokenMinter),
+    Minted(Arc<TokenMinter>),
 }
 
 impl fmt::Debug for Credential {
@@ -43,15 +46,15 @@ impl Credential {
         }
     }
 
-    /// After a 401 with `rejected`: a fresh token when this credential can mint one, else `None`.
-    pub(crate) async fn refresh(
-        &self,
-        executor: &Executor,
-        rejected: &Secret,
-    ) -> Option<Result<Secret, Error>> {
+    /// The renewal a run's context carries, so the executor can mint a new token after a 401
+    /// (`None` for a fixed user token: there is nothing to renew).
+    pub(crate) fn renewal(&self) -> Option<Arc<Renewal>> {
         match self {
             Self::UserToken(_) => None,
-            Self::Minted(minter) => Some(minter.refresh(executor, rejected).await),
+            Self::Minted(minter) => Some(Arc::new(Renewal {
+                minter: Arc::clone(minter),
+                fresh: std::sync::Mutex::new(None),
+            })),
         }
     }
 }
@@ -112,23 +115,6 @@ impl TokenMinter {
         Ok(token)
     }
 
-    /// Mints a new token unless another caller already replaced `rejected`.
-    async fn refresh(&self, executor: &Executor, rejected: &Secret) -> Result<Secret, Error> {
-        let mut cache = self.cache.lock().await;
-        let now = executor.clock().now();
-        if let Some(current) = cache.as_ref()
-            && current.token != *rejected
-            && now < current.refresh_at
-        {
-            return Ok(current.token.clone());
-        }
-        tracing::debug!("ACS user token refused (401): minting a new one");
-        let fresh = self.mint(executor).await?;
-        let token = fresh.token.clone();
-        *cache = Some(fresh);
-        Ok(token)
-    }
-
     async fn mint(&self, executor: &Executor) -> Result<Cached, Error> {
         let op = IssueAccessToken::new(
             self.endpoint.clone(),
@@ -138,6 +124,31 @@ impl TokenMinter {
         .expires_in_minutes(self.lifetime_minutes);
         let minted_at = executor.clock().now();
         let minted = executor.execute(&op).await?;
+        Ok(Cached::of(minted, minted_at))
+    }
+
+    /// The call that mints a token.
+    fn issue(&self) -> IssueAccessToken {
+        IssueAccessToken::new(
+            self.endpoint.clone(),
+            self.key.clone(),
+            self.user_id.clone(),
+        )
+        .expires_in_minutes(self.lifetime_minutes)
+    }
+
+    /// Keeps `minted` as the current token, unless another caller holds the cache (it is then
+    /// minting one itself).
+    fn store(&self, minted: AccessToken, minted_at: SystemTime) {
+        if let Ok(mut cache) = self.cache.try_lock() {
+            *cache = Some(Cached::of(minted, minted_at));
+        }
+    }
+}
+
+impl Cached {
+    /// Refreshed [`REFRESH_MARGIN`] before it expires, or at half its lifetime if sooner.
+    fn of(minted: AccessToken, minted_at: SystemTime) -> Self {
         let lifetime = minted
             .expires_on
             .duration_since(minted_at)
@@ -147,10 +158,79 @@ impl TokenMinter {
             .expires_on
             .checked_sub(margin)
             .unwrap_or(minted.expires_on);
-        Ok(Cached {
+        Self {
             token: minted.token,
             refresh_at,
-        })
+        }
+    }
+}
+
+/// One run's way to a new token after a 401 (a 401 did nothing, so the call is safe to send
+/// again): the operation's [`Operation::on_failure`] answers [`Recovery::Probe`] with the mint,
+/// the executor sends it and retries with the fresh token. Once per run: a second 401 stands.
+pub(crate) struct Renewal {
+    minter: Arc<TokenMinter>,
+    fresh: std::sync::Mutex<Option<Secret>>,
+}
+
+impl fmt::Debug for Renewal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Renewal").finish_non_exhaustive()
+    }
+}
+
+impl Renewal {
+    /// The token minted by this run's renewal, if any.
+    pub(crate) fn fresh(&self) -> Option<Secret> {
+        self.fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After `error`: the mint-then-retry probe for a first 401, else `None`.
+    pub(crate) fn after<T: 'static>(self: &Arc<Self>, error: &Error) -> Option<Recovery<T>> {
+        if error.kind() != rosterkit_core::ErrorKind::Unauthorized || self.fresh().is_some() {
+            return None;
+        }
+        tracing::debug!("ACS user token refused (401): minting a new one");
+        Some(Recovery::Probe(Box::new(Renew {
+            renewal: Arc::clone(self),
+            issue: self.minter.issue(),
+        })))
+    }
+}
+
+/// The mint of a [`Renewal`], as the executor's probe.
+struct Renew {
+    renewal: Arc<Renewal>,
+    issue: IssueAccessToken,
+}
+
+impl<T> Probe<T> for Renew {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.issue.build(attempt)
+    }
+
+    fn settle(
+        self: Box<Self>,
+        reply: Result<http::Response<Bytes>, Error>,
+        attempt: &Attempt,
+        failure: Error,
+    ) -> Settled<T> {
+        match reply.and_then(|response| self.issue.parse(response, attempt)) {
+            Ok(minted) => {
+                *self
+                    .renewal
+                    .fresh
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(minted.token.clone());
+                self.renewal.minter.store(minted, attempt.now);
+                Settled::Retry(failure)
+            }
+            Err(mint_error) => Settled::Finish(Err(mint_error)),
+        }
     }
 }
 

@@ -1,12 +1,12 @@
 //! [`AcsClient`] and its builder.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, ExecutorBuilder,
-    HttpClient, NativeId, Operation, Outcome, RetryPolicy, Secret,
+    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, HttpClient, NativeId,
+    Operation, Outcome, Pacer, Pacing, Rate, RetryPolicy, Secret,
 };
 
 use crate::auth::{Credential, TokenMinter, raw_id_from_token};
@@ -17,7 +17,22 @@ use crate::ops::{
     AddParticipants, ChatContext, DEFAULT_API_VERSION, ListParticipants, MAX_ADD_BATCH,
     RemoveParticipant, check_thread_id,
 };
-use crate::pacing::{Pacer, Pacing};
+use crate::wire::MAX_PARTICIPANTS;
+
+/// The documented per-thread limit of adds and removes, the default pacing: at most 10 in any
+/// 10 s and 30 in any 60 s (a sustained rate of one every 2 s).
+///
+/// ```
+/// use std::time::Duration;
+/// use rosterkit_acs::documented_pacing;
+/// assert_eq!(documented_pacing().rates().len(), 2);
+/// assert_eq!(documented_pacing().rates()[1].interval(), Duration::from_secs(2));
+/// ```
+pub fn documented_pacing() -> Pacing {
+    Pacing::off()
+        .with_rate(Rate::new(10, Duration::from_secs(10)))
+        .with_rate(Rate::new(30, Duration::from_secs(60)))
+}
 
 /// The default bound on the pages one listing follows: a thread holds at most 250
 /// participants, so this covers any page size and still stops a `nextLink` that never ends.
@@ -85,8 +100,8 @@ impl AcsClient {
         &self.inner.executor
     }
 
-    /// The resource endpoint.
-    pub fn endpoint(&self) -> &Endpoint {
+    /// The resource endpoint (the API base URL).
+    pub fn base_url(&self) -> &Endpoint {
         &self.inner.endpoint
     }
 
@@ -114,10 +129,12 @@ impl AcsClient {
     fn context(&self, token: Secret) -> ChatContext {
         ChatContext::new(self.inner.endpoint.clone(), token)
             .with_api_version(self.inner.api_version.clone())
+            .with_renewal(self.inner.credential.renewal())
     }
 
-    /// Runs the operation `make` builds for a context. A 401 with a minted token mints a new one
-    /// and runs the operation once more (a 401 did nothing).
+    /// Runs the operation `make` builds for a context (a current token; after a 401 with a
+    /// minted token, the executor mints a new one and sends the operation once more, through
+    /// the operation's `on_failure`).
     async fn run<O, F>(&self, make: F) -> Result<O::Output, Error>
     where
         O: Operation,
@@ -125,20 +142,7 @@ impl AcsClient {
     {
         let inner = &self.inner;
         let token = inner.credential.token(&inner.executor).await?;
-        let first = inner
-            .executor
-            .execute(&make(self.context(token.clone())))
-            .await;
-        match first {
-            Err(error) if error.kind() == ErrorKind::Unauthorized => {
-                match inner.credential.refresh(&inner.executor, &token).await {
-                    None => Err(error),
-                    Some(Err(refresh_error)) => Err(refresh_error),
-                    Some(Ok(fresh)) => inner.executor.execute(&make(self.context(fresh))).await,
-                }
-            }
-            other => other,
-        }
+        inner.executor.execute(&make(self.context(token))).await
     }
 
     async fn pace(&self, thread: &ChatId) {
@@ -203,59 +207,13 @@ impl AcsClient {
         leave: bool,
     ) -> Result<Outcome, Error> {
         check_thread_id(thread)?;
-        let policy = self.inner.executor.retry_policy().clone();
-        let mut after_ambiguous = false;
-        let mut round: u32 = 1;
-        loop {
-            self.pace(thread).await;
-            let result = self
-                .run(|ctx| {
-                    RemoveParticipant::new(ctx, thread.clone(), participant.clone())
-                        .ensure(options.ensure)
-                        .leave(leave)
-                        .after_ambiguous_failure(after_ambiguous)
-                })
-                .await;
-            let error = match result {
-                Ok(outcome) => return Ok(outcome),
-                Err(error) => error,
-            };
-            let may_have_happened = error.is_ambiguous() && error.is_retryable();
-            if !options.ensure || !may_have_happened || round >= policy.max_attempts {
-                return Err(error);
-            }
-            let delay = policy
-                .backoff(round)
-                .max(error.retry_after().unwrap_or_default());
-            if delay > policy.max_retry_after {
-                return Err(error);
-            }
-            tokio::time::sleep(delay).await;
-            // The remove may have happened: look before repeating it.
-            match self.contains(thread, participant).await {
-                Ok(false) => return Ok(Outcome::already_done()),
-                Ok(true) => {}
-                Err(list_error) if leave && list_error.kind() == ErrorKind::Forbidden => {
-                    // We can no longer read the thread: our own removal went through.
-                    return Ok(Outcome::already_done());
-                }
-                Err(list_error) => {
-                    tracing::debug!(error = %list_error, "could not check membership after an ambiguous remove");
-                    return Err(error);
-                }
-            }
-            after_ambiguous = true;
-            round += 1;
-        }
-    }
-
-    async fn contains(
-        &self,
-        thread: &ChatId,
-        participant: &CommunicationIdentifier,
-    ) -> Result<bool, Error> {
-        let members = self.list(thread).await?;
-        Ok(members.iter().any(|m| m.identifier.same_as(participant)))
+        self.pace(thread).await;
+        self.run(|ctx| {
+            RemoveParticipant::new(ctx, thread.clone(), participant.clone())
+                .ensure(options.ensure)
+                .leave(leave)
+        })
+        .await
     }
 
     /// Adds participants, in calls of at most 200 (paced per thread). Adding an existing
@@ -328,6 +286,13 @@ impl AcsClient {
                     }
                 };
                 participants.extend(page.participants);
+                if participants.len() > MAX_PARTICIPANTS {
+                    return Err(Error::decode(format!(
+                        "the participant list holds more than {MAX_PARTICIPANTS} participants (a thread holds at most 250)"
+                    ))
+                    .with_provider(PROVIDER)
+                    .with_operation("list_participants"));
+                }
                 match page.next_link {
                     None => return Ok(participants),
                     Some(link) if next.as_deref() == Some(link.as_str()) => {
@@ -360,9 +325,8 @@ pub struct AcsClientBuilder {
     user_id: Option<String>,
     api_version: Option<String>,
     token_lifetime_minutes: u32,
-    /// HTTP client, retry policy, clock and the insecure-http switch.
-    transport: ExecutorBuilder,
-    pacing: Pacing,
+    /// HTTP client, retry policy, clock, insecure-http switch, pacing.
+    options: ClientOptions,
     page_size: Option<u32>,
     max_pages: u32,
 }
@@ -377,8 +341,7 @@ impl Default for AcsClientBuilder {
             user_id: None,
             api_version: None,
             token_lifetime_minutes: 60,
-            transport: ExecutorBuilder::default(),
-            pacing: Pacing::default(),
+            options: ClientOptions::default(),
             page_size: None,
             max_pages: DEFAULT_MAX_PAGES,
         }
@@ -484,39 +447,47 @@ impl AcsClientBuilder {
         self
     }
 
+    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
+    /// switch, pacing) in one call; the setters below change one of them.
+    #[must_use]
+    pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// The retry policy (default [`RetryPolicy::default`]).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.transport = self.transport.retry_policy(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
     /// The transport (default: rosterkit-core's reqwest client, with the `reqwest` feature).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.transport = self.transport.http_client(client);
+        self.options = self.options.http_client(client);
         self
     }
 
     /// The clock for signatures and token expiry (default the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.transport = self.transport.clock(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// Allows a plain `http://` endpoint that is not loopback.
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.transport = self.transport.allow_insecure_http(allow);
+        self.options = self.options.allow_insecure_http(allow);
         self
     }
 
-    /// Client-side pacing of adds and removes per thread (default [`Pacing::documented`];
+    /// Client-side pacing of adds and removes per thread (default [`documented_pacing`];
     /// [`Pacing::off`] to disable).
     #[must_use]
-    pub fn pacing(mut self, pacing: Pacing) -> Self {
-        self.pacing = pacing;
+    pub fn pacing(mut self, pacing: impl Into<Pacing>) -> Self {
+        self.options = self.options.pacing(pacing);
         self
     }
 
@@ -554,7 +525,7 @@ impl AcsClientBuilder {
                      or call AcsClientBuilder::base_url",
                 )
             })?;
-        let endpoint = Endpoint::parse_with(&endpoint_text, self.transport.allows_insecure_http())
+        let endpoint = Endpoint::parse_with(&endpoint_text, self.options.allows_insecure_http())
             .map_err(|e| invalid(format!("ACS_ENDPOINT: {e}")).with_source(e))?;
         let api_version = self
             .api_version
@@ -597,12 +568,12 @@ impl AcsClientBuilder {
                     "the token lifetime must be 60 to 1440 minutes (AcsClientBuilder::token_lifetime_minutes)",
                 ));
             }
-            Credential::Minted(TokenMinter::new(
+            Credential::Minted(Arc::new(TokenMinter::new(
                 endpoint.clone(),
                 key,
                 user.as_str().to_owned(),
                 self.token_lifetime_minutes,
-            ))
+            )))
         } else {
             return Err(invalid(
                 "ACS needs credentials: set ACS_USER_TOKEN (with ACS_ENDPOINT), or \
@@ -616,7 +587,8 @@ impl AcsClientBuilder {
                 .map(|raw| CommunicationIdentifier::from_raw_id(&raw)),
             (None, Credential::Minted(_)) => None,
         };
-        let executor = self.transport.build(PROVIDER)?;
+        let pacer = Pacer::new(&self.options.pacing_or(documented_pacing()));
+        let executor = self.options.build(PROVIDER)?;
         Ok(AcsClient {
             inner: Arc::new(Inner {
                 endpoint,
@@ -624,7 +596,7 @@ impl AcsClientBuilder {
                 credential,
                 own_identity,
                 executor,
-                pacer: Pacer::new(&self.pacing),
+                pacer,
                 page_size: self.page_size,
                 max_pages: self.max_pages,
             }),
@@ -632,9 +604,26 @@ impl AcsClientBuilder {
     }
 }
 
+impl rosterkit_core::ClientBuilder for AcsClientBuilder {
+    type Client = AcsClient;
+
+    fn base_url(self, url: impl Into<String>) -> Self {
+        AcsClientBuilder::base_url(self, url)
+    }
+
+    fn client_options(self, options: ClientOptions) -> Self {
+        AcsClientBuilder::client_options(self, options)
+    }
+
+    fn build(self) -> Result<AcsClient, Error> {
+        AcsClientBuilder::build(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rosterkit_core::ErrorKind;
     use std::collections::HashMap;
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -684,7 +673,7 @@ mod tests {
         .build()
         .unwrap();
         assert_eq!(
-            client.endpoint().as_str(),
+            client.base_url().as_str(),
             "https://contoso.communication.azure.com"
         );
         assert_eq!(client.api_version(), "2025-03-15");
@@ -713,7 +702,7 @@ mod tests {
         .build()
         .unwrap();
         assert_eq!(
-            client.endpoint().authority(),
+            client.base_url().authority(),
             "contoso.communication.azure.com"
         );
         assert!(matches!(client.inner.credential, Credential::Minted(_)));
@@ -728,7 +717,7 @@ mod tests {
         ])
         .build()
         .unwrap();
-        assert_eq!(client.endpoint().authority(), "b.communication.azure.com");
+        assert_eq!(client.base_url().authority(), "b.communication.azure.com");
         let client = from(&[
             (
                 "ACS_CONNECTION_STRING",
@@ -739,7 +728,7 @@ mod tests {
         .base_url("http://127.0.0.1:9/acs")
         .build()
         .unwrap();
-        assert_eq!(client.endpoint().as_str(), "http://127.0.0.1:9/acs");
+        assert_eq!(client.base_url().as_str(), "http://127.0.0.1:9/acs");
     }
 
     #[test]

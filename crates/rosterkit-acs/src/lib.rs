@@ -22,7 +22,7 @@
 //!   idempotent). A 429 did nothing and is retried after `Retry-After` / `retry-after-ms` /
 //!   `x-ms-retry-after-ms`.
 //! - **Pacing**: adds and removes are paced per thread to the documented 10 per 10 s and 30 per
-//!   minute ([`Pacing`]), so a bulk run does not spend its time on 429s.
+//!   minute ([`documented_pacing`]), so a bulk run does not spend its time on 429s.
 //! - Each call is also a sans-IO [`Operation`](rosterkit_core::Operation) in [`ops`], to build and
 //!   parse without a server or to run with [`AcsClient::executor`] and
 //!   [`AcsClient::chat_context`].
@@ -95,20 +95,19 @@ mod identifier;
 mod membership;
 mod model;
 pub mod ops;
-mod pacing;
 #[cfg(test)]
 mod proptests;
 mod rfc3339;
 mod wire;
 
-pub use client::{AcsClient, AcsClientBuilder, DEFAULT_MAX_PAGES};
+pub use client::{AcsClient, AcsClientBuilder, DEFAULT_MAX_PAGES, documented_pacing};
 pub use identifier::{Cloud, CommunicationIdentifier};
 pub use model::{
     AccessKey, AccessToken, AddChatParticipantsResult, ChatParticipant, InvalidParticipant,
     ParticipantsPage,
 };
 pub use ops::{ChatContext, DEFAULT_API_VERSION};
-pub use pacing::Pacing;
+pub use rosterkit_core::Pacing;
 
 /// The provider's name in errors and traces: `"acs"`.
 pub const PROVIDER: &str = generated::PROVIDER;

@@ -1,8 +1,8 @@
 //! [`Membership`] for [`AcsClient`].
 
 use rosterkit_core::{
-    Capabilities, ChangeOptions, ChatId, Error, Handle, HandleKinds, Membership, Outcome,
-    Participant, async_trait,
+    BatchResults, Capabilities, ChangeOptions, ChatId, Error, Handle, HandleKinds, Membership,
+    Outcome, Participant, async_trait,
 };
 
 use crate::client::AcsClient;
@@ -10,36 +10,6 @@ use crate::generated::PROVIDER;
 use crate::identifier::CommunicationIdentifier;
 use crate::model::ChatParticipant;
 use crate::ops::{MAX_ADD_BATCH, check_thread_id};
-
-/// A copy of `error` for each handle of a failed batch (errors are not `Clone`: the source stays
-/// with the first).
-fn copy_error(error: &Error) -> Error {
-    let mut copy = Error::new(error.kind(), error.message())
-        .with_retryable(error.is_retryable())
-        .with_ambiguous(error.is_ambiguous());
-    if let Some(provider) = error.provider() {
-        copy = copy.with_provider(provider);
-    }
-    if let Some(operation) = error.operation() {
-        copy = copy.with_operation(operation);
-    }
-    if let Some(code) = error.code() {
-        copy = copy.with_code(code);
-    }
-    if let Some(status) = error.http_status() {
-        copy = copy.with_http_status(status);
-    }
-    if let Some(trace) = error.trace_id() {
-        copy = copy.with_trace_id(trace);
-    }
-    if let Some(delay) = error.retry_after() {
-        copy = copy.with_retry_after(delay);
-    }
-    if let Some(body) = error.body() {
-        copy = copy.with_body(body.clone());
-    }
-    copy
-}
 
 #[async_trait]
 impl Membership for AcsClient {
@@ -104,42 +74,31 @@ impl Membership for AcsClient {
         handles: &[Handle],
         _options: ChangeOptions,
     ) -> Vec<Result<Outcome, Error>> {
-        let mut results: Vec<Option<Result<Outcome, Error>>> = Vec::with_capacity(handles.len());
+        let mut results = BatchResults::new(handles.len());
         let mut valid: Vec<(usize, ChatParticipant)> = Vec::new();
         let thread_ok = check_thread_id(chat);
         for (index, handle) in handles.iter().enumerate() {
             match (&thread_ok, CommunicationIdentifier::try_from(handle)) {
-                (Err(e), _) => results.push(Some(Err(copy_error(e)))),
-                (Ok(()), Err(e)) => results.push(Some(Err(e))),
-                (Ok(()), Ok(id)) => {
-                    results.push(None);
-                    valid.push((index, ChatParticipant::new(id)));
-                }
+                (Err(e), _) => results.set(index, Err(e.clone())),
+                (Ok(()), Err(e)) => results.set(index, Err(e)),
+                (Ok(()), Ok(id)) => valid.push((index, ChatParticipant::new(id))),
             }
         }
         for batch in valid.chunks(MAX_ADD_BATCH) {
             let participants: Vec<ChatParticipant> = batch.iter().map(|(_, p)| p.clone()).collect();
-            let reply = self.add_batch(chat, &participants).await;
-            for (index, participant) in batch {
-                let result = match &reply {
-                    Ok(reply) => match reply.invalid_for(&participant.identifier) {
-                        Some(item) => Err(item.to_error()),
-                        None => Ok(Outcome::applied(None)),
-                    },
-                    Err(error) => Err(copy_error(error)),
-                };
-                if let Some(slot) = results.get_mut(*index) {
-                    *slot = Some(result);
+            match self.add_batch(chat, &participants).await {
+                Ok(reply) => {
+                    for (index, participant) in batch {
+                        let result = match reply.invalid_for(&participant.identifier) {
+                            Some(item) => Err(item.to_error()),
+                            None => Ok(Outcome::applied(None)),
+                        };
+                        results.set(*index, result);
+                    }
                 }
+                Err(error) => results.fan_out(batch.iter().map(|(i, _)| *i), &Err(error)),
             }
         }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(Error::decode("no result for the handle").with_provider(PROVIDER))
-                })
-            })
-            .collect()
+        results.finish(PROVIDER, "add_participant")
     }
 }

@@ -27,14 +27,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use rosterkit_core::{
-    Attempt, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, Secret, encode,
+    Attempt, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, Probe, ProbeWith, Recovery,
+    Secret, Settled, encode,
 };
 
+use crate::auth::Renewal;
 use crate::errors::{self, trace_id};
 use crate::generated::{PROVIDER, Route};
 use crate::identifier::CommunicationIdentifier;
@@ -62,6 +64,8 @@ pub struct ChatContext {
     endpoint: Endpoint,
     api_version: String,
     token: Secret,
+    /// With minted tokens: how a 401 gets a fresh token (see [`Renewal`]).
+    renewal: Option<Arc<Renewal>>,
 }
 
 impl ChatContext {
@@ -71,7 +75,18 @@ impl ChatContext {
             endpoint,
             api_version: DEFAULT_API_VERSION.to_owned(),
             token,
+            renewal: None,
         }
+    }
+
+    pub(crate) fn with_renewal(mut self, renewal: Option<Arc<Renewal>>) -> Self {
+        self.renewal = renewal;
+        self
+    }
+
+    /// A 401's recovery when the context can renew its token (once per run).
+    fn renew_after<T: 'static>(&self, error: &Error) -> Option<Recovery<T>> {
+        self.renewal.as_ref().and_then(|r| r.after(error))
     }
 
     /// Returns the context with another Chat API version (percent-encoded into the query).
@@ -114,7 +129,9 @@ impl ChatContext {
         url: &str,
         body: Option<Vec<u8>>,
     ) -> Result<http::Request<Bytes>, Error> {
-        let mut bearer = HeaderValue::try_from(format!("Bearer {}", self.token.expose()))
+        let fresh = self.renewal.as_ref().and_then(|r| r.fresh());
+        let token = fresh.as_ref().unwrap_or(&self.token);
+        let mut bearer = HeaderValue::try_from(format!("Bearer {}", token.expose()))
             .map_err(|_| invalid("the user access token cannot be sent in a header"))?;
         bearer.set_sensitive(true);
         let mut builder = http::Request::builder()
@@ -286,6 +303,77 @@ impl Operation for RemoveParticipant {
             Err(error)
         }
     }
+
+    /// In ensure mode, after an ambiguous failure the remove may have happened: the thread is
+    /// listed (every page) before the executor repeats it. Absent → `AlreadyDone`; still
+    /// listed → repeated; for a leave, a 403 on the listing means we are out → `AlreadyDone`;
+    /// a listing that fails otherwise leaves the original error standing. Without ensure an
+    /// ambiguous remove is not repeated (ACS does not document remove as idempotent).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Outcome> {
+        if let Some(renew) = self.ctx.renew_after(error) {
+            return renew;
+        }
+        if !(self.ensure && error.is_ambiguous() && error.is_retryable()) {
+            return Recovery::Standard;
+        }
+        let first = ListParticipants::first_page(self.ctx.clone(), self.thread.clone());
+        Recovery::Probe(membership_probe(
+            self.ctx.clone(),
+            first,
+            self.participant.clone(),
+            self.leave,
+            MEMBERSHIP_PROBE_PAGES,
+        ))
+    }
+}
+
+/// The most pages the post-ambiguity listing reads: a thread holds at most 250 participants.
+const MEMBERSHIP_PROBE_PAGES: u32 = 300;
+
+/// "Is `participant` still in the thread?", one page at a time (see
+/// [`RemoveParticipant`]'s `on_failure`).
+fn membership_probe(
+    ctx: ChatContext,
+    page: ListParticipants,
+    participant: CommunicationIdentifier,
+    leave: bool,
+    pages_left: u32,
+) -> Box<dyn Probe<Outcome>> {
+    Box::new(ProbeWith::new(
+        page,
+        move |listed: Result<ParticipantsPage, Error>, failure: Error| match listed {
+            Ok(page)
+                if page
+                    .participants
+                    .iter()
+                    .any(|m| m.identifier.same_as(&participant)) =>
+            {
+                Settled::Retry(failure)
+            }
+            Ok(ParticipantsPage {
+                next_link: Some(link),
+                ..
+            }) if pages_left > 1 => {
+                let next = ListParticipants::next_page(ctx.clone(), link);
+                Settled::Next(
+                    membership_probe(ctx, next, participant, leave, pages_left - 1),
+                    failure,
+                )
+            }
+            Ok(ParticipantsPage {
+                next_link: Some(_), ..
+            }) => Settled::Finish(Err(failure)),
+            Ok(_) => Settled::Finish(Ok(Outcome::already_done())),
+            Err(list_error) if leave && list_error.kind() == ErrorKind::Forbidden => {
+                // We can no longer read the thread: our own removal went through.
+                Settled::Finish(Ok(Outcome::already_done()))
+            }
+            Err(list_error) => {
+                tracing::debug!(error = %list_error, "could not check membership after an ambiguous remove");
+                Settled::Finish(Err(failure))
+            }
+        },
+    ))
 }
 
 // ---- add ----
@@ -318,6 +406,11 @@ impl AddParticipants {
 
 impl Operation for AddParticipants {
     type Output = AddChatParticipantsResult;
+
+    /// After a 401 with a minted token: a new token, then the call once more.
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Self::Output> {
+        self.ctx.renew_after(error).unwrap_or(Recovery::Standard)
+    }
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -481,6 +574,11 @@ impl ListParticipants {
 
 impl Operation for ListParticipants {
     type Output = ParticipantsPage;
+
+    /// After a 401 with a minted token: a new token, then the call once more.
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Self::Output> {
+        self.ctx.renew_after(error).unwrap_or(Recovery::Standard)
+    }
 
     fn provider(&self) -> &'static str {
         PROVIDER

@@ -394,8 +394,54 @@ impl ParticipantIn {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct ParticipantsIn {
+    #[serde(deserialize_with = "at_most_max_participants")]
     pub(crate) value: Option<Vec<ParticipantIn>>,
     pub(crate) next_link: Option<String>,
+}
+
+/// The most participants one listing (a page, or all pages together) is read into memory:
+/// a thread holds at most 250, so anything past this is a hostile or broken peer, refused
+/// with a typed error instead of growing without bound.
+pub(crate) const MAX_PARTICIPANTS: usize = 1_000;
+
+/// `value`, refused as soon as it holds more than [`MAX_PARTICIPANTS`] items (before the rest
+/// is decoded).
+fn at_most_max_participants<'de, D>(deserializer: D) -> Result<Option<Vec<ParticipantIn>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Bounded;
+    impl<'de> serde::de::Visitor<'de> for Bounded {
+        type Value = Option<Vec<ParticipantIn>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an array of at most {MAX_PARTICIPANTS} participants")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_PARTICIPANTS));
+            while let Some(item) = seq.next_element::<ParticipantIn>()? {
+                if out.len() >= MAX_PARTICIPANTS {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_PARTICIPANTS} participants on one page (a thread holds at most 250)"
+                    )));
+                }
+                out.push(item);
+            }
+            Ok(Some(out))
+        }
+    }
+    deserializer.deserialize_option(Bounded)
 }
 
 /// `{}` or `{"invalidParticipants":[...]}`.
@@ -440,6 +486,33 @@ pub(crate) struct TokenIn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page_of(n: usize) -> String {
+        let item = r#"{"communicationIdentifier":{"rawId":"8:acs:u"}}"#;
+        format!(r#"{{"value":[{}]}}"#, vec![item; n].join(","))
+    }
+
+    #[test]
+    fn a_page_holds_at_most_max_participants() {
+        let full = serde_json::from_str::<ParticipantsIn>(&page_of(MAX_PARTICIPANTS)).unwrap();
+        assert_eq!(full.value.map(|v| v.len()), Some(MAX_PARTICIPANTS));
+        let over = serde_json::from_str::<ParticipantsIn>(&page_of(MAX_PARTICIPANTS + 1));
+        let err = over.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("more than 1000 participants"), "{err}");
+        // Missing and null stay tolerated.
+        assert!(
+            serde_json::from_str::<ParticipantsIn>("{}")
+                .unwrap()
+                .value
+                .is_none()
+        );
+        assert!(
+            serde_json::from_str::<ParticipantsIn>(r#"{"value":null}"#)
+                .unwrap()
+                .value
+                .is_none()
+        );
+    }
 
     fn resolve(json: &str) -> CommunicationIdentifier {
         serde_json::from_str::<IdentifierIn>(json)

@@ -794,7 +794,7 @@ async fn pacing_keeps_a_bulk_remove_under_the_emulators_limits() {
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
     let thread = chat(&sandbox.acs().create_thread(&refs));
     let acs = builder(&sandbox)
-        .pacing(Pacing::default())
+        .pacing(rosterkit_acs::documented_pacing())
         .retry_policy(RetryPolicy::no_retries().with_attempt_timeout(Duration::from_secs(3600)))
         .build()
         .unwrap();

@@ -1,17 +1,17 @@
 //! [`ChertClient`] and its builder.
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::sync::Arc;
 
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, ExecutorBuilder, Handle, HttpClient,
+    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, Handle, HttpClient,
     RetryPolicy, Secret,
-    http::{HeaderMap, HeaderName, HeaderValue},
 };
 
 use crate::{
     PROVIDER,
+    config::{Auth, AuthMode, ChertConfig, ENV_AUTH, tenant_header},
     ops::{AddParticipant, Leave, RemoveParticipant},
     reply::{AddReply, Change, LeaveReply, RemoveReply},
 };
@@ -21,143 +21,7 @@ pub const DEFAULT_BASE_URL: &str = "https://console.trychert.com/api/v1";
 
 const ENV_TENANT: &str = "CHERT_TENANT";
 const ENV_SECRET: &str = "CHERT_SIGNING_SECRET";
-const ENV_AUTH: &str = "CHERT_AUTH";
 const ENV_BASE_URL: &str = "CHERT_BASE_URL";
-
-/// How requests are authenticated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AuthMode {
-    /// `x-chert-tenant` + `x-chert-signature: v1,<ts>,<hex>`, HMAC-SHA256 keyed with the
-    /// signing secret over `"<ts>.<exact body bytes>"`, signed afresh on every attempt. Chert's
-    /// preferred mode; the tenant is required.
-    #[default]
-    Hmac,
-    /// `Authorization: Bearer <signing secret>`; `x-chert-tenant` is sent when configured
-    /// (Chert requires it for multi-tenant accounts).
-    Bearer,
-}
-
-impl AuthMode {
-    /// The name used in `CHERT_AUTH` (`"hmac"`, `"bearer"`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Hmac => "hmac",
-            Self::Bearer => "bearer",
-        }
-    }
-}
-
-impl fmt::Display for AuthMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AuthMode {
-    type Err = Error;
-
-    /// Parses `hmac` or `bearer` (case-insensitive, surrounding spaces ignored).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "hmac" => Ok(Self::Hmac),
-            "bearer" => Ok(Self::Bearer),
-            _ => Err(Error::invalid_input(format!(
-                "invalid Chert auth mode {:?}: expected `hmac` or `bearer` ({ENV_AUTH})",
-                s.trim()
-            ))
-            .with_provider(PROVIDER)),
-        }
-    }
-}
-
-/// Header names, parsed once rather than on every request.
-static TENANT_HEADER: HeaderName = HeaderName::from_static("x-chert-tenant");
-static SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-chert-signature");
-
-/// The credentials every request is authenticated with; shared by the client and its ops.
-/// Prepared once when the client is built: the HMAC key with its pads hashed, or the complete
-/// (sensitive) `Authorization` value.
-#[derive(Debug)]
-pub(crate) struct Auth {
-    tenant: Option<HeaderValue>,
-    credential: Credential,
-}
-
-enum Credential {
-    /// `x-chert-signature`, computed per attempt. `Signer`'s `Debug` is redacted.
-    Hmac(rosterkit_sign::chert::Signer),
-    /// `Authorization: Bearer ..`, marked sensitive (its `Debug` is redacted by `http`).
-    Bearer(HeaderValue),
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Hmac(signer) => f.debug_tuple("Hmac").field(signer).finish(),
-            Self::Bearer(_) => f.debug_tuple("Bearer").field(&"<redacted>").finish(),
-        }
-    }
-}
-
-impl Auth {
-    fn new(mode: AuthMode, tenant: Option<HeaderValue>, secret: &Secret) -> Result<Self, Error> {
-        let credential = match mode {
-            AuthMode::Hmac => Credential::Hmac(rosterkit_sign::chert::Signer::new(
-                secret.expose().as_bytes(),
-            )),
-            AuthMode::Bearer => {
-                let mut value = header_value(format!("Bearer {}", secret.expose()))?;
-                value.set_sensitive(true);
-                Credential::Bearer(value)
-            }
-        };
-        Ok(Self { tenant, credential })
-    }
-
-    fn mode(&self) -> AuthMode {
-        match self.credential {
-            Credential::Hmac(_) => AuthMode::Hmac,
-            Credential::Bearer(_) => AuthMode::Bearer,
-        }
-    }
-
-    /// Adds the authentication headers for a request sent at `unix_seconds` with `body`.
-    pub(crate) fn apply(
-        &self,
-        headers: &mut HeaderMap,
-        unix_seconds: u64,
-        body: &[u8],
-    ) -> Result<(), Error> {
-        if let Some(tenant) = &self.tenant {
-            headers.insert(TENANT_HEADER.clone(), tenant.clone());
-        }
-        match &self.credential {
-            Credential::Hmac(signer) => {
-                let signature = signer.sign(unix_seconds, body);
-                headers.insert(SIGNATURE_HEADER.clone(), header_value(signature)?);
-            }
-            Credential::Bearer(value) => {
-                headers.insert(rosterkit_core::http::header::AUTHORIZATION, value.clone());
-            }
-        }
-        Ok(())
-    }
-}
-
-fn header_value(value: String) -> Result<HeaderValue, Error> {
-    HeaderValue::try_from(value).map_err(|_| {
-        Error::invalid_input("the Chert credentials cannot be sent in an HTTP header")
-            .with_provider(PROVIDER)
-    })
-}
-
-/// What every operation of one client shares: where to send and how to sign.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) endpoint: Endpoint,
-    pub(crate) auth: Arc<Auth>,
-}
 
 /// A Chert API client: native methods with Chert's full replies, and
 /// [`Membership`](rosterkit_core::Membership) for provider-agnostic code.
@@ -179,7 +43,7 @@ pub(crate) struct Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ChertClient {
-    shared: Arc<Shared>,
+    config: Arc<ChertConfig>,
     executor: Executor,
 }
 
@@ -213,16 +77,18 @@ impl ChertClient {
 
     /// The API base URL.
     pub fn base_url(&self) -> &Endpoint {
-        &self.shared.endpoint
+        self.config.endpoint()
     }
 
     /// How requests are authenticated.
     pub fn auth_mode(&self) -> AuthMode {
-        self.shared.auth.mode()
+        self.config.auth_mode()
     }
 
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.shared
+    /// The endpoint and credentials every operation is built from: build
+    /// [`ops`](crate::ops) with it and run them with [`ChertClient::executor`].
+    pub fn config(&self) -> &Arc<ChertConfig> {
+        &self.config
     }
 
     /// Removes `handle` from `chat` (`DELETE /chats/{id}/participants/{address}`).
@@ -250,7 +116,7 @@ impl ChertClient {
             ensure = options.ensure,
         );
         async move {
-            let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
+            let op = RemoveParticipant::new(&self.config, chat, handle)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -268,7 +134,7 @@ impl ChertClient {
     pub async fn add(&self, chat: &ChatId, handle: &Handle) -> Result<AddReply, Error> {
         let span = tracing::info_span!("chert.add", chat = %chat, handle = %handle.redacted());
         async move {
-            let op = AddParticipant::new(self, chat, handle)?;
+            let op = AddParticipant::new(&self.config, chat, handle)?;
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -291,7 +157,7 @@ impl ChertClient {
     ) -> Result<Change<LeaveReply>, Error> {
         let span = tracing::info_span!("chert.leave", chat = %chat, ensure = options.ensure);
         async move {
-            let op = Leave::new(self, chat)?.ensure(options.ensure);
+            let op = Leave::new(&self.config, chat)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -308,8 +174,8 @@ pub struct ChertClientBuilder {
     auth_mode: Option<AuthMode>,
     /// An invalid `CHERT_AUTH`, reported by `build()`.
     auth_mode_error: Option<String>,
-    /// HTTP client, retry policy, clock and the insecure-http switch.
-    transport: ExecutorBuilder,
+    /// HTTP client, retry policy, clock, insecure-http switch, pacing.
+    options: ClientOptions,
 }
 
 impl ChertClientBuilder {
@@ -363,10 +229,18 @@ impl ChertClientBuilder {
         self
     }
 
+    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
+    /// switch, pacing) in one call; the setters below change one of them.
+    #[must_use]
+    pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Sets the retry policy (default [`RetryPolicy::default`]).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.transport = self.transport.retry_policy(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
@@ -374,21 +248,21 @@ impl ChertClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.transport = self.transport.http_client(client);
+        self.options = self.options.http_client(client);
         self
     }
 
     /// Sets the clock that timestamps signatures (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.transport = self.transport.clock(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.transport = self.transport.allow_insecure_http(allow);
+        self.options = self.options.allow_insecure_http(allow);
         self
     }
 
@@ -409,7 +283,7 @@ impl ChertClientBuilder {
         }
         let mode = self.auth_mode.unwrap_or_default();
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
+        let endpoint = Endpoint::parse_with(base_url, self.options.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let secret = self.signing_secret.ok_or_else(|| {
             invalid(format!(
@@ -427,27 +301,31 @@ impl ChertClientBuilder {
             }
             None => None,
         };
-        let executor = self.transport.build(PROVIDER)?;
+        let executor = self.options.build(PROVIDER)?;
         Ok(ChertClient {
-            shared: Arc::new(Shared {
+            config: Arc::new(ChertConfig::from_parts(
                 endpoint,
-                auth: Arc::new(Auth::new(mode, tenant, &secret)?),
-            }),
+                Arc::new(Auth::new(mode, tenant, &secret)?),
+            )),
             executor,
         })
     }
 }
 
-/// The tenant slug as a header value: non-empty, visible ASCII, no whitespace.
-fn tenant_header(tenant: &str) -> Result<HeaderValue, String> {
-    let ok = !tenant.is_empty() && tenant.bytes().all(|b| b.is_ascii_graphic());
-    ok.then(|| HeaderValue::from_str(tenant).ok())
-        .flatten()
-        .ok_or_else(|| {
-            format!(
-                "invalid Chert tenant: it must be non-empty visible ASCII without spaces (.tenant(..) or {ENV_TENANT})"
-            )
-        })
+impl rosterkit_core::ClientBuilder for ChertClientBuilder {
+    type Client = ChertClient;
+
+    fn base_url(self, url: impl Into<String>) -> Self {
+        ChertClientBuilder::base_url(self, url)
+    }
+
+    fn client_options(self, options: ClientOptions) -> Self {
+        ChertClientBuilder::client_options(self, options)
+    }
+
+    fn build(self) -> Result<ChertClient, Error> {
+        ChertClientBuilder::build(self)
+    }
 }
 
 #[cfg(test)]
@@ -557,7 +435,7 @@ mod tests {
             format!("{builder:?}"),
             format!("{client:?}"),
             format!("{env:?}"),
-            format!("{:?}", client.shared()),
+            format!("{:?}", client.config()),
         ] {
             assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
             assert!(dbg.contains("redacted"), "{dbg}");

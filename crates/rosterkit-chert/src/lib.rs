@@ -81,6 +81,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+mod config;
 mod errors;
 mod generated;
 mod membership;
@@ -90,7 +91,8 @@ mod proptests;
 mod reply;
 mod wire;
 
-pub use client::{AuthMode, ChertClient, ChertClientBuilder, DEFAULT_BASE_URL};
+pub use client::{ChertClient, ChertClientBuilder, DEFAULT_BASE_URL};
+pub use config::{AuthMode, ChertConfig};
 pub use reply::{AddReply, Change, LeaveReply, LeaveStatus, RemoveReply};
 
 /// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).

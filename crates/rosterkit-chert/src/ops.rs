@@ -1,17 +1,21 @@
 //! Chert's calls as sans-IO [`Operation`]s: each builds its request for an attempt (signed
 //! afresh) and parses the reply, with no I/O, so it can be tested without a server or run with
-//! [`ChertClient::executor`].
+//! [`ChertClient::executor`](crate::ChertClient::executor). It is built from a [`ChertConfig`]
+//! (endpoint and credentials), never from a client:
 //!
 //! ```
-//! use rosterkit_chert::{ChertClient, ops::RemoveParticipant};
-//! use rosterkit_core::{Attempt, ChatId, FixedClock, Handle, Operation};
+//! use std::sync::Arc;
+//! use rosterkit_chert::{AuthMode, ChertConfig, ops::RemoveParticipant};
+//! use rosterkit_core::{Attempt, ChatId, Endpoint, FixedClock, Handle, Operation, Secret};
 //!
-//! let chert = ChertClient::builder()
-//!     .tenant("acme")
-//!     .signing_secret("0123456789abcdef0123456789abcdef")
-//!     .build()?;
+//! let config = Arc::new(ChertConfig::new(
+//!     Endpoint::parse("https://console.trychert.com/api/v1")?,
+//!     AuthMode::Hmac,
+//!     Some("acme"),
+//!     &Secret::new("0123456789abcdef0123456789abcdef"),
+//! )?);
 //! let who: Handle = "+14155551234".parse()?;
-//! let op = RemoveParticipant::new(&chert, &ChatId::new("ch_01HTEST")?, &who)?;
+//! let op = RemoveParticipant::new(&config, &ChatId::new("ch_01HTEST")?, &who)?;
 //! let request = op.build(&Attempt::first(FixedClock::at_unix(1_700_000_000).0))?;
 //! assert_eq!(
 //!     request.uri().to_string(),
@@ -34,8 +38,7 @@ use rosterkit_core::{
 };
 
 use crate::{
-    ChertClient,
-    client::Auth,
+    config::{Auth, ChertConfig},
     errors,
     generated::{PROVIDER, Route},
     reply::{AddReply, Change, LeaveReply, LeaveStatus, RemoveReply},
@@ -57,14 +60,13 @@ impl Call {
     /// A call on `route` whose path template's `{...}` placeholders take `params` in order, each
     /// percent-encoded as one segment.
     fn new(
-        client: &ChertClient,
+        config: &ChertConfig,
         route: Route,
         chat: &ChatId,
         params: &[&str],
         body: Bytes,
     ) -> Result<Self, Error> {
-        let shared = client.shared();
-        let base = shared.endpoint.as_str();
+        let base = config.endpoint().as_str();
         let mut url = String::with_capacity(base.len() + path_capacity(route.path(), params));
         url.push_str(base);
         push_path(&mut url, route.path(), params);
@@ -78,7 +80,7 @@ impl Call {
             uri,
             body,
             chat: chat.clone(),
-            auth: Arc::clone(&shared.auth),
+            auth: Arc::clone(config.auth()),
         })
     }
 
@@ -226,11 +228,11 @@ impl RemoveParticipant {
     ///
     /// # Errors
     /// `InvalidInput` when `handle` is not a phone number or an email.
-    pub fn new(client: &ChertClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+    pub fn new(config: &Arc<ChertConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         let address = address(handle)?;
         Ok(Self {
             call: Call::new(
-                client,
+                config,
                 Route::RemoveParticipant,
                 chat,
                 &[chat.as_str(), address],
@@ -309,7 +311,7 @@ impl AddParticipant {
     ///
     /// # Errors
     /// `InvalidInput` when `handle` is not a phone number or an email.
-    pub fn new(client: &ChertClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+    pub fn new(config: &Arc<ChertConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         let address = address(handle)?;
         let body = serde_json::to_vec(&wire::AddBody { address }).map_err(|e| {
             Error::invalid_input("the add request body could not be serialized")
@@ -318,7 +320,7 @@ impl AddParticipant {
         })?;
         Ok(Self {
             call: Call::new(
-                client,
+                config,
                 Route::AddParticipant,
                 chat,
                 &[chat.as_str()],
@@ -379,9 +381,9 @@ impl Leave {
     /// # Errors
     /// `InvalidInput` if the request URL cannot be formed (not expected: the base URL and the
     /// chat id are validated and every path segment is percent-encoded).
-    pub fn new(client: &ChertClient, chat: &ChatId) -> Result<Self, Error> {
+    pub fn new(config: &Arc<ChertConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            call: Call::new(client, Route::Leave, chat, &[chat.as_str()], Bytes::new())?,
+            call: Call::new(config, Route::Leave, chat, &[chat.as_str()], Bytes::new())?,
             ensure: false,
         })
     }
@@ -436,7 +438,7 @@ impl Operation for Leave {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AuthMode;
+    use crate::{AuthMode, ChertClient};
     use proptest::prelude::*;
     use rosterkit_core::{ErrorKind, FixedClock, NativeId};
     use std::time::SystemTime;
@@ -491,7 +493,7 @@ mod tests {
 
     #[test]
     fn vector_a_remove() {
-        let op = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let op = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap();
         let r = op.build(&first()).unwrap();
         assert_eq!(r.method(), Method::DELETE);
         assert_eq!(
@@ -506,7 +508,7 @@ mod tests {
 
     #[test]
     fn vector_b_leave_signs_like_a() {
-        let op = Leave::new(&client(), &chat()).unwrap();
+        let op = Leave::new(client().config(), &chat()).unwrap();
         let r = op.build(&first()).unwrap();
         assert_eq!(r.method(), Method::POST);
         assert_eq!(
@@ -525,7 +527,7 @@ mod tests {
 
     #[test]
     fn vector_c_add() {
-        let op = AddParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let op = AddParticipant::new(client().config(), &chat(), &phone()).unwrap();
         let r = op.build(&first()).unwrap();
         assert_eq!(r.method(), Method::POST);
         assert_eq!(
@@ -544,7 +546,7 @@ mod tests {
 
     #[test]
     fn vector_f_retry_is_resigned_and_1001_is_already_done_in_ensure_mode() {
-        let op = RemoveParticipant::new(&client(), &chat(), &phone())
+        let op = RemoveParticipant::new(client().config(), &chat(), &phone())
             .unwrap()
             .ensure(true);
         assert!(op.idempotent());
@@ -564,7 +566,7 @@ mod tests {
             }
         );
         // Without ensure, the same reply is the error it says.
-        let plain = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let plain = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap();
         assert!(!plain.idempotent());
         let err = plain
             .parse(response(400, &chert_error(400, 1001, false), None), &retry)
@@ -576,7 +578,7 @@ mod tests {
     #[test]
     fn remove_1002_after_an_ambiguous_failure_is_unconfirmed_in_ensure_mode() {
         let body = chert_error(400, 1002, false);
-        let ensure = RemoveParticipant::new(&client(), &chat(), &phone())
+        let ensure = RemoveParticipant::new(client().config(), &chat(), &phone())
             .unwrap()
             .ensure(true);
         let retry = Attempt::new(2, at(1_700_000_005), true);
@@ -591,7 +593,7 @@ mod tests {
             .parse(response(400, &body, None), &first())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::GroupTooSmall);
-        let plain = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let plain = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap();
         let err = plain.parse(response(400, &body, None), &retry).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::GroupTooSmall);
         // 1006 on remove is never "already done".
@@ -604,13 +606,13 @@ mod tests {
     #[test]
     fn leave_1006_is_already_done_only_in_ensure_mode() {
         let body = chert_error(400, 1006, false);
-        let ensure = Leave::new(&client(), &chat()).unwrap().ensure(true);
+        let ensure = Leave::new(client().config(), &chat()).unwrap().ensure(true);
         assert!(ensure.idempotent());
         assert!(matches!(
             ensure.parse(response(400, &body, None), &first()),
             Ok(Change::AlreadyDone { .. })
         ));
-        let plain = Leave::new(&client(), &chat()).unwrap();
+        let plain = Leave::new(client().config(), &chat()).unwrap();
         assert!(!plain.idempotent());
         let err = plain
             .parse(response(400, &body, None), &first())
@@ -626,7 +628,7 @@ mod tests {
 
     #[test]
     fn add_is_idempotent_and_4099_is_misconfigured() {
-        let op = AddParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let op = AddParticipant::new(client().config(), &chat(), &phone()).unwrap();
         assert!(op.idempotent());
         let err = op
             .parse(
@@ -636,7 +638,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ProviderMisconfigured);
         assert_eq!(err.http_status(), Some(422));
-        let leave = Leave::new(&client(), &chat()).unwrap();
+        let leave = Leave::new(client().config(), &chat()).unwrap();
         let err = leave
             .parse(
                 response(501, &chert_error(501, 4099, false), None),
@@ -649,7 +651,7 @@ mod tests {
 
     #[test]
     fn documented_success_bodies() {
-        let remove = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let remove = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap();
         let a = r#"{"chat_id":"ch_01HTEST","removed":"+14155551234","participants":["+14155550100","+14155550200","+14155550300"]}"#;
         let Change::Applied(reply) = remove
             .parse(response(200, a, Some("abc123")), &first())
@@ -683,7 +685,7 @@ mod tests {
         assert_eq!(reply.participants.map(|p| p.len()), Some(2));
         assert_eq!(reply.trace_id, None);
 
-        let leave = Leave::new(&client(), &chat()).unwrap();
+        let leave = Leave::new(client().config(), &chat()).unwrap();
         let b = r#"{"chat_id":"ch_01HTEST","status":"left"}"#;
         let reply = leave
             .parse(response(200, b, Some("t9")), &first())
@@ -693,8 +695,12 @@ mod tests {
         assert_eq!(reply.status, Some(LeaveStatus::Left));
         assert_eq!(reply.trace_id.as_deref(), Some("t9"));
 
-        let add =
-            AddParticipant::new(&client(), &chat(), &"Alice@Example.com".parse().unwrap()).unwrap();
+        let add = AddParticipant::new(
+            client().config(),
+            &chat(),
+            &"Alice@Example.com".parse().unwrap(),
+        )
+        .unwrap();
         let c = r#"{"chat_id":"ch_01HTEST","added":"alice@example.com","participants":["+14155550100","alice@example.com"]}"#;
         let reply = add.parse(response(200, c, None), &first()).unwrap();
         assert_eq!(
@@ -706,7 +712,7 @@ mod tests {
 
     #[test]
     fn tolerant_success_decoding() {
-        let remove = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let remove = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap();
         // Unknown fields, a body trace id (wins over the header), a 2xx other than 200, and
         // odd roster entries kept as native ids.
         let body = r#"{"success":true,"chat_id":"ch_01HTEST","participants":["+14155550100","line-7",{"address":"bob@example.com"}],"trace_id":"body-trace","new_field":{"x":[1]}}"#;
@@ -733,7 +739,7 @@ mod tests {
         }
 
         // An unknown leave status is kept.
-        let leave = Leave::new(&client(), &chat()).unwrap();
+        let leave = Leave::new(client().config(), &chat()).unwrap();
         let reply = leave
             .parse(response(200, r#"{"status":"leaving"}"#, None), &first())
             .unwrap()
@@ -745,7 +751,7 @@ mod tests {
 
     #[test]
     fn a_2xx_that_is_not_json_is_an_ambiguous_decode_error() {
-        let remove = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let remove = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap();
         let err = remove
             .parse(response(200, "<html>ok</html>", Some("t1")), &first())
             .unwrap_err();
@@ -759,7 +765,7 @@ mod tests {
     fn every_path_segment_is_encoded() {
         let odd = ChatId::new("a/b c?..").unwrap();
         let email: Handle = "alice+tag@example.com".parse().unwrap();
-        let r = RemoveParticipant::new(&client(), &odd, &email)
+        let r = RemoveParticipant::new(client().config(), &odd, &email)
             .unwrap()
             .build(&first())
             .unwrap();
@@ -771,7 +777,7 @@ mod tests {
         // sent as `%2E%2E`, which would turn `/chats/../leave` into `/leave`.
         assert!(ChatId::new("..").is_err());
         let dots = ChatId::new("...").unwrap();
-        let r = Leave::new(&client(), &dots)
+        let r = Leave::new(client().config(), &dots)
             .unwrap()
             .build(&first())
             .unwrap();
@@ -797,7 +803,7 @@ mod tests {
             if let Some(t) = tenant {
                 b = b.tenant(t);
             }
-            let op = AddParticipant::new(&b.build().unwrap(), &chat(), &phone()).unwrap();
+            let op = AddParticipant::new(b.build().unwrap().config(), &chat(), &phone()).unwrap();
             let r = op.build(&first()).unwrap();
             let auth = r.headers().get("authorization").unwrap();
             assert_eq!(auth.to_str().unwrap(), format!("Bearer {SECRET}"));
@@ -813,8 +819,8 @@ mod tests {
         for raw in ["4155551234", "a@", "8:acs:1111"] {
             let native = Handle::Native(NativeId::new(raw).unwrap());
             for err in [
-                RemoveParticipant::new(&client(), &chat(), &native).unwrap_err(),
-                AddParticipant::new(&client(), &chat(), &native).unwrap_err(),
+                RemoveParticipant::new(client().config(), &chat(), &native).unwrap_err(),
+                AddParticipant::new(client().config(), &chat(), &native).unwrap_err(),
             ] {
                 assert_eq!(err.kind(), ErrorKind::InvalidInput);
                 let text = err.to_string();
@@ -827,8 +833,8 @@ mod tests {
 
     #[test]
     fn debug_masks_phone_numbers() {
-        let remove = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap();
-        let add = AddParticipant::new(&client(), &chat(), &phone()).unwrap();
+        let remove = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap();
+        let add = AddParticipant::new(client().config(), &chat(), &phone()).unwrap();
         for dbg in [format!("{remove:?}"), format!("{add:?}")] {
             assert!(!dbg.contains("4155551234"), "{dbg}");
             assert!(dbg.contains("1234"), "{dbg}");
@@ -856,9 +862,9 @@ mod tests {
                     .unwrap()
             };
             let client = client();
-            let _ = RemoveParticipant::new(&client, &chat(), &phone()).unwrap().ensure(ensure).parse(reply(), &attempt);
-            let _ = AddParticipant::new(&client, &chat(), &phone()).unwrap().parse(reply(), &attempt);
-            let _ = Leave::new(&client, &chat()).unwrap().ensure(ensure).parse(reply(), &attempt);
+            let _ = RemoveParticipant::new(client.config(), &chat(), &phone()).unwrap().ensure(ensure).parse(reply(), &attempt);
+            let _ = AddParticipant::new(client.config(), &chat(), &phone()).unwrap().parse(reply(), &attempt);
+            let _ = Leave::new(client.config(), &chat()).unwrap().ensure(ensure).parse(reply(), &attempt);
         }
 
         /// Envelope-shaped replies with arbitrary field values never panic either, and an error
@@ -872,7 +878,7 @@ mod tests {
         ) {
             let body = format!(r#"{{"success":false,"error":{{"status":{status},"code":{code},"retryable":{retryable},"retry_after":{retry_after}}}}}"#);
             let reply = http::Response::builder().status(status).body(Bytes::from(body)).unwrap();
-            let result = RemoveParticipant::new(&client(), &chat(), &phone()).unwrap().parse(reply, &first());
+            let result = RemoveParticipant::new(client().config(), &chat(), &phone()).unwrap().parse(reply, &first());
             prop_assert!(result.is_err());
         }
     }

@@ -103,18 +103,18 @@ fn parse_all(status: u16, body: &[u8], ensure: bool, after_ambiguous: bool) -> u
             .body(Bytes::copy_from_slice(body))
             .unwrap()
     };
-    let remove = RemoveParticipant::new(&client, &chat, &who).unwrap();
+    let remove = RemoveParticipant::new(client.config(), &chat, &who).unwrap();
     let mut values = check(status, remove.parse(reply(), &attempt));
-    let add = AddParticipant::new(&client, &chat, &who).unwrap();
+    let add = AddParticipant::new(client.config(), &chat, &who).unwrap();
     values += check(status, add.parse(reply(), &attempt));
-    let leave = Leave::new(&client, &chat).unwrap();
+    let leave = Leave::new(client.config(), &chat).unwrap();
     values += check(status, leave.parse(reply(), &attempt));
     // Ensure mode turns some errors into outcomes: only "never panics" holds there.
-    let remove = RemoveParticipant::new(&client, &chat, &who)
+    let remove = RemoveParticipant::new(client.config(), &chat, &who)
         .unwrap()
         .ensure(ensure);
     let _ = remove.parse(reply(), &attempt);
-    let leave = Leave::new(&client, &chat).unwrap().ensure(ensure);
+    let leave = Leave::new(client.config(), &chat).unwrap().ensure(ensure);
     let _ = leave.parse(reply(), &attempt);
     values
 }

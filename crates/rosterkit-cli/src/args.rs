@@ -73,8 +73,8 @@ pub(crate) struct Common {
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
-    /// Retries after the first attempt.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// Retries after the first attempt (at most 9).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
     pub(crate) max_retries: u32,
     /// One JSON object per line instead of a table.
     #[arg(long)]

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use rosterkit::{
-    ChangeOptions, ChatId, ConnectOptions, Error, ErrorKind, Handle, Membership, Outcome,
-    ProviderKind, RetryPolicy,
+    ChangeOptions, ChatId, ClientOptions, Confirm, ConnectOptions, Error, ErrorKind, Handle,
+    Membership, Outcome, ProviderKind, RetryPolicy,
 };
 
 use crate::{
@@ -59,10 +59,17 @@ fn prepare(common: &Common, used: &[(&str, bool)], verify: bool) -> Result<Prepa
     }
     let chat = ChatId::new(common.chat.as_str()).map_err(usage)?;
     let retries = RetryPolicy::default().with_max_attempts(common.max_retries.saturating_add(1));
-    let mut options = ConnectOptions::default()
-        .with_retry_policy(retries)
-        .with_insecure_http(common.allow_insecure_http)
-        .with_verify(verify);
+    let confirm = if verify {
+        Confirm::ReadBack
+    } else {
+        Confirm::Trust
+    };
+    let mut options = ConnectOptions::default().with_client_options(
+        ClientOptions::default()
+            .retry_policy(retries)
+            .allow_insecure_http(common.allow_insecure_http)
+            .confirm(confirm),
+    );
     if let Some(url) = &common.base_url {
         options = options.with_base_url(url.clone());
     }

@@ -1,6 +1,6 @@
 //! The one error type of every rosterkit operation.
 
-use std::{error::Error as StdError, fmt, time::Duration};
+use std::{error::Error as StdError, fmt, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 
@@ -138,8 +138,13 @@ impl fmt::Display for ErrorKind {
 /// );
 /// assert!(!err.is_retryable());
 /// ```
+///
+/// `Clone` is cheap (the cause is shared behind an [`Arc`]): one batch reply is handed to every
+/// handle it answered for with everything kept, the attempt count included.
+#[derive(Clone)]
 pub struct Error(Box<Inner>);
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     provider: Option<&'static str>,
@@ -153,7 +158,7 @@ struct Inner {
     ambiguous: bool,
     attempts: u32,
     body: Option<Bytes>,
-    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
 }
 
 impl Error {
@@ -267,7 +272,23 @@ impl Error {
     /// Keeps the underlying cause, reachable through [`std::error::Error::source`].
     #[must_use]
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.0.source = Some(Box::new(source));
+        self.0.source = Some(Arc::new(source));
+        self
+    }
+
+    /// Sets the kind, keeping everything else (code, status, trace id, body, retryability,
+    /// ambiguity, attempts, cause): for an adapter that learns more about a failure after the
+    /// reply, such as a follow-up read showing why a provider's generic code was sent.
+    #[must_use]
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
+        self
+    }
+
+    /// Sets the message, keeping everything else.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = message.into();
         self
     }
 
@@ -513,5 +534,26 @@ mod tests {
         assert!(!Error::new(ErrorKind::RateLimited, "").is_ambiguous());
         assert!(Error::new(ErrorKind::Timeout, "").is_ambiguous());
         assert!(!Error::new(ErrorKind::GroupTooSmall, "").is_retryable());
+    }
+
+    #[test]
+    fn clone_and_with_kind_keep_everything_but_the_kind() {
+        let mut e = Error::new(ErrorKind::InvalidInput, "invalid parameter")
+            .with_provider("linq")
+            .with_code("1005")
+            .with_http_status(400)
+            .with_trace_id("t-9")
+            .with_body(Bytes::from_static(b"{}"))
+            .with_source(std::io::Error::other("cause"));
+        e.set_attempts(2);
+        let copy = e.clone().with_kind(ErrorKind::NotAMember);
+        assert_eq!(copy.kind(), ErrorKind::NotAMember);
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert_eq!(copy.attempts(), 2);
+        assert_eq!(copy.code(), Some("1005"));
+        assert_eq!(copy.http_status(), Some(400));
+        assert_eq!(copy.trace_id(), Some("t-9"));
+        assert_eq!(copy.body().map(Bytes::len), Some(2));
+        assert!(std::error::Error::source(&copy).is_some());
     }
 }

@@ -1,12 +1,12 @@
 //! The one executor: runs any [`Operation`] over any [`HttpClient`] with a [`RetryPolicy`].
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use tracing::Instrument;
 
 use crate::{
-    Clock, Error, ErrorKind, HttpClient, Operation, RetryPolicy, SystemClock, TransportError,
-    operation::Attempt, retry::retry_after_from_headers,
+    Clock, Error, ErrorKind, HttpClient, Operation, Pacing, Probe, Recovery, RetryPolicy, Settled,
+    SystemClock, TransportError, operation::Attempt, retry::retry_after_from_headers,
 };
 
 /// Runs operations: builds each attempt's request (so it is signed afresh), sends it with a
@@ -95,7 +95,15 @@ impl Executor {
         loop {
             let attempt = Attempt::new(number, self.clock.now(), after_ambiguous);
             let request = op.build(&attempt)?;
-            let sent = tokio::time::timeout(self.policy.attempt_timeout, self.client.send(request))
+            // The attempt gets its own limit, cut to what is left of the run's.
+            let limit = match self.policy.total_timeout {
+                Some(total) => self
+                    .policy
+                    .attempt_timeout
+                    .min(total.saturating_sub(started.elapsed())),
+                None => self.policy.attempt_timeout,
+            };
+            let sent = tokio::time::timeout(limit, self.client.send(request))
                 .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
                 .await;
             let mut err = match sent {
@@ -120,18 +128,44 @@ impl Executor {
                 Err(_elapsed) => Error::new(
                     ErrorKind::Timeout,
                     format!(
-                        "no complete reply within the {:?} attempt timeout",
-                        self.policy.attempt_timeout
+                        "no complete reply within {limit:?} (the attempt's or the run's limit)"
                     ),
                 )
                 .with_ambiguous(true),
             };
             err.set_attempts(number);
-            let safe = !err.is_ambiguous() || op.idempotent();
-            if !err.is_retryable() || !safe || number >= self.policy.max_attempts {
+            // A probe has already waited the server's delay before its read.
+            let mut probed = false;
+            let mut err = match op.on_failure(&err, &attempt) {
+                Recovery::Stop => return Err(err),
+                Recovery::Standard => {
+                    let safe = !err.is_ambiguous() || op.idempotent();
+                    if !err.is_retryable() || !safe {
+                        return Err(err);
+                    }
+                    err
+                }
+                Recovery::Probe(probe) => match self.probe(probe, err, &attempt).await {
+                    Settled::Retry(err) => {
+                        probed = true;
+                        err
+                    }
+                    Settled::Finish(result) => {
+                        return result.map_err(|mut e| {
+                            if e.attempts() == 0 {
+                                e.set_attempts(number);
+                            }
+                            e
+                        });
+                    }
+                    Settled::Next(_, err) => return Err(err),
+                },
+            };
+            err.set_attempts(number);
+            if number >= self.policy.max_attempts {
                 return Err(err);
             }
-            let server = err.retry_after();
+            let server = err.retry_after().filter(|_| !probed);
             if server.is_some_and(|d| d > self.policy.max_retry_after) {
                 return Err(err);
             }
@@ -155,38 +189,194 @@ impl Executor {
     }
 }
 
-/// The transport settings every provider client's builder shares, and the one place that turns
-/// them into an [`Executor`]: the given [`HttpClient`] or, with the `reqwest` feature, a
-/// [`crate::ReqwestClient`] honouring `allow_insecure_http`.
+/// What one read of [`Executor::poll`] showed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Polled<T> {
+    /// Done: the poll ends with this.
+    Ready(Result<T, Error>),
+    /// Not yet: read again after the next wait.
+    Pending,
+}
+
+impl Executor {
+    /// Reads with `read` until `decide` says [`Polled::Ready`], at most `polls` times (at least
+    /// once): the first read at once, then after `initial`, doubling up to `max` (tokio time, so
+    /// tests pause it). Each read runs with the retry policy. `None` when every read was
+    /// pending. For a provider that queues changes: waiting for one to show is the executor's
+    /// wait too, not the adapter's.
+    pub async fn poll<O, T>(
+        &self,
+        read: &O,
+        polls: u32,
+        initial: Duration,
+        max: Duration,
+        mut decide: impl FnMut(Result<O::Output, Error>) -> Polled<T>,
+    ) -> Option<Result<T, Error>>
+    where
+        O: Operation + ?Sized,
+    {
+        let mut delay = initial;
+        for poll in 1..=polls.max(1) {
+            if poll > 1 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2).min(max.max(initial));
+            }
+            if let Polled::Ready(result) = decide(self.execute(read).await) {
+                return Some(result);
+            }
+            tracing::debug!(poll, "not there yet");
+        }
+        None
+    }
+}
+
+/// The most reads one probe may chain ([`Settled::Next`]): a bound on a peer's `nextLink`
+/// that never ends, whatever the probe itself checks.
+const MAX_PROBE_READS: u32 = 1024;
+
+impl Executor {
+    /// Before a follow-up request after `failure` (a read that settles it), waits the delay
+    /// the server asked for, as between attempts. `false`, without waiting, when that delay is
+    /// longer than the policy honours: then no follow-up request should be sent.
+    pub async fn wait_out(&self, failure: &Error) -> bool {
+        match failure.retry_after() {
+            Some(wait) if wait > self.policy.max_retry_after => false,
+            Some(wait) => {
+                tokio::time::sleep(wait).await;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Runs a [`Recovery::Probe`]: waits the server's requested delay (none longer than the
+    /// policy honours), sends each read with the attempt timeout and lets the probe settle.
+    /// A probe that cannot be sent leaves the original failure standing.
+    async fn probe<T>(
+        &self,
+        mut probe: Box<dyn Probe<T>>,
+        mut failure: Error,
+        after: &Attempt,
+    ) -> Settled<T> {
+        if !self.wait_out(&failure).await {
+            return Settled::Finish(Err(failure));
+        }
+        for _ in 0..MAX_PROBE_READS {
+            let attempt = Attempt::new(
+                after.number,
+                self.clock.now(),
+                after.after_ambiguous_failure || failure.is_ambiguous(),
+            );
+            let request = match probe.build(&attempt) {
+                Ok(request) => request,
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not build the probe after a failure");
+                    return Settled::Finish(Err(failure));
+                }
+            };
+            let reply =
+                match tokio::time::timeout(self.policy.attempt_timeout, self.client.send(request))
+                    .instrument(tracing::debug_span!("rosterkit.probe"))
+                    .await
+                {
+                    Ok(Ok(response)) => Ok(response),
+                    Ok(Err(e)) => Err(transport_error(e)),
+                    Err(_elapsed) => Err(Error::new(
+                        ErrorKind::Timeout,
+                        "no complete reply to the probe within the attempt timeout",
+                    )),
+                };
+            match probe.settle(reply, &attempt, failure) {
+                Settled::Next(next, original) => {
+                    probe = next;
+                    failure = original;
+                }
+                settled => return settled,
+            }
+        }
+        Settled::Finish(Err(failure))
+    }
+}
+
+/// The options every provider client's builder embeds (as the Azure SDK's clients embed
+/// `ClientOptions`): transport, retry policy, clock, the insecure-http switch and pacing. The
+/// one place that turns them into an [`Executor`]: the given [`HttpClient`] or, with the
+/// `reqwest` feature, a [`crate::ReqwestClient`] honouring `allow_insecure_http`.
 ///
 /// ```
-/// use rosterkit_core::{ExecutorBuilder, RetryPolicy};
-/// let executor = ExecutorBuilder::default()
+/// use std::time::Duration;
+/// use rosterkit_core::{ClientOptions, Pacing, RetryPolicy};
+/// let options = ClientOptions::default()
 ///     .retry_policy(RetryPolicy::no_retries())
-///     .build("demo")?;
+///     .pacing(Duration::from_secs(2));
+/// assert_eq!(options.pacing_or(Pacing::off()), Pacing::from(Duration::from_secs(2)));
+/// let executor = options.build("demo")?;
 /// assert_eq!(executor.retry_policy().max_attempts, 1);
 /// # Ok::<(), rosterkit_core::Error>(())
 /// ```
 #[derive(Clone, Default)]
-pub struct ExecutorBuilder {
+pub struct ClientOptions {
     http_client: Option<Arc<dyn HttpClient>>,
     retry_policy: Option<RetryPolicy>,
     clock: Option<Arc<dyn Clock>>,
     allow_insecure_http: bool,
+    pacing: Option<Pacing>,
+    confirm: Confirm,
 }
 
-impl fmt::Debug for ExecutorBuilder {
+/// Whether a change the provider accepted without saying what it did (Z-API's
+/// `{"value": true}`) is confirmed by reading the roster back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Confirm {
+    /// Report what the provider said ([`crate::Outcome::Unconfirmed`]); no extra request.
+    #[default]
+    Trust,
+    /// Read the roster after each change (one more request) to report `Applied` or the
+    /// failure.
+    ReadBack,
+}
+
+/// What every provider client's builder offers beyond its own credentials: a base URL and the
+/// embedded [`ClientOptions`]. Lets provider-agnostic code (the facade's `connect`) configure
+/// any builder the same way.
+pub trait ClientBuilder: Sized {
+    /// The client built.
+    type Client;
+
+    /// Sets the API base URL.
+    #[must_use]
+    fn base_url(self, url: impl Into<String>) -> Self;
+
+    /// Replaces the embedded options.
+    #[must_use]
+    fn client_options(self, options: ClientOptions) -> Self;
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming a missing or invalid setting.
+    fn build(self) -> Result<Self::Client, Error>;
+}
+
+/// The former name of [`ClientOptions`].
+pub type ExecutorBuilder = ClientOptions;
+
+impl fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExecutorBuilder")
+        f.debug_struct("ClientOptions")
             .field("http_client", &self.http_client)
             .field("retry_policy", &self.retry_policy)
             .field("clock", &self.clock)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("pacing", &self.pacing)
+            .field("confirm", &self.confirm)
             .finish()
     }
 }
 
-impl ExecutorBuilder {
+impl ClientOptions {
     /// Uses `client` instead of the default reqwest client.
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
@@ -215,6 +405,32 @@ impl ExecutorBuilder {
         self
     }
 
+    /// Paces the client's changes (a [`Pacing`], a [`crate::Rate`], or a `Duration` between
+    /// two calls; [`Pacing::off`] for none) instead of the provider's default.
+    #[must_use]
+    pub fn pacing(mut self, pacing: impl Into<Pacing>) -> Self {
+        self.pacing = Some(pacing.into());
+        self
+    }
+
+    /// The pacing set with [`ClientOptions::pacing`], or the provider's `default`.
+    pub fn pacing_or(&self, default: Pacing) -> Pacing {
+        self.pacing.clone().unwrap_or(default)
+    }
+
+    /// Sets whether accepted-but-unconfirmed changes are read back ([`Confirm::Trust`] by
+    /// default).
+    #[must_use]
+    pub fn confirm(mut self, confirm: Confirm) -> Self {
+        self.confirm = confirm;
+        self
+    }
+
+    /// Whether accepted-but-unconfirmed changes are read back.
+    pub fn confirms(&self) -> Confirm {
+        self.confirm
+    }
+
     /// Whether plain `http://` to remote hosts is allowed (for validating a base URL).
     pub fn allows_insecure_http(&self) -> bool {
         self.allow_insecure_http
@@ -235,10 +451,10 @@ impl ExecutorBuilder {
         default_http_client(provider, self.allow_insecure_http)
     }
 
-    /// The executor over [`ExecutorBuilder::http_client_or_default`].
+    /// The executor over [`ClientOptions::http_client_or_default`].
     ///
     /// # Errors
-    /// As [`ExecutorBuilder::http_client_or_default`].
+    /// As [`ClientOptions::http_client_or_default`].
     pub fn build(self, provider: &'static str) -> Result<Executor, Error> {
         let client = self.http_client_or_default(provider)?;
         Ok(self.build_over(client))

@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod chat_id;
 mod clock;
 pub mod encode;
@@ -41,6 +42,7 @@ mod input;
 mod membership;
 mod operation;
 mod outcome;
+mod pace;
 mod reason;
 pub mod redact;
 mod retry;
@@ -50,16 +52,18 @@ mod secret;
 pub mod testing;
 mod transport;
 
+pub use batch::BatchResults;
 pub use chat_id::ChatId;
 pub use clock::{Clock, FixedClock, SystemClock, unix_seconds};
 pub use endpoint::Endpoint;
 pub use error::{CodeEntry, Error, ErrorKind};
-pub use executor::{Executor, ExecutorBuilder};
+pub use executor::{ClientBuilder, ClientOptions, Confirm, Executor, ExecutorBuilder, Polled};
 pub use handle::{E164, Email, Handle, NativeId};
 pub use input::{ParseError, Rule};
 pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership};
-pub use operation::{Attempt, Operation};
+pub use operation::{Attempt, Operation, Probe, ProbeWith, Recovery, Settled};
 pub use outcome::{Outcome, Participant};
+pub use pace::{Pacer, Pacing, Rate};
 pub use reason::Reason;
 pub use retry::{
     HintUnit, MAX_RETRY_HINT, RetryPolicy, retry_after_from_headers, retry_hint, retry_hint_f64,

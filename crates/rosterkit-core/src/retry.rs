@@ -38,15 +38,16 @@ pub struct RetryPolicy {
     pub jitter: bool,
     /// Limit on one attempt, from sending to the whole reply.
     pub attempt_timeout: Duration,
-    /// Limit on the whole run, waits included.
+    /// Limit on the whole run, waits included: an attempt in flight is cut off when it runs
+    /// out, and no retry starts that would end past it.
     pub total_timeout: Option<Duration>,
     /// The longest server-requested wait that is honoured with a retry.
     pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
-    /// 3 attempts, 500 ms doubling to 8 s with jitter, 30 s per attempt, no total limit, server
-    /// waits up to 120 s.
+    /// 3 attempts, 500 ms doubling to 8 s with jitter, 30 s per attempt, 60 s in all
+    /// ([`RetryPolicy::DEFAULT_TOTAL_TIMEOUT`]), server waits up to 120 s.
     fn default() -> Self {
         Self {
             max_attempts: 3,
@@ -54,22 +55,30 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(8),
             jitter: true,
             attempt_timeout: Duration::from_secs(30),
-            total_timeout: None,
+            total_timeout: Some(Self::DEFAULT_TOTAL_TIMEOUT),
             max_retry_after: Duration::from_secs(120),
         }
     }
 }
 
 impl RetryPolicy {
+    /// The most attempts a policy makes: more only multiplies a failing provider's load and
+    /// the caller's wait.
+    pub const MAX_ATTEMPTS: u32 = 10;
+
+    /// The default limit on one operation's whole run, waits included: a silent server costs
+    /// at most this, with or without retries.
+    pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
+
     /// A single attempt, no retries.
     pub fn no_retries() -> Self {
         Self::default().with_max_attempts(1)
     }
 
-    /// Sets the number of attempts (at least 1).
+    /// Sets the number of attempts, between 1 and [`RetryPolicy::MAX_ATTEMPTS`].
     #[must_use]
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
+        self.max_attempts = attempts.clamp(1, Self::MAX_ATTEMPTS);
         self
     }
 
@@ -95,7 +104,7 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the total deadline.
+    /// Sets the total deadline (`None`: none, only the per-attempt timeout bounds a run).
     #[must_use]
     pub fn with_total_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.total_timeout = timeout;

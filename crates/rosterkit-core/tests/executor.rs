@@ -360,3 +360,36 @@ async fn plain_http_to_remote_hosts_is_refused() {
     assert_eq!(err.kind(), rosterkit_core::TransportErrorKind::Refused);
     assert!(!err.request_may_have_been_sent());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_total_deadline_cuts_an_attempt_in_flight() {
+    let (addr, hits) = serve(vec![Reply::Stall]).await;
+    let policy = quick()
+        .with_attempt_timeout(Duration::from_secs(30))
+        .with_total_timeout(Some(Duration::from_secs(5)));
+    let start = tokio::time::Instant::now();
+    let err = executor(policy)
+        .execute(&Probe::new(addr, true))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn attempts_and_the_run_are_bounded_by_default() {
+    assert_eq!(
+        RetryPolicy::default().with_max_attempts(1000).max_attempts,
+        RetryPolicy::MAX_ATTEMPTS
+    );
+    assert_eq!(RetryPolicy::default().with_max_attempts(0).max_attempts, 1);
+    assert_eq!(
+        RetryPolicy::default().total_timeout,
+        Some(RetryPolicy::DEFAULT_TOTAL_TIMEOUT)
+    );
+}

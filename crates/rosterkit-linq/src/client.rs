@@ -5,14 +5,14 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, ErrorKind, Executor, ExecutorBuilder, Handle,
-    HttpClient, Outcome, RetryPolicy, Secret,
-    http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
+    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, Handle, HttpClient,
+    Outcome, RetryPolicy, Secret,
 };
 
 use crate::{
     PROVIDER,
     chat::Chat,
+    config::LinqConfig,
     ops::{AddParticipant, GetChat, Leave, RemoveParticipant},
     reply::Change,
     wait::{self, Expect, Target, WaitOptions},
@@ -25,27 +25,6 @@ pub const DEFAULT_BASE_URL: &str = "https://api.linqapp.com/api/partner";
 const ENV_API_KEY: &str = "LINQ_API_V3_API_KEY";
 /// The base URL variable, named as in Linq's official SDK.
 const ENV_BASE_URL: &str = "LINQ_API_V3_BASE_URL";
-
-/// What every operation of one client shares: where to send and the bearer token.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) endpoint: Endpoint,
-    api_key: Secret,
-}
-
-impl Shared {
-    /// Adds `Authorization: Bearer <api key>` (marked sensitive).
-    pub(crate) fn authorize(&self, headers: &mut HeaderMap) -> Result<(), Error> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.api_key.expose()))
-            .map_err(|_| {
-                Error::invalid_input("the Linq API key cannot be sent in an HTTP header")
-                    .with_provider(PROVIDER)
-            })?;
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
-        Ok(())
-    }
-}
 
 /// A Linq Partner API v3 client: native methods with Linq's full replies, and
 /// [`Membership`](rosterkit_core::Membership) for provider-agnostic code.
@@ -67,7 +46,7 @@ impl Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct LinqClient {
-    shared: Arc<Shared>,
+    config: Arc<LinqConfig>,
     executor: Executor,
 }
 
@@ -87,7 +66,7 @@ impl LinqClient {
     /// A client configured from the environment: `builder_from_env().build()`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] naming a missing or invalid variable.
+    /// [`ErrorKind::InvalidInput`](rosterkit_core::ErrorKind::InvalidInput) naming a missing or invalid variable.
     pub fn from_env() -> Result<Self, Error> {
         Self::builder_from_env().build()
     }
@@ -100,11 +79,13 @@ impl LinqClient {
 
     /// The API base URL.
     pub fn base_url(&self) -> &Endpoint {
-        &self.shared.endpoint
+        self.config.endpoint()
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// The endpoint and credentials every operation is built from: build
+    /// [`ops`](crate::ops) with it and run them with [`LinqClient::executor`].
+    pub fn config(&self) -> &Arc<LinqConfig> {
+        &self.config
     }
 
     /// Removes `handle` from `chat`: `DELETE /v3/chats/{chatId}/participants` with the JSON
@@ -137,37 +118,8 @@ impl LinqClient {
             ensure = options.ensure,
         );
         async move {
-            let op = RemoveParticipant::new(self, chat, handle)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Ok(change) => Ok(change),
-                Err(err) if err.code() == Some("1005") => {
-                    self.classify_1005(chat, err, |chat, err| {
-                        if !chat.is_active(handle) {
-                            return if options.ensure {
-                                Ok(Change::AlreadyDone {
-                                    trace_id: err.trace_id().map(str::to_owned),
-                                })
-                            } else {
-                                Err(rekind(
-                                    err,
-                                    ErrorKind::NotAMember,
-                                    "the handle is not an active member of the chat",
-                                ))
-                            };
-                        }
-                        if chat.active_count() < 4 {
-                            return Err(rekind(
-                                err,
-                                ErrorKind::GroupTooSmall,
-                                "a group must keep 3 active participants after a removal",
-                            ));
-                        }
-                        Err(err)
-                    })
-                    .await
-                }
-                Err(err) => Err(err),
-            }
+            let op = RemoveParticipant::new(&self.config, chat, handle)?.ensure(options.ensure);
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -197,29 +149,8 @@ impl LinqClient {
             ensure = options.ensure,
         );
         async move {
-            let op = AddParticipant::new(self, chat, handle)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Ok(change) => Ok(change),
-                Err(err) if err.code() == Some("1005") => {
-                    self.classify_1005(chat, err, |chat, err| {
-                        if options.ensure && chat.is_active(handle) {
-                            return Ok(Change::AlreadyDone {
-                                trace_id: err.trace_id().map(str::to_owned),
-                            });
-                        }
-                        if chat.active_count() < 3 {
-                            return Err(rekind(
-                                err,
-                                ErrorKind::GroupTooSmall,
-                                "adding needs a group with at least 3 active participants",
-                            ));
-                        }
-                        Err(err)
-                    })
-                    .await
-                }
-                Err(err) => Err(err),
-            }
+            let op = AddParticipant::new(&self.config, chat, handle)?.ensure(options.ensure);
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -243,24 +174,8 @@ impl LinqClient {
     ) -> Result<Change, Error> {
         let span = tracing::info_span!("linq.leave", chat = %chat, ensure = options.ensure);
         async move {
-            let op = Leave::new(self, chat)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Ok(change) => Ok(change),
-                Err(err) if err.code() == Some("1005") => {
-                    self.classify_1005(chat, err, |chat, err| {
-                        if chat.active_count() < 4 {
-                            return Err(rekind(
-                                err,
-                                ErrorKind::GroupTooSmall,
-                                "leaving needs a group with at least 4 active participants, yourself included",
-                            ));
-                        }
-                        Err(err)
-                    })
-                    .await
-                }
-                Err(err) => Err(err),
-            }
+            let op = Leave::new(&self.config, chat)?.ensure(options.ensure);
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -276,7 +191,7 @@ impl LinqClient {
     pub async fn get_chat(&self, chat: &ChatId) -> Result<Chat, Error> {
         let span = tracing::info_span!("linq.get_chat", chat = %chat);
         async move {
-            let op = GetChat::new(self, chat)?;
+            let op = GetChat::new(&self.config, chat)?;
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -292,7 +207,7 @@ impl LinqClient {
     /// confirms it (Linq may stop serving a chat we left); the roster is then `None`.
     ///
     /// # Errors
-    /// [`ErrorKind::Timeout`] (not retryable; the change may still be applied later) when
+    /// [`ErrorKind::Timeout`](rosterkit_core::ErrorKind::Timeout) (not retryable; the change may still be applied later) when
     /// `max_polls` reads did not show the change; `InvalidInput` for a chat id that is not a
     /// UUID; any error of the reads.
     pub async fn wait_for(
@@ -329,47 +244,6 @@ impl LinqClient {
             .instrument(span)
             .await
     }
-
-    /// Reads the chat after a 400/1005 and lets `decide` turn the error into something more
-    /// precise. When the read fails, the original error stands.
-    async fn classify_1005(
-        &self,
-        chat: &ChatId,
-        err: Error,
-        decide: impl FnOnce(&Chat, Error) -> Result<Change, Error>,
-    ) -> Result<Change, Error> {
-        match self.get_chat(chat).await {
-            Ok(read) => decide(&read, err),
-            Err(read_err) => {
-                tracing::debug!(error = %read_err, "could not read the chat to classify a 1005");
-                Err(err)
-            }
-        }
-    }
-}
-
-/// The same error with a more precise kind (Linq's code, status, trace id and body kept).
-fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
-    let mut out = Error::new(kind, format!("{}: {why}", err.message()))
-        .with_provider(PROVIDER)
-        .with_retryable(false)
-        .with_ambiguous(false);
-    if let Some(op) = err.operation() {
-        out = out.with_operation(op);
-    }
-    if let Some(code) = err.code() {
-        out = out.with_code(code);
-    }
-    if let Some(status) = err.http_status() {
-        out = out.with_http_status(status);
-    }
-    if let Some(trace) = err.trace_id() {
-        out = out.with_trace_id(trace);
-    }
-    if let Some(body) = err.body() {
-        out = out.with_body(body.clone());
-    }
-    out.with_source(err)
 }
 
 /// Builds a [`LinqClient`]. Its `Debug` output never shows the API key.
@@ -377,8 +251,8 @@ fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
 pub struct LinqClientBuilder {
     base_url: Option<String>,
     api_key: Option<Secret>,
-    /// HTTP client, retry policy, clock and the insecure-http switch.
-    transport: ExecutorBuilder,
+    /// HTTP client, retry policy, clock, insecure-http switch, pacing.
+    options: ClientOptions,
 }
 
 impl LinqClientBuilder {
@@ -408,10 +282,18 @@ impl LinqClientBuilder {
         self
     }
 
+    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
+    /// switch, pacing) in one call; the setters below change one of them.
+    #[must_use]
+    pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Sets the retry policy (default [`RetryPolicy::default`]: 3 attempts, 30 s each).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.transport = self.transport.retry_policy(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
@@ -419,34 +301,34 @@ impl LinqClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.transport = self.transport.http_client(client);
+        self.options = self.options.http_client(client);
         self
     }
 
     /// Sets the clock (for `Retry-After` dates; default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.transport = self.transport.clock(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.transport = self.transport.allow_insecure_http(allow);
+        self.options = self.options.allow_insecure_http(allow);
         self
     }
 
     /// Builds the client.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] naming the setting (and its environment variable) that is
+    /// [`ErrorKind::InvalidInput`](rosterkit_core::ErrorKind::InvalidInput) naming the setting (and its environment variable) that is
     /// missing or invalid: the API key, the base URL; or a missing HTTP client without the
     /// `reqwest` feature.
     pub fn build(self) -> Result<LinqClient, Error> {
         let invalid = |message: String| Error::invalid_input(message).with_provider(PROVIDER);
         let base_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let endpoint = Endpoint::parse_with(base_url, self.transport.allows_insecure_http())
+        let endpoint = Endpoint::parse_with(base_url, self.options.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.base_url(..) or {ENV_BASE_URL})")))?;
         let api_key = self.api_key.ok_or_else(|| {
             invalid(format!(
@@ -455,17 +337,34 @@ impl LinqClientBuilder {
         })?;
         let api_key = Secret::for_header("Linq API key", api_key.expose())
             .map_err(|e| invalid(format!("{e} (.api_key(..) or {ENV_API_KEY})")))?;
-        let executor = self.transport.build(PROVIDER)?;
+        let executor = self.options.build(PROVIDER)?;
         Ok(LinqClient {
-            shared: Arc::new(Shared { endpoint, api_key }),
+            config: Arc::new(LinqConfig::new(endpoint, api_key)),
             executor,
         })
+    }
+}
+
+impl rosterkit_core::ClientBuilder for LinqClientBuilder {
+    type Client = LinqClient;
+
+    fn base_url(self, url: impl Into<String>) -> Self {
+        LinqClientBuilder::base_url(self, url)
+    }
+
+    fn client_options(self, options: ClientOptions) -> Self {
+        LinqClientBuilder::client_options(self, options)
+    }
+
+    fn build(self) -> Result<LinqClient, Error> {
+        LinqClientBuilder::build(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rosterkit_core::ErrorKind;
     use std::collections::HashMap;
 
     const KEY: &str = "sk_test_0123456789abcdef";
@@ -536,7 +435,7 @@ mod tests {
         let client = builder.clone().build().unwrap();
         let env = LinqClientBuilder::from_lookup(|k| (k == ENV_API_KEY).then(|| KEY.to_owned()));
         let op = crate::ops::GetChat::new(
-            &client,
+            client.config(),
             &ChatId::new("550e8400-e29b-41d4-a716-446655440000").unwrap(),
         )
         .unwrap();
@@ -544,7 +443,7 @@ mod tests {
             format!("{builder:?}"),
             format!("{client:?}"),
             format!("{env:?}"),
-            format!("{:?}", client.shared()),
+            format!("{:?}", client.config()),
             format!("{op:?}"),
         ] {
             assert!(!dbg.contains("0123456789abcdef"), "{dbg}");

@@ -74,6 +74,7 @@
 
 mod chat;
 mod client;
+mod config;
 mod errors;
 mod generated;
 mod membership;
@@ -87,6 +88,7 @@ mod wire;
 
 pub use chat::{Chat, ChatHandle, HandleStatus, Service};
 pub use client::{DEFAULT_BASE_URL, LinqClient, LinqClientBuilder};
+pub use config::LinqConfig;
 pub use reply::{Accepted, Change, QueueStatus};
 pub use wait::{Expect, WaitOptions};
 

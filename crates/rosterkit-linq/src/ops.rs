@@ -1,17 +1,22 @@
 //! Linq's calls as sans-IO [`Operation`]s: build a request, parse a reply, no I/O.
 //!
-//! [`LinqClient`]'s methods run these with its [`Executor`](rosterkit_core::Executor); run them
-//! yourself with [`LinqClient::executor`], or build and parse them in tests without a server:
+//! [`LinqClient`](crate::LinqClient)'s methods run these with its
+//! [`Executor`](rosterkit_core::Executor); run them yourself with
+//! [`LinqClient::executor`](crate::LinqClient::executor), or build and parse them from a
+//! [`LinqConfig`] alone, with no client and no server:
 //!
 //! ```
-//! use std::time::SystemTime;
-//! use rosterkit_core::{Attempt, ChatId, Handle, Operation};
-//! use rosterkit_linq::{LinqClient, ops::RemoveParticipant};
+//! use std::{sync::Arc, time::SystemTime};
+//! use rosterkit_core::{Attempt, ChatId, Endpoint, Handle, Operation, Secret};
+//! use rosterkit_linq::{LinqConfig, ops::RemoveParticipant};
 //!
-//! let linq = LinqClient::builder().api_key("test-token").build()?;
+//! let config = Arc::new(LinqConfig::new(
+//!     Endpoint::parse("https://api.linqapp.com/api/partner")?,
+//!     Secret::new("test-token"),
+//! ));
 //! let chat = ChatId::new("550e8400-e29b-41d4-a716-446655440000")?;
 //! let who: Handle = "+12052499136".parse()?;
-//! let request = RemoveParticipant::new(&linq, &chat, &who)?.build(&Attempt::first(SystemTime::now()))?;
+//! let request = RemoveParticipant::new(&config, &chat, &who)?.build(&Attempt::first(SystemTime::now()))?;
 //! assert_eq!(request.method(), "DELETE");
 //! assert_eq!(
 //!     request.uri(),
@@ -24,15 +29,14 @@
 use std::sync::Arc;
 
 use rosterkit_core::{
-    Attempt, Bytes, ChatId, Error, Handle, Operation,
+    Attempt, Bytes, ChatId, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery, Settled,
     encode::push_path_segment,
     http::{self, HeaderValue, Method, header},
 };
 
 use crate::{
-    LinqClient,
     chat::Chat,
-    client::Shared,
+    config::LinqConfig,
     errors,
     generated::{PROVIDER, Route},
     reply::{Accepted, Change},
@@ -87,7 +91,7 @@ fn chat_path(chat: &str, suffix: &str) -> String {
 /// A request to `path` with the bearer token, `accept: application/json`, and, when `body` is
 /// given, `content-type: application/json`.
 fn request(
-    shared: &Shared,
+    shared: &LinqConfig,
     route: Route,
     path: &str,
     body: Option<Vec<u8>>,
@@ -96,7 +100,7 @@ fn request(
         .map_err(|_| Error::invalid_input("invalid HTTP method").with_provider(PROVIDER))?;
     let mut builder = http::Request::builder()
         .method(method)
-        .uri(shared.endpoint.url(path))
+        .uri(shared.endpoint().url(path))
         .header(header::ACCEPT, HeaderValue::from_static("application/json"));
     if body.is_some() {
         builder = builder.header(
@@ -150,20 +154,21 @@ fn parse_queued(
 /// ambiguous failure. Output: [`Change::Queued`].
 #[derive(Debug, Clone)]
 pub struct RemoveParticipant {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
     handle: Handle,
     ensure: bool,
 }
 
 impl RemoveParticipant {
-    /// Validates the chat id (a UUID) and the handle (phone or email).
+    /// Validates the chat id (a UUID) and the handle (phone or email); `config` is the
+    /// endpoint and credentials ([`LinqClient::config`](crate::LinqClient::config)).
     ///
     /// # Errors
     /// `InvalidInput` naming what is wrong; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
             handle: linq_handle(handle)?,
             ensure: false,
@@ -205,6 +210,35 @@ impl Operation for RemoveParticipant {
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
         parse_queued(Route::RemoveParticipant, response, attempt)
     }
+
+    /// A 400/1005 is classified by reading the chat once: not an active member (ensure:
+    /// `AlreadyDone`, else `NotAMember`) or fewer than 4 active (`GroupTooSmall`).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+        let (handle, ensure) = (self.handle.clone(), self.ensure);
+        classify_1005(&self.shared, &self.chat, error, move |chat, err| {
+            if !chat.is_active(&handle) {
+                return if ensure {
+                    Ok(Change::AlreadyDone {
+                        trace_id: err.trace_id().map(str::to_owned),
+                    })
+                } else {
+                    Err(rekind(
+                        err,
+                        ErrorKind::NotAMember,
+                        "the handle is not an active member of the chat",
+                    ))
+                };
+            }
+            if chat.active_count() < 4 {
+                return Err(rekind(
+                    err,
+                    ErrorKind::GroupTooSmall,
+                    "a group must keep 3 active participants after a removal",
+                ));
+            }
+            Err(err)
+        })
+    }
 }
 
 /// `POST /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue an addition.
@@ -213,20 +247,21 @@ impl Operation for RemoveParticipant {
 /// [`Change::Queued`].
 #[derive(Debug, Clone)]
 pub struct AddParticipant {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
     handle: Handle,
     ensure: bool,
 }
 
 impl AddParticipant {
-    /// Validates the chat id (a UUID) and the handle (phone or email).
+    /// Validates the chat id (a UUID) and the handle (phone or email); `config` is the
+    /// endpoint and credentials ([`LinqClient::config`](crate::LinqClient::config)).
     ///
     /// # Errors
     /// `InvalidInput` naming what is wrong; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
             handle: linq_handle(handle)?,
             ensure: false,
@@ -268,6 +303,27 @@ impl Operation for AddParticipant {
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
         parse_queued(Route::AddParticipant, response, attempt)
     }
+
+    /// A 400/1005 is classified by reading the chat once: already active (ensure:
+    /// `AlreadyDone`) or fewer than 3 active (`GroupTooSmall`).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+        let (handle, ensure) = (self.handle.clone(), self.ensure);
+        classify_1005(&self.shared, &self.chat, error, move |chat, err| {
+            if ensure && chat.is_active(&handle) {
+                return Ok(Change::AlreadyDone {
+                    trace_id: err.trace_id().map(str::to_owned),
+                });
+            }
+            if chat.active_count() < 3 {
+                return Err(rekind(
+                    err,
+                    ErrorKind::GroupTooSmall,
+                    "adding needs a group with at least 3 active participants",
+                ));
+            }
+            Err(err)
+        })
+    }
 }
 
 /// `POST /v3/chats/{chatId}/leave` (no body): queue leaving the group with our own line.
@@ -276,7 +332,7 @@ impl Operation for AddParticipant {
 /// [`Change::AlreadyDone`], and the call is retried after an ambiguous failure.
 #[derive(Debug, Clone)]
 pub struct Leave {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
     ensure: bool,
 }
@@ -286,9 +342,9 @@ impl Leave {
     ///
     /// # Errors
     /// `InvalidInput`; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
             ensure: false,
         })
@@ -334,12 +390,66 @@ impl Operation for Leave {
             other => other,
         }
     }
+
+    /// A 400/1005 is classified by reading the chat once: fewer than 4 active
+    /// (`GroupTooSmall`).
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+        classify_1005(&self.shared, &self.chat, error, |chat, err| {
+            if chat.active_count() < 4 {
+                return Err(rekind(
+                    err,
+                    ErrorKind::GroupTooSmall,
+                    "leaving needs a group with at least 4 active participants, yourself included",
+                ));
+            }
+            Err(err)
+        })
+    }
+}
+
+/// After a 400/1005 ("invalid parameter", which Linq sends for a handle that is not a member
+/// or a group at its minimum size; it documents no code for these): read the chat once and
+/// let `decide` turn the error into something more precise. When the read fails, the
+/// original error stands. Any other failure follows the executor's standard rule.
+fn classify_1005(
+    shared: &Arc<LinqConfig>,
+    chat: &str,
+    error: &Error,
+    decide: impl FnOnce(&Chat, Error) -> Result<Change, Error> + Send + Sync + 'static,
+) -> Recovery<Change> {
+    if error.code() != Some("1005") {
+        return Recovery::Standard;
+    }
+    let read = GetChat {
+        shared: Arc::clone(shared),
+        chat: chat.to_owned(),
+    };
+    Recovery::Probe(Box::new(ProbeWith::new(
+        read,
+        move |read: Result<Chat, Error>, err: Error| match read {
+            Ok(chat) => Settled::Finish(decide(&chat, err)),
+            Err(read_err) => {
+                tracing::debug!(error = %read_err, "could not read the chat to classify a 1005");
+                Settled::Finish(Err(err))
+            }
+        },
+    )))
+}
+
+/// The same error with a more precise kind (Linq's code, status, trace id, body and attempt
+/// count kept): a definite refusal, not retried.
+fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
+    let message = format!("{}: {why}", err.message());
+    err.with_kind(kind)
+        .with_message(message)
+        .with_retryable(false)
+        .with_ambiguous(false)
 }
 
 /// `GET /v3/chats/{chatId}`: the chat with its roster. Idempotent.
 #[derive(Debug, Clone)]
 pub struct GetChat {
-    shared: Arc<Shared>,
+    shared: Arc<LinqConfig>,
     chat: String,
 }
 
@@ -348,9 +458,9 @@ impl GetChat {
     ///
     /// # Errors
     /// `InvalidInput`; nothing is sent.
-    pub fn new(client: &LinqClient, chat: &ChatId) -> Result<Self, Error> {
+    pub fn new(config: &Arc<LinqConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
             chat: chat_uuid(chat)?,
         })
     }

@@ -120,16 +120,16 @@ fn parse_all(status: u16, body: &[u8], ensure: bool, later_attempt: bool) -> usi
             .body(Bytes::copy_from_slice(body))
             .unwrap()
     };
-    let remove = RemoveParticipant::new(&client, &chat, &who).unwrap();
+    let remove = RemoveParticipant::new(client.config(), &chat, &who).unwrap();
     let mut values = check(status, remove.parse(reply(), &attempt));
-    let add = AddParticipant::new(&client, &chat, &who).unwrap();
+    let add = AddParticipant::new(client.config(), &chat, &who).unwrap();
     values += check(status, add.parse(reply(), &attempt));
-    let leave = Leave::new(&client, &chat).unwrap();
+    let leave = Leave::new(client.config(), &chat).unwrap();
     values += check(status, leave.parse(reply(), &attempt));
-    let get = GetChat::new(&client, &chat).unwrap();
+    let get = GetChat::new(client.config(), &chat).unwrap();
     values += check(status, get.parse(reply(), &attempt));
     // Ensure mode turns some errors into outcomes: only "never panics" holds there.
-    let leave = Leave::new(&client, &chat).unwrap().ensure(ensure);
+    let leave = Leave::new(client.config(), &chat).unwrap().ensure(ensure);
     let _ = leave.parse(reply(), &attempt);
     // Webhook bodies: any JSON is an event (unknown types are `Other`), anything else `Decode`.
     let event = webhook::parse_event(body);

@@ -2,9 +2,13 @@
 
 use std::time::Duration;
 
-use rosterkit_core::{ChatId, Error, ErrorKind, Handle, Outcome};
+use rosterkit_core::{ChatId, Error, ErrorKind, Handle, Outcome, Polled};
 
-use crate::{LinqClient, PROVIDER, chat::HandleStatus};
+use crate::{
+    LinqClient, PROVIDER,
+    chat::{Chat, HandleStatus},
+    ops::GetChat,
+};
 
 /// The state [`LinqClient::wait_for`] waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,38 +89,29 @@ pub(crate) async fn wait_for(
         Target::Handle(_, expect) => expect,
         Target::OwnLineLeft => Expect::Left,
     };
-    crate::ops::chat_uuid(chat)?;
+    let read = GetChat::new(client.config(), chat)?;
     let polls = options.max_polls.max(1);
-    let mut delay = options.initial_delay;
-    for poll in 1..=polls {
-        if poll > 1 {
-            tokio::time::sleep(delay).await;
-            delay = delay
-                .saturating_mul(2)
-                .min(options.max_delay.max(options.initial_delay));
-        }
-        let read = match client.get_chat(chat).await {
-            Ok(read) => read,
-            Err(err) if expect == Expect::Left && err.code() == Some("2013") => {
-                return Ok(Outcome::applied(None).with_trace_id(err.trace_id().map(str::to_owned)));
-            }
-            Err(err) => return Err(err),
-        };
-        let reached = match target {
-            Target::OwnLineLeft => read.has_left(),
-            Target::Handle(handle, expect) => {
-                let entry = read.handle(handle);
-                match expect {
-                    Expect::Removed => entry.is_none_or(|h| !h.is_active()),
-                    Expect::Active => entry.is_some_and(|h| h.is_active()),
-                    Expect::Left => entry.is_some_and(|h| h.status == HandleStatus::Left),
+    let decided = client
+        .executor()
+        .poll(
+            &read,
+            polls,
+            options.initial_delay,
+            options.max_delay,
+            |read| match read {
+                Err(err) if expect == Expect::Left && err.code() == Some("2013") => Polled::Ready(
+                    Ok(Outcome::applied(None).with_trace_id(err.trace_id().map(str::to_owned))),
+                ),
+                Err(err) => Polled::Ready(Err(err)),
+                Ok(read) if reached(&read, target) => {
+                    Polled::Ready(Ok(Outcome::applied(Some(read.participants()))))
                 }
-            }
-        };
-        tracing::debug!(poll, reached, "linq wait_for read");
-        if reached {
-            return Ok(Outcome::applied(Some(read.participants())));
-        }
+                Ok(_) => Polled::Pending,
+            },
+        )
+        .await;
+    if let Some(result) = decided {
+        return result;
     }
     Err(Error::new(
         ErrorKind::Timeout,
@@ -134,4 +129,19 @@ pub(crate) async fn wait_for(
     .with_operation("wait_for")
     .with_retryable(false)
     .with_ambiguous(true))
+}
+
+/// Whether `read` shows `target`.
+fn reached(read: &Chat, target: Target<'_>) -> bool {
+    match target {
+        Target::OwnLineLeft => read.has_left(),
+        Target::Handle(handle, expect) => {
+            let entry = read.handle(handle);
+            match expect {
+                Expect::Removed => entry.is_none_or(|h| !h.is_active()),
+                Expect::Active => entry.is_some_and(|h| h.is_active()),
+                Expect::Left => entry.is_some_and(|h| h.status == HandleStatus::Left),
+            }
+        }
+    }
 }

@@ -48,7 +48,7 @@ fn header<'a>(request: &'a rosterkit_core::http::Request<Bytes>, name: &str) -> 
 /// linq.md §8 A: the exact request.
 #[test]
 fn remove_request_is_exact() {
-    let op = RemoveParticipant::new(&client(), &chat(), &handle("+12052499136")).unwrap();
+    let op = RemoveParticipant::new(client().config(), &chat(), &handle("+12052499136")).unwrap();
     let request = op.build(&attempt()).unwrap();
     assert_eq!(request.method(), "DELETE");
     assert_eq!(
@@ -69,7 +69,7 @@ fn remove_request_is_exact() {
 
 #[test]
 fn add_leave_and_get_requests_are_exact() {
-    let add = AddParticipant::new(&client(), &chat(), &handle("alice@example.com"))
+    let add = AddParticipant::new(client().config(), &chat(), &handle("alice@example.com"))
         .unwrap()
         .build(&attempt())
         .unwrap();
@@ -81,7 +81,7 @@ fn add_leave_and_get_requests_are_exact() {
     assert_eq!(add.body().as_ref(), br#"{"handle":"alice@example.com"}"#);
     assert_eq!(header(&add, "content-type"), Some("application/json"));
 
-    let leave_op = Leave::new(&client(), &chat()).unwrap();
+    let leave_op = Leave::new(client().config(), &chat()).unwrap();
     let leave = leave_op.build(&attempt()).unwrap();
     assert_eq!(leave.method(), "POST");
     assert_eq!(
@@ -93,7 +93,7 @@ fn add_leave_and_get_requests_are_exact() {
     assert_eq!(header(&leave, "authorization"), Some("Bearer test-token"));
     assert!(!leave_op.idempotent());
 
-    let get_op = GetChat::new(&client(), &chat()).unwrap();
+    let get_op = GetChat::new(client().config(), &chat()).unwrap();
     let get = get_op.build(&attempt()).unwrap();
     assert_eq!(get.method(), "GET");
     assert_eq!(get.uri().to_string(), format!("{BASE}/v3/chats/{CHAT}"));
@@ -104,7 +104,7 @@ fn add_leave_and_get_requests_are_exact() {
 #[test]
 fn chat_ids_are_uuids_in_any_case_sent_lowercased() {
     let upper = ChatId::new(CHAT.to_ascii_uppercase()).unwrap();
-    let request = GetChat::new(&client(), &upper)
+    let request = GetChat::new(client().config(), &upper)
         .unwrap()
         .build(&attempt())
         .unwrap();
@@ -121,22 +121,23 @@ fn chat_ids_are_uuids_in_any_case_sent_lowercased() {
         "550e8400-e29b-41d4-a716-446655440000/leave",
     ] {
         let id = ChatId::new(bad).unwrap();
-        let err = RemoveParticipant::new(&client(), &id, &handle("+12052499136")).unwrap_err();
+        let err =
+            RemoveParticipant::new(client().config(), &id, &handle("+12052499136")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
         assert!(err.to_string().contains("UUID"), "{err}");
-        assert!(Leave::new(&client(), &id).is_err());
-        assert!(GetChat::new(&client(), &id).is_err());
+        assert!(Leave::new(client().config(), &id).is_err());
+        assert!(GetChat::new(client().config(), &id).is_err());
     }
 }
 
 #[test]
 fn native_handles_are_refused() {
     let native = Handle::Native(NativeId::new("8:acs:1234").unwrap());
-    let err = RemoveParticipant::new(&client(), &chat(), &native).unwrap_err();
+    let err = RemoveParticipant::new(client().config(), &chat(), &native).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(err.provider(), Some("linq"));
     assert!(err.to_string().contains("phone numbers and email"), "{err}");
-    assert!(AddParticipant::new(&client(), &chat(), &native).is_err());
+    assert!(AddParticipant::new(client().config(), &chat(), &native).is_err());
 }
 
 #[test]
@@ -146,7 +147,7 @@ fn the_base_url_path_is_kept() {
         .base_url("http://127.0.0.1:9/linq/api/partner/")
         .build()
         .unwrap();
-    let request = Leave::new(&linq, &chat())
+    let request = Leave::new(linq.config(), &chat())
         .unwrap()
         .build(&attempt())
         .unwrap();
@@ -159,7 +160,8 @@ fn the_base_url_path_is_kept() {
 /// linq.md §8 A and C, and the seed page's example body.
 #[test]
 fn queued_replies() {
-    let remove = RemoveParticipant::new(&client(), &chat(), &handle("+12052499136")).unwrap();
+    let remove =
+        RemoveParticipant::new(client().config(), &chat(), &handle("+12052499136")).unwrap();
     let Change::Queued(accepted) = remove
         .parse(
             reply(
@@ -179,7 +181,7 @@ fn queued_replies() {
         Some("Participant removal queued")
     );
 
-    let leave = Leave::new(&client(), &chat()).unwrap();
+    let leave = Leave::new(client().config(), &chat()).unwrap();
     let change = leave
         .parse(
             reply(
@@ -217,7 +219,7 @@ fn queued_replies() {
 #[test]
 fn leave_in_ensure_mode_turns_2013_into_already_done() {
     let body = r#"{"error":{"status":409,"code":2013,"message":"This chat is unavailable"},"trace_id":"t-9"}"#;
-    let plain = Leave::new(&client(), &chat()).unwrap();
+    let plain = Leave::new(client().config(), &chat()).unwrap();
     let err = plain.parse(reply(409, body), &attempt()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ChatUnavailable);
     let ensure = plain.ensure(true);
@@ -239,7 +241,7 @@ fn leave_in_ensure_mode_turns_2013_into_already_done() {
         )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotAGroup);
-    let remove = RemoveParticipant::new(&client(), &chat(), &handle("+12052499136"))
+    let remove = RemoveParticipant::new(client().config(), &chat(), &handle("+12052499136"))
         .unwrap()
         .ensure(true);
     assert_eq!(
@@ -254,7 +256,7 @@ fn leave_in_ensure_mode_turns_2013_into_already_done() {
 /// The OpenAPI `Chat` schema's example and linq.md §8 D.
 #[test]
 fn get_chat_replies() {
-    let op = GetChat::new(&client(), &chat()).unwrap();
+    let op = GetChat::new(client().config(), &chat()).unwrap();
     let body = r#"{"id":"550e8400-e29b-41d4-a716-446655440000","display_name":"+14155551234, +14155559876",
         "service":"iMessage","is_archived":false,"is_group":true,"created_at":"2024-01-15T10:30:00Z",
         "updated_at":"2024-01-15T10:30:00Z","health_score":0.9,
@@ -327,7 +329,7 @@ fn get_chat_replies() {
 /// Every documented code on the mutation routes, through the op's own parse.
 #[test]
 fn documented_codes_through_parse() {
-    let op = RemoveParticipant::new(&client(), &chat(), &handle("+12052499136")).unwrap();
+    let op = RemoveParticipant::new(client().config(), &chat(), &handle("+12052499136")).unwrap();
     for (status, code, kind, retryable) in [
         (400, 1001, ErrorKind::InvalidInput, false),
         (400, 1002, ErrorKind::InvalidInput, false),
@@ -376,10 +378,10 @@ proptest! {
         let response = || Response::builder().status(status).body(Bytes::from(body.clone())).unwrap();
         let c = client();
         let who = handle("+12052499136");
-        let _ = RemoveParticipant::new(&c, &chat(), &who).unwrap().parse(response(), &attempt());
-        let _ = AddParticipant::new(&c, &chat(), &who).unwrap().parse(response(), &attempt());
-        let _ = Leave::new(&c, &chat()).unwrap().ensure(true).parse(response(), &attempt());
-        let _ = GetChat::new(&c, &chat()).unwrap().parse(response(), &attempt());
+        let _ = RemoveParticipant::new(c.config(), &chat(), &who).unwrap().parse(response(), &attempt());
+        let _ = AddParticipant::new(c.config(), &chat(), &who).unwrap().parse(response(), &attempt());
+        let _ = Leave::new(c.config(), &chat()).unwrap().ensure(true).parse(response(), &attempt());
+        let _ = GetChat::new(c.config(), &chat()).unwrap().parse(response(), &attempt());
         let _ = rosterkit_linq::webhook::parse_event(&body);
     }
 
@@ -397,7 +399,7 @@ proptest! {
         let body = format!(r#"{{"error":{{"status":{status},"code":{code},"message":null,"retry_after":{retry}}},"trace_id":{code},"handles":[{}]}}"#, list.join(","));
         let response = || Response::builder().status(status).body(Bytes::from(body.clone())).unwrap();
         let c = client();
-        let _ = GetChat::new(&c, &chat()).unwrap().parse(response(), &attempt());
-        let _ = Leave::new(&c, &chat()).unwrap().parse(response(), &attempt());
+        let _ = GetChat::new(c.config(), &chat()).unwrap().parse(response(), &attempt());
+        let _ = Leave::new(c.config(), &chat()).unwrap().parse(response(), &attempt());
     }
 }

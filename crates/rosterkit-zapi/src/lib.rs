@@ -113,6 +113,7 @@
 
 mod chat;
 mod client;
+mod config;
 mod errors;
 mod generated;
 mod membership;
@@ -123,7 +124,8 @@ mod reply;
 mod wire;
 
 pub use chat::{ChatKind, ZapiChat};
-pub use client::{DEFAULT_BASE_URL, DEFAULT_PACING, MAX_BATCH, ZapiClient, ZapiClientBuilder};
+pub use client::{DEFAULT_BASE_URL, DEFAULT_PACING, ZapiClient, ZapiClientBuilder};
+pub use config::{MAX_BATCH, ZapiConfig};
 pub use reply::{CommunityMetadata, GroupMetadata, GroupParticipant, SubGroup};
 
 /// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).

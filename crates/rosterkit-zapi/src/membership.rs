@@ -7,16 +7,16 @@ use std::collections::HashMap;
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    Capabilities, ChangeOptions, ChatId, Error, ErrorKind, Handle, HandleKinds, Membership,
-    Outcome, Participant, async_trait, redact::mask_digits,
+    BatchResults, Capabilities, ChangeOptions, ChatId, Error, ErrorKind, Handle, HandleKinds,
+    Membership, Outcome, Participant, async_trait, redact::mask_digits,
 };
 
 use crate::{
     PROVIDER, ZapiClient,
     chat::{ZapiChat, wire_phone},
-    client::MAX_BATCH,
+    config::MAX_BATCH,
     errors::VALUE_FALSE,
-    ops::{AddParticipants, LeaveGroup, RemoveParticipants},
+    ops::{AddParticipants, LeaveGroup, MetadataDetail, RemoveParticipants},
     reply::GroupMetadata,
 };
 
@@ -85,43 +85,6 @@ impl Sent {
     }
 }
 
-/// A copy of `err` for another handle of the same batch (errors are not `Clone`: the copy
-/// keeps everything but the source and the attempt count).
-fn dup(err: &Error) -> Error {
-    let mut out = Error::new(err.kind(), err.message())
-        .with_retryable(err.is_retryable())
-        .with_ambiguous(err.is_ambiguous());
-    if let Some(provider) = err.provider() {
-        out = out.with_provider(provider);
-    }
-    if let Some(operation) = err.operation() {
-        out = out.with_operation(operation);
-    }
-    if let Some(status) = err.http_status() {
-        out = out.with_http_status(status);
-    }
-    if let Some(code) = err.code() {
-        out = out.with_code(code);
-    }
-    if let Some(trace) = err.trace_id() {
-        out = out.with_trace_id(trace);
-    }
-    if let Some(wait) = err.retry_after() {
-        out = out.with_retry_after(wait);
-    }
-    if let Some(body) = err.body() {
-        out = out.with_body(body.clone());
-    }
-    out
-}
-
-fn copy(result: &Result<Outcome, Error>) -> Result<Outcome, Error> {
-    match result {
-        Ok(outcome) => Ok(outcome.clone()),
-        Err(err) => Err(dup(err)),
-    }
-}
-
 /// `value: true` but the roster says the change did not happen.
 fn not_reached(change: Change) -> Error {
     let message = match change {
@@ -140,19 +103,14 @@ fn not_reached(change: Change) -> Error {
 }
 
 impl ZapiClient {
-    /// Before a follow-up request after a failed call (the roster read, the repeat), waits the
-    /// delay the failure asked for (`Retry-After`), as the executor does between attempts.
-    /// `false` (and no wait) when the delay is longer than the retry policy honours: then no
-    /// follow-up request is made.
+    /// Before a follow-up request after a failed call (the roster read, the repeat), the
+    /// executor waits the delay the failure asked for; `false` (no follow-up) when it is
+    /// longer than the retry policy honours.
     async fn honour_retry_after(&self, error: Option<&Error>) -> bool {
-        let Some(wait) = error.and_then(Error::retry_after) else {
-            return true;
-        };
-        if wait > self.executor().retry_policy().max_retry_after {
-            return false;
+        match error {
+            Some(error) => self.executor().wait_out(error).await,
+            None => true,
         }
-        tokio::time::sleep(wait).await;
-        true
     }
 
     /// Sends one batch of wire phones, paced.
@@ -165,11 +123,12 @@ impl ZapiClient {
     ) -> Result<(), Error> {
         match change {
             Change::Remove => {
-                let op = RemoveParticipants::from_phones(self, chat, phones)?.ensure(ensure);
+                let op =
+                    RemoveParticipants::from_phones(self.config(), chat, phones)?.ensure(ensure);
                 self.paced(&op).await
             }
             Change::Add { auto_invite } => {
-                let op = AddParticipants::from_phones(self, chat, phones)?
+                let op = AddParticipants::from_phones(self.config(), chat, phones)?
                     .auto_invite(auto_invite)
                     .ensure(ensure);
                 self.paced(&op).await
@@ -197,12 +156,13 @@ impl ZapiClient {
             let chat = match ZapiChat::from_chat_id(chat) {
                 Ok(chat) => chat,
                 Err(e) => {
-                    let e = e.with_operation(change.name());
-                    return handles.iter().map(|_| Err(dup(&e))).collect();
+                    let e = Err(e.with_operation(change.name()));
+                    let mut results = BatchResults::new(handles.len());
+                    results.fan_out(0..handles.len(), &e);
+                    return results.finish(PROVIDER, change.name());
                 }
             };
-            let mut results: Vec<Option<Result<Outcome, Error>>> =
-                handles.iter().map(|_| None).collect();
+            let mut results = BatchResults::new(handles.len());
             let mut distinct: Vec<(String, Vec<usize>)> = Vec::new();
             let mut seen: HashMap<String, usize> = HashMap::new();
             for (i, handle) in handles.iter().enumerate() {
@@ -218,37 +178,17 @@ impl ZapiClient {
                             distinct.push((phone, vec![i]));
                         }
                     },
-                    Err(e) => {
-                        if let Some(slot) = results.get_mut(i) {
-                            *slot = Some(Err(e.with_operation(change.name())));
-                        }
-                    }
+                    Err(e) => results.set(i, Err(e.with_operation(change.name()))),
                 }
             }
             for batch in distinct.chunks(MAX_BATCH) {
                 let phones: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
                 let outcomes = self.change_batch(change, &chat, &phones, options).await;
                 for ((_, positions), outcome) in batch.iter().zip(outcomes) {
-                    for &i in positions {
-                        if let Some(slot) = results.get_mut(i) {
-                            *slot = Some(copy(&outcome));
-                        }
-                    }
+                    results.fan_out(positions.iter().copied(), &outcome);
                 }
             }
-            results
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(
-                            Error::new(ErrorKind::ServerError, "no result for this handle")
-                                .with_provider(PROVIDER)
-                                .with_operation(change.name())
-                                .with_retryable(false),
-                        )
-                    })
-                })
-                .collect()
+            results.finish(PROVIDER, change.name())
         }
         .instrument(span)
         .await
@@ -263,7 +203,7 @@ impl ZapiClient {
         phones: &[String],
         options: ChangeOptions,
     ) -> Vec<Result<Outcome, Error>> {
-        let mut out: Vec<Option<Result<Outcome, Error>>> = phones.iter().map(|_| None).collect();
+        let mut out = BatchResults::new(phones.len());
         let mut pending: Vec<usize> = (0..phones.len()).collect();
         for round in 1..=2 {
             let batch: Vec<String> = pending
@@ -288,14 +228,11 @@ impl ZapiClient {
                 None
             };
             let Some(roster) = roster else {
-                for &i in &pending {
-                    if let Some(slot) = out.get_mut(i) {
-                        *slot = Some(match sent.error() {
-                            None => Ok(Outcome::unconfirmed(None)),
-                            Some(e) => Err(dup(e)),
-                        });
-                    }
-                }
+                let result = match sent.error() {
+                    None => Ok(Outcome::unconfirmed(None)),
+                    Some(e) => Err(e.clone()),
+                };
+                out.fan_out(pending.iter().copied(), &result);
                 break;
             };
             let mut again = Vec::new();
@@ -305,8 +242,8 @@ impl ZapiClient {
                 let result = settle(change, &sent, reached, &roster, options, round, || {
                     again.push(i);
                 });
-                if let (Some(result), Some(slot)) = (result, out.get_mut(i)) {
-                    *slot = Some(result);
+                if let Some(result) = result {
+                    out.set(i, result);
                 }
             }
             if again.is_empty() {
@@ -314,18 +251,7 @@ impl ZapiClient {
             }
             pending = again;
         }
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(
-                        Error::new(ErrorKind::ServerError, "no result for this phone")
-                            .with_provider(PROVIDER)
-                            .with_operation(change.name())
-                            .with_retryable(false),
-                    )
-                })
-            })
-            .collect()
+        out.finish(PROVIDER, change.name())
     }
 }
 
@@ -354,7 +280,7 @@ fn settle(
             return None;
         }
         (Sent::Ambiguous(_), false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
-        (Sent::Refused(e) | Sent::Ambiguous(e) | Sent::Fatal(e), false) => Err(dup(e)),
+        (Sent::Refused(e) | Sent::Ambiguous(e) | Sent::Fatal(e), false) => Err(e.clone()),
     })
 }
 
@@ -408,14 +334,14 @@ impl Membership for ZapiClient {
     /// `Unsupported`.
     async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
         let chat = ZapiChat::from_chat_id(chat).map_err(|e| e.with_operation("leave"))?;
-        let op = LeaveGroup::new(self, &chat)?.ensure(options.ensure);
+        let op = LeaveGroup::new(self.config(), &chat)?.ensure(options.ensure);
         match self.paced(&op).await {
             Ok(()) => Ok(Outcome::unconfirmed(None)),
             Err(e) if options.ensure && (e.code() == Some(VALUE_FALSE) || e.is_ambiguous()) => {
                 if !self.honour_retry_after(Some(&e)).await {
                     return Err(e);
                 }
-                match self.read_group(&chat, true).await {
+                match self.read_group(&chat, MetadataDetail::Light).await {
                     Err(read)
                         if matches!(
                             read.kind(),

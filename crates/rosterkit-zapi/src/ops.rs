@@ -1,23 +1,26 @@
 //! Z-API's calls as sans-IO [`Operation`]s: each builds its request and parses the reply with
-//! no I/O, so it can be tested without a server or run with [`ZapiClient::executor`] (not
-//! paced: pacing belongs to the client's own methods).
+//! no I/O, so it can be tested without a server or run with
+//! [`ZapiClient::executor`](crate::ZapiClient::executor) (not paced: pacing belongs to the
+//! client's own methods). It is built from a [`ZapiConfig`], never from a client.
 //!
 //! Every request carries `Client-Token`; requests with a body carry
 //! `Content-Type: application/json` and reads `Accept: application/json`, as in Z-API's request
 //! examples. Bodies keep the key order of those examples.
 //!
 //! ```
-//! use rosterkit_core::{Attempt, Handle, Operation};
-//! use rosterkit_zapi::{ZapiChat, ZapiClient, ops::RemoveParticipants};
+//! use std::sync::Arc;
+//! use rosterkit_core::{Attempt, Endpoint, Handle, Operation, Secret};
+//! use rosterkit_zapi::{ZapiChat, ZapiConfig, ops::RemoveParticipants};
 //!
-//! let zapi = ZapiClient::builder()
-//!     .instance_id("3C01A2B3C4")
-//!     .instance_token("TOKEN123")
-//!     .client_token("acct-secret")
-//!     .build()?;
+//! let config = Arc::new(ZapiConfig::new(
+//!     Endpoint::parse("https://api.z-api.io")?,
+//!     "3C01A2B3C4".to_owned(),
+//!     &Secret::new("TOKEN123"),
+//!     Secret::new("acct-secret"),
+//! ));
 //! let chat: ZapiChat = "120363186053925765".parse()?;
 //! let who: Vec<Handle> = vec!["+5544999999999".parse()?, "+5544888888888".parse()?];
-//! let op = RemoveParticipants::new(&zapi, &chat, &who)?;
+//! let op = RemoveParticipants::new(&config, &chat, &who)?;
 //! let request = op.build(&Attempt::first(std::time::SystemTime::now()))?;
 //! assert_eq!(
 //!     request.uri().to_string(),
@@ -44,9 +47,8 @@ use rosterkit_core::{
 };
 
 use crate::{
-    ZapiClient,
     chat::{ChatKind, ZapiChat, wire_phone},
-    client::{MAX_BATCH, Shared},
+    config::{MAX_BATCH, ZapiConfig},
     errors,
     generated::{PROVIDER, Route},
     reply::{CommunityMetadata, GroupMetadata},
@@ -60,16 +62,16 @@ struct Call {
     /// The encoded path after `/instances/{id}/token/{token}`.
     path: String,
     body: Bytes,
-    shared: Arc<Shared>,
+    shared: Arc<ZapiConfig>,
 }
 
 impl Call {
-    fn new(client: &ZapiClient, route: Route, param: Option<&str>, body: Bytes) -> Self {
+    fn new(config: &Arc<ZapiConfig>, route: Route, param: Option<&str>, body: Bytes) -> Self {
         Self {
             route,
             path: fill_path(route.path(), param),
             body,
-            shared: Arc::clone(client.shared()),
+            shared: Arc::clone(config),
         }
     }
 
@@ -219,19 +221,23 @@ impl RemoveParticipants {
     /// # Errors
     /// `InvalidInput` for no handles, more than [`MAX_BATCH`], or a handle that is neither a
     /// phone number nor a `…@lid` native id (emails do not exist on WhatsApp).
-    pub fn new(client: &ZapiClient, chat: &ZapiChat, handles: &[Handle]) -> Result<Self, Error> {
-        Self::from_phones(client, chat, phones(handles, Route::RemoveParticipant)?)
+    pub fn new(
+        config: &Arc<ZapiConfig>,
+        chat: &ZapiChat,
+        handles: &[Handle],
+    ) -> Result<Self, Error> {
+        Self::from_phones(config, chat, phones(handles, Route::RemoveParticipant)?)
     }
 
     /// From phones already in wire form.
     pub(crate) fn from_phones(
-        client: &ZapiClient,
+        config: &Arc<ZapiConfig>,
         chat: &ZapiChat,
         phones: Vec<String>,
     ) -> Result<Self, Error> {
         let body = phones_body(chat, None, &phones)?;
         Ok(Self {
-            call: Call::new(client, Route::RemoveParticipant, None, body),
+            call: Call::new(config, Route::RemoveParticipant, None, body),
             phones,
             ensure: false,
         })
@@ -304,19 +310,23 @@ impl AddParticipants {
     ///
     /// # Errors
     /// As [`RemoveParticipants::new`].
-    pub fn new(client: &ZapiClient, chat: &ZapiChat, handles: &[Handle]) -> Result<Self, Error> {
-        Self::from_phones(client, chat, phones(handles, Route::AddParticipant)?)
+    pub fn new(
+        config: &Arc<ZapiConfig>,
+        chat: &ZapiChat,
+        handles: &[Handle],
+    ) -> Result<Self, Error> {
+        Self::from_phones(config, chat, phones(handles, Route::AddParticipant)?)
     }
 
     /// From phones already in wire form.
     pub(crate) fn from_phones(
-        client: &ZapiClient,
+        config: &Arc<ZapiConfig>,
         chat: &ZapiChat,
         phones: Vec<String>,
     ) -> Result<Self, Error> {
         let body = phones_body(chat, Some(false), &phones)?;
         Ok(Self {
-            call: Call::new(client, Route::AddParticipant, None, body),
+            call: Call::new(config, Route::AddParticipant, None, body),
             chat: chat.clone(),
             phones,
             auto_invite: false,
@@ -402,7 +412,7 @@ impl LeaveGroup {
     ///
     /// # Errors
     /// `Unsupported` for a community: Z-API's `/leave-group` takes a `groupId` only.
-    pub fn new(client: &ZapiClient, chat: &ZapiChat) -> Result<Self, Error> {
+    pub fn new(config: &Arc<ZapiConfig>, chat: &ZapiChat) -> Result<Self, Error> {
         let route = Route::Leave;
         if chat.is_community() {
             return Err(Error::unsupported(
@@ -415,7 +425,7 @@ impl LeaveGroup {
             group_id: chat.id(),
         })?;
         Ok(Self {
-            call: Call::new(client, route, None, body),
+            call: Call::new(config, route, None, body),
             ensure: false,
         })
     }
@@ -452,6 +462,17 @@ impl Operation for LeaveGroup {
     }
 }
 
+/// How much of a group's metadata [`GetGroupMetadata`] asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetadataDetail {
+    /// `GET /light-group-metadata/{groupId}`: the roster, no invite link (the roster read).
+    #[default]
+    Light,
+    /// `GET /group-metadata/{groupId}`: everything, the invite link included.
+    Full,
+}
+
 /// `GET /light-group-metadata/{groupId}` (default) or `GET /group-metadata/{groupId}`: a
 /// group's metadata and participants. Idempotent.
 ///
@@ -470,7 +491,7 @@ impl GetGroupMetadata {
     /// # Errors
     /// `InvalidInput` for a community (read [`GetCommunityMetadata`] and then its
     /// announcement group).
-    pub fn new(client: &ZapiClient, chat: &ZapiChat) -> Result<Self, Error> {
+    pub fn new(config: &Arc<ZapiConfig>, chat: &ZapiChat) -> Result<Self, Error> {
         let route = Route::LightGroupMetadata;
         if chat.is_community() {
             return Err(Error::invalid_input(
@@ -480,18 +501,17 @@ impl GetGroupMetadata {
             .with_operation(route.name()));
         }
         Ok(Self {
-            call: Call::new(client, route, Some(chat.id()), Bytes::new()),
+            call: Call::new(config, route, Some(chat.id()), Bytes::new()),
             group: chat.id().to_owned(),
         })
     }
 
-    /// Chooses the light (`true`, default) or full (`false`, with the invite link) route.
+    /// Chooses the light (default) or full (with the invite link) route.
     #[must_use]
-    pub fn light(mut self, light: bool) -> Self {
-        let route = if light {
-            Route::LightGroupMetadata
-        } else {
-            Route::GroupMetadata
+    pub fn detail(mut self, detail: MetadataDetail) -> Self {
+        let route = match detail {
+            MetadataDetail::Light => Route::LightGroupMetadata,
+            MetadataDetail::Full => Route::GroupMetadata,
         };
         self.call.route = route;
         self.call.path = fill_path(route.path(), Some(&self.group));
@@ -546,7 +566,7 @@ impl GetCommunityMetadata {
     ///
     /// # Errors
     /// `InvalidInput` for a group.
-    pub fn new(client: &ZapiClient, chat: &ZapiChat) -> Result<Self, Error> {
+    pub fn new(config: &Arc<ZapiConfig>, chat: &ZapiChat) -> Result<Self, Error> {
         let route = Route::CommunityMetadata;
         if !chat.is_community() {
             return Err(Error::invalid_input(
@@ -556,7 +576,7 @@ impl GetCommunityMetadata {
             .with_operation(route.name()));
         }
         Ok(Self {
-            call: Call::new(client, route, Some(chat.id()), Bytes::new()),
+            call: Call::new(config, route, Some(chat.id()), Bytes::new()),
         })
     }
 }
@@ -607,6 +627,7 @@ fn is_bare_value(map: &serde_json::Map<String, serde_json::Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ZapiClient;
     use proptest::prelude::*;
     use rosterkit_core::{ErrorKind, http::StatusCode};
     use std::time::SystemTime;
@@ -680,7 +701,8 @@ mod tests {
     #[test]
     fn worked_example_a_remove_one_member() {
         let op =
-            RemoveParticipants::new(&client(), &group(), &handles(&["+5544999999999"])).unwrap();
+            RemoveParticipants::new(client().config(), &group(), &handles(&["+5544999999999"]))
+                .unwrap();
         assert_request(
             &op.build(&attempt()).unwrap(),
             "POST",
@@ -695,7 +717,7 @@ mod tests {
         assert!(op.ensure(true).idempotent());
         assert!(
             client()
-                .shared()
+                .config()
                 .client_token_header()
                 .unwrap()
                 .is_sensitive()
@@ -706,7 +728,7 @@ mod tests {
     fn the_issue_s_community_remove() {
         let chat = ZapiChat::parse("120363186053925765").unwrap();
         let op = RemoveParticipants::new(
-            &client(),
+            client().config(),
             &chat,
             &handles(&["+5544999999999", "+5544888888888"]),
         )
@@ -722,7 +744,7 @@ mod tests {
 
     #[test]
     fn worked_example_c_and_d_leave_and_add() {
-        let op = LeaveGroup::new(&client(), &group()).unwrap();
+        let op = LeaveGroup::new(client().config(), &group()).unwrap();
         assert_request(
             &op.build(&attempt()).unwrap(),
             "POST",
@@ -732,7 +754,8 @@ mod tests {
         );
         assert_eq!(op.name(), "leave");
         assert!(!op.idempotent());
-        let op = AddParticipants::new(&client(), &group(), &handles(&["+5544777777777"])).unwrap();
+        let op = AddParticipants::new(client().config(), &group(), &handles(&["+5544777777777"]))
+            .unwrap();
         assert_request(
             &op.build(&attempt()).unwrap(),
             "POST",
@@ -755,7 +778,7 @@ mod tests {
 
     #[test]
     fn metadata_requests() {
-        let op = GetGroupMetadata::new(&client(), &group()).unwrap();
+        let op = GetGroupMetadata::new(client().config(), &group()).unwrap();
         assert_request(
             &op.build(&attempt()).unwrap(),
             "GET",
@@ -765,20 +788,20 @@ mod tests {
         );
         assert_eq!(op.name(), "light_group_metadata");
         assert!(op.idempotent());
-        let op = op.light(false);
+        let op = op.detail(MetadataDetail::Full);
         assert_eq!(op.name(), "group_metadata");
         assert_eq!(
             op.build(&attempt()).unwrap().uri().to_string(),
             format!("{BASE}/group-metadata/120363019502650977-group")
         );
         let odd = ZapiChat::group("a.b@g.us").unwrap();
-        let op = GetGroupMetadata::new(&client(), &odd).unwrap();
+        let op = GetGroupMetadata::new(client().config(), &odd).unwrap();
         assert_eq!(
             op.build(&attempt()).unwrap().uri().to_string(),
             format!("{BASE}/light-group-metadata/a.b%40g.us")
         );
         let community = ZapiChat::parse("120363186053925765").unwrap();
-        let op = GetCommunityMetadata::new(&client(), &community).unwrap();
+        let op = GetCommunityMetadata::new(client().config(), &community).unwrap();
         assert_request(
             &op.build(&attempt()).unwrap(),
             "GET",
@@ -789,19 +812,21 @@ mod tests {
         assert!(op.idempotent());
         // Kinds are checked at construction.
         assert_eq!(
-            GetGroupMetadata::new(&client(), &community)
+            GetGroupMetadata::new(client().config(), &community)
                 .unwrap_err()
                 .kind(),
             ErrorKind::InvalidInput
         );
         assert_eq!(
-            GetCommunityMetadata::new(&client(), &group())
+            GetCommunityMetadata::new(client().config(), &group())
                 .unwrap_err()
                 .kind(),
             ErrorKind::InvalidInput
         );
         assert_eq!(
-            LeaveGroup::new(&client(), &community).unwrap_err().kind(),
+            LeaveGroup::new(client().config(), &community)
+                .unwrap_err()
+                .kind(),
             ErrorKind::Unsupported
         );
     }
@@ -814,24 +839,26 @@ mod tests {
             &["+5544999999999", "8:acs:x"],
             &[],
         ] {
-            let err = RemoveParticipants::new(&c, &group(), &handles(bad)).unwrap_err();
+            let err = RemoveParticipants::new(c.config(), &group(), &handles(bad)).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
             assert_eq!(err.operation(), Some("remove_participant"));
         }
         let many: Vec<Handle> = (0..51)
             .map(|i| format!("+55449{i:08}").parse().unwrap())
             .collect();
-        let err = AddParticipants::new(&c, &group(), &many).unwrap_err();
+        let err = AddParticipants::new(c.config(), &group(), &many).unwrap_err();
         assert!(err.message().contains("at most 50"), "{err}");
-        assert!(AddParticipants::new(&c, &group(), &many[..50]).is_ok());
-        let lid = RemoveParticipants::new(&c, &group(), &handles(&["123456789@lid"])).unwrap();
+        assert!(AddParticipants::new(c.config(), &group(), &many[..50]).is_ok());
+        let lid =
+            RemoveParticipants::new(c.config(), &group(), &handles(&["123456789@lid"])).unwrap();
         assert_eq!(lid.phones(), ["123456789@lid"]);
     }
 
     #[test]
     fn debug_shows_neither_token_nor_full_phones() {
         let op =
-            RemoveParticipants::new(&client(), &group(), &handles(&["+5544999999999"])).unwrap();
+            RemoveParticipants::new(client().config(), &group(), &handles(&["+5544999999999"]))
+                .unwrap();
         let dbg = format!("{op:?}");
         assert!(
             !dbg.contains("TOKEN123") && !dbg.contains("acct-secret"),
@@ -844,7 +871,8 @@ mod tests {
     #[test]
     fn mutation_replies() {
         let op =
-            RemoveParticipants::new(&client(), &group(), &handles(&["+5544999999999"])).unwrap();
+            RemoveParticipants::new(client().config(), &group(), &handles(&["+5544999999999"]))
+                .unwrap();
         let parse = |status, body| op.parse(reply(status, body), &attempt());
         assert!(parse(200, r#"{"value":true}"#).is_ok());
         assert!(parse(200, r#"{"value": true, "unknown": [1]}"#).is_ok());
@@ -871,7 +899,7 @@ mod tests {
 
     #[test]
     fn metadata_replies() {
-        let op = GetGroupMetadata::new(&client(), &group()).unwrap();
+        let op = GetGroupMetadata::new(client().config(), &group()).unwrap();
         let parse = |status, body| op.parse(reply(status, body), &attempt());
         let meta = parse(200, crate::reply::tests::METADATA).unwrap();
         assert_eq!(meta.participants.len(), 2);
@@ -889,7 +917,7 @@ mod tests {
         assert!(err.is_retryable());
 
         let community = ZapiChat::parse("120363186053925765").unwrap();
-        let op = GetCommunityMetadata::new(&client(), &community).unwrap();
+        let op = GetCommunityMetadata::new(client().config(), &community).unwrap();
         let meta = op
             .parse(
                 reply(
@@ -923,12 +951,12 @@ mod tests {
                 r
             };
             let phones = handles(&["+5544999999999"]);
-            let _ = RemoveParticipants::new(&c, &group(), &phones).unwrap().parse(response(), &attempt());
-            let _ = AddParticipants::new(&c, &group(), &phones).unwrap().parse(response(), &attempt());
-            let _ = LeaveGroup::new(&c, &group()).unwrap().parse(response(), &attempt());
-            let _ = GetGroupMetadata::new(&c, &group()).unwrap().parse(response(), &attempt());
+            let _ = RemoveParticipants::new(c.config(), &group(), &phones).unwrap().parse(response(), &attempt());
+            let _ = AddParticipants::new(c.config(), &group(), &phones).unwrap().parse(response(), &attempt());
+            let _ = LeaveGroup::new(c.config(), &group()).unwrap().parse(response(), &attempt());
+            let _ = GetGroupMetadata::new(c.config(), &group()).unwrap().parse(response(), &attempt());
             let community = ZapiChat::parse("1").unwrap();
-            let _ = GetCommunityMetadata::new(&c, &community).unwrap().parse(response(), &attempt());
+            let _ = GetCommunityMetadata::new(c.config(), &community).unwrap().parse(response(), &attempt());
         }
 
         /// JSON-shaped replies (the likelier input) never panic either, and a 2xx success is
@@ -940,13 +968,13 @@ mod tests {
             let mut r = http::Response::new(Bytes::from(body.clone()));
             *r.status_mut() = StatusCode::from_u16(status).unwrap();
             let phones = handles(&["+5544999999999"]);
-            let ok = RemoveParticipants::new(&c, &group(), &phones).unwrap().parse(r, &attempt()).is_ok();
+            let ok = RemoveParticipants::new(c.config(), &group(), &phones).unwrap().parse(r, &attempt()).is_ok();
             if ok {
                 prop_assert!((200..300).contains(&status));
             }
             let mut r = http::Response::new(Bytes::from(body));
             *r.status_mut() = StatusCode::from_u16(status).unwrap();
-            let _ = GetGroupMetadata::new(&c, &group()).unwrap().parse(r, &attempt());
+            let _ = GetGroupMetadata::new(c.config(), &group()).unwrap().parse(r, &attempt());
         }
     }
 }

@@ -101,28 +101,28 @@ fn parse_all(status: u16, body: &[u8], community: bool, _unused: bool) -> usize 
         .is_some_and(|m| wire::value_of(&m) == Some(false) || wire::error_text(&m).is_some());
     let check = |result: Result<(), Error>| check(status, says_failed, result);
     let mut values = check(
-        RemoveParticipants::new(&client, chat, &phones)
+        RemoveParticipants::new(client.config(), chat, &phones)
             .unwrap()
             .parse(reply(), &attempt),
     );
     values += check(
-        AddParticipants::new(&client, chat, &phones)
+        AddParticipants::new(client.config(), chat, &phones)
             .unwrap()
             .parse(reply(), &attempt),
     );
     values += check(
-        LeaveGroup::new(&client, &group)
+        LeaveGroup::new(client.config(), &group)
             .unwrap()
             .parse(reply(), &attempt),
     );
     values += check(
-        GetGroupMetadata::new(&client, &group)
+        GetGroupMetadata::new(client.config(), &group)
             .unwrap()
             .parse(reply(), &attempt)
             .map(drop),
     );
     values += check(
-        GetCommunityMetadata::new(&client, &community_id)
+        GetCommunityMetadata::new(client.config(), &community_id)
             .unwrap()
             .parse(reply(), &attempt)
             .map(drop),

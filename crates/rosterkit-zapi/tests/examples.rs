@@ -135,7 +135,7 @@ fn remove_examples() {
             (None, Some(community)) => ZapiChat::community(community).unwrap(),
             other => panic!("{other:?}"),
         };
-        let op = RemoveParticipants::new(&zapi, &chat, &phones(&body)).unwrap();
+        let op = RemoveParticipants::new(zapi.config(), &chat, &phones(&body)).unwrap();
         check(name, &build(&op), Some(body));
     }
 }
@@ -146,7 +146,7 @@ fn add_examples() {
     // The group example omits autoInvite: ours adds `"autoInvite": false` and nothing else.
     let mut body = example_body(&example("add-participant")).unwrap();
     let chat = ZapiChat::parse(body["groupId"].as_str().unwrap()).unwrap();
-    let op = AddParticipants::new(&zapi, &chat, &phones(&body)).unwrap();
+    let op = AddParticipants::new(zapi.config(), &chat, &phones(&body)).unwrap();
     let request = build(&op);
     body["autoInvite"] = Value::Bool(false);
     check("add-participant", &request, Some(body));
@@ -158,7 +158,7 @@ fn add_examples() {
     let body = example_body(&example("add-community-participant")).unwrap();
     assert_eq!(body["autoInvite"], Value::Bool(true));
     let chat = ZapiChat::community(body["communityId"].as_str().unwrap()).unwrap();
-    let op = AddParticipants::new(&zapi, &chat, &phones(&body))
+    let op = AddParticipants::new(zapi.config(), &chat, &phones(&body))
         .unwrap()
         .auto_invite(true);
     let request = build(&op);
@@ -173,7 +173,7 @@ fn add_examples() {
 fn leave_example() {
     let body = example_body(&example("leave-group")).unwrap();
     let chat = ZapiChat::parse(body["groupId"].as_str().unwrap()).unwrap();
-    let op = LeaveGroup::new(&client(), &chat).unwrap();
+    let op = LeaveGroup::new(client().config(), &chat).unwrap();
     let request = build(&op);
     check("leave-group", &request, Some(body));
     assert_eq!(
@@ -186,12 +186,14 @@ fn leave_example() {
 fn metadata_examples() {
     let zapi = client();
     let group = ZapiChat::parse("5511999999999-1623281429").unwrap();
-    let op = GetGroupMetadata::new(&zapi, &group).unwrap().light(false);
+    let op = GetGroupMetadata::new(zapi.config(), &group)
+        .unwrap()
+        .detail(rosterkit_zapi::ops::MetadataDetail::Full);
     check("get-group-metadata", &build(&op), None);
     let light = ZapiChat::parse("123123123-group").unwrap();
-    let op = GetGroupMetadata::new(&zapi, &light).unwrap();
+    let op = GetGroupMetadata::new(zapi.config(), &light).unwrap();
     check("get-light-group-metadata", &build(&op), None);
     let community = ZapiChat::community("120363186053925765").unwrap();
-    let op = GetCommunityMetadata::new(&zapi, &community).unwrap();
+    let op = GetCommunityMetadata::new(zapi.config(), &community).unwrap();
     check("community-metadata", &build(&op), None);
 }

@@ -271,7 +271,10 @@ async fn large_lists_are_split_and_paced() {
         .pacing(rosterkit_zapi::DEFAULT_PACING)
         .build()
         .unwrap();
-    assert_eq!(zapi.pacing(), Duration::from_secs(2));
+    assert_eq!(
+        zapi.pacing(),
+        rosterkit_core::Pacing::from(Duration::from_secs(2))
+    );
     let handles: Vec<Handle> = members.iter().map(|m| phone(m)).collect();
     let start = tokio::time::Instant::now();
     let results = zapi

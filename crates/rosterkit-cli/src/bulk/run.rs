@@ -12,7 +12,7 @@ use std::{
 use indicatif::ProgressBar;
 use rosterkit::{
     ConnectOptions, Error, ProviderKind, RetryPolicy,
-    bulk::{Bulk, BulkStats, Clients, Pacing, Rate, Row},
+    bulk::{Bulk, BulkPacing, BulkStats, Clients, Rate, Row},
 };
 use tokio::sync::mpsc;
 
@@ -46,13 +46,13 @@ struct Plan {
     out: Box<dyn Write + Send>,
     skips: HashMap<u64, Skip>,
     resume_note: Option<String>,
-    pacing: Vec<(ProviderKind, Pacing)>,
+    pacing: Vec<(ProviderKind, BulkPacing)>,
     total: Option<u64>,
 }
 
 impl Plan {
     fn new(args: &BulkArgs) -> Result<Self, String> {
-        let mut pacing: Vec<(ProviderKind, Pacing)> = Vec::new();
+        let mut pacing: Vec<(ProviderKind, BulkPacing)> = Vec::new();
         for spec in &args.pace {
             let (provider, pace) = parse_pace(spec)?;
             match pacing.iter_mut().find(|(p, _)| *p == provider) {
@@ -175,7 +175,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
     )
 }
 
-fn parse_pace(spec: &str) -> Result<(ProviderKind, Pacing), String> {
+fn parse_pace(spec: &str) -> Result<(ProviderKind, BulkPacing), String> {
     let bad = |why: String| format!("invalid --pace {spec:?}: {why}");
     let (target, rate) = spec
         .split_once('=')
@@ -188,9 +188,9 @@ fn parse_pace(spec: &str) -> Result<(ProviderKind, Pacing), String> {
     };
     let provider: ProviderKind = provider.parse().map_err(|e| bad(format!("{e}")))?;
     let pacing = if per_chat {
-        Pacing::none().with_per_chat(Some(rate))
+        BulkPacing::none().with_per_chat(Some(rate))
     } else {
-        Pacing::none().with_per_provider(Some(rate))
+        BulkPacing::none().with_per_provider(Some(rate))
     };
     Ok((provider, pacing))
 }

@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, fmt, sync::Arc};
 
-use rosterkit_core::{Error, ErrorKind, Membership};
+use rosterkit_core::{Error, Membership};
 
 use crate::{ConnectOptions, ProviderKind};
 
@@ -10,12 +10,8 @@ type Connector = Box<dyn FnMut(ProviderKind) -> Result<Arc<dyn Membership>, Erro
 
 enum Slot {
     Ready(Arc<dyn Membership>),
-    /// Building failed; every operation for the provider fails with this (rebuilt per row,
-    /// since [`Error`] is not `Clone`).
-    Failed {
-        kind: ErrorKind,
-        message: String,
-    },
+    /// Building failed; every operation for the provider fails with this.
+    Failed(Error),
 }
 
 /// The client for each provider a bulk run uses: given up front ([`Clients::with`]) or built
@@ -89,18 +85,16 @@ impl Clients {
             };
             let slot = match built {
                 Ok(client) => Slot::Ready(client),
-                Err(e) => Slot::Failed {
-                    kind: e.kind(),
-                    message: format!("cannot set up the {provider} client: {e}"),
-                },
+                Err(e) => {
+                    let message = format!("cannot set up the {provider} client: {e}");
+                    Slot::Failed(e.with_message(message).with_provider(provider.as_str()))
+                }
             };
             self.slots.insert(provider, slot);
         }
         match self.slots.get(&provider) {
             Some(Slot::Ready(client)) => Ok(Arc::clone(client)),
-            Some(Slot::Failed { kind, message }) => {
-                Err(Error::new(*kind, message.clone()).with_provider(provider.as_str()))
-            }
+            Some(Slot::Failed(error)) => Err(error.clone()),
             None => Err(Error::invalid_input(format!("no {provider} client"))),
         }
     }
@@ -118,7 +112,7 @@ impl fmt::Debug for Clients {
         for (provider, slot) in &self.slots {
             match slot {
                 Slot::Ready(client) => map.entry(provider, client),
-                Slot::Failed { kind, .. } => map.entry(provider, kind),
+                Slot::Failed(error) => map.entry(provider, &error.kind()),
             };
         }
         map.finish()?;

@@ -14,7 +14,7 @@ use tokio::{
     time::Instant,
 };
 
-use super::{BulkResult, BulkStats, Clients, Op, OpKind, Pacing, Row};
+use super::{BulkPacing, BulkResult, BulkStats, Clients, Op, OpKind, Row};
 use crate::ProviderKind;
 
 /// How hard a stop was asked for.
@@ -33,7 +33,7 @@ pub(crate) struct Config {
     pub(crate) concurrency: usize,
     pub(crate) window: usize,
     pub(crate) options: ChangeOptions,
-    pub(crate) pacing: HashMap<ProviderKind, Pacing>,
+    pub(crate) pacing: HashMap<ProviderKind, BulkPacing>,
     pub(crate) grace: Duration,
     pub(crate) default_batch: usize,
 }
@@ -43,7 +43,7 @@ type ChatKey = (ProviderKind, ChatId);
 struct ProviderState {
     client: Arc<dyn Membership>,
     capabilities: Capabilities,
-    pacing: Pacing,
+    pacing: BulkPacing,
     next_at: Option<Instant>,
 }
 

@@ -15,7 +15,7 @@
 //!   [`Capabilities::max_batch`]), consecutive waiting rows of the same kind on one chat go in
 //!   one [`Membership::remove_participants`] / [`Membership::add_participants`] call. Any
 //!   adapter that batches benefits without changes here.
-//! - **Pacing.** Optional, per provider and per chat ([`Pacing`]), off by default. The ACS and
+//! - **Pacing.** Optional, per provider and per chat ([`BulkPacing`]), off by default. The ACS and
 //!   Z-API adapters already pace themselves; Chert and Linq can be paced here.
 //! - **Nothing dropped.** Bad rows, rows for a provider whose client cannot be built, and
 //!   handles of a kind the provider refuses come out as failed results (`InvalidInput`) with
@@ -84,7 +84,8 @@ use tokio::{
 
 pub use clients::Clients;
 pub use op::{BadRow, BulkResult, Op, OpKind, RawOp, Row};
-pub use pacing::{Pacing, Rate};
+pub use pacing::BulkPacing;
+pub use rosterkit_core::Rate;
 
 use crate::ProviderKind;
 use engine::{Config, Dispatcher, StopLevel};
@@ -155,7 +156,7 @@ impl Bulk {
 
     /// Paces `provider`'s changes.
     #[must_use]
-    pub fn pacing(mut self, provider: ProviderKind, pacing: Pacing) -> Self {
+    pub fn pacing(mut self, provider: ProviderKind, pacing: BulkPacing) -> Self {
         self.config.pacing.insert(provider, pacing);
         self
     }

@@ -517,7 +517,7 @@ async fn a_consumer_that_does_not_read_holds_the_reader_back() {
 async fn per_chat_and_per_provider_pacing_space_the_calls() {
     let fake = Fake::single(Duration::from_millis(1));
     let rows: Vec<Row> = (1..=6u64).map(|l| remove(l, "one", phone(l))).collect();
-    let pacing = Pacing::none().with_per_chat(Some("1/2s".parse().unwrap()));
+    let pacing = BulkPacing::none().with_per_chat(Some("1/2s".parse().unwrap()));
     let start = Instant::now();
     let run = Bulk::new(clients(&fake))
         .pacing(ProviderKind::Chert, pacing)
@@ -535,7 +535,7 @@ async fn per_chat_and_per_provider_pacing_space_the_calls() {
     let rows: Vec<Row> = (1..=5u64)
         .map(|l| remove(l, &format!("c{l}"), phone(l)))
         .collect();
-    let pacing = Pacing::none().with_per_provider(Some(Rate::per_second(2)));
+    let pacing = BulkPacing::none().with_per_provider(Some(Rate::per_second(2)));
     let start = Instant::now();
     let run = Bulk::new(clients(&fake))
         .pacing(ProviderKind::Chert, pacing)
@@ -548,10 +548,10 @@ async fn per_chat_and_per_provider_pacing_space_the_calls() {
         .map(|c| (c.at - start).as_millis())
         .collect();
     assert_eq!(offsets, [0, 500, 1000, 1500, 2000]);
-    // Pacing for another provider does not slow this one.
+    // BulkPacing for another provider does not slow this one.
     let fake = Fake::single(Duration::from_millis(1));
     let rows: Vec<Row> = (1..=5u64).map(|l| remove(l, "one", phone(l))).collect();
-    let pacing = Pacing::none().with_per_chat(Some(Rate::per_second(1)));
+    let pacing = BulkPacing::none().with_per_chat(Some(Rate::per_second(1)));
     let start = Instant::now();
     let run = Bulk::new(clients(&fake))
         .pacing(ProviderKind::Linq, pacing)
