@@ -29,7 +29,7 @@ fn the_tour_passes_every_step() {
         )),
         "{report}"
     );
-    for provider in ["chert", "linq", "zapi", "acs", "bulk"] {
+    for provider in ["chert", "linq", "zapi", "acs", "sync", "bulk"] {
         assert!(
             passed
                 .iter()

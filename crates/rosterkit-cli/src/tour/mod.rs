@@ -12,6 +12,7 @@ mod acs;
 mod bulk;
 mod chert;
 mod linq;
+mod sync;
 mod zapi;
 
 /// The steps so far, printed as they complete.
@@ -230,6 +231,7 @@ pub(crate) async fn run() -> Exit {
     linq::run(&sandbox, &mut tour).await;
     zapi::run(&sandbox, &mut tour).await;
     acs::run(&sandbox, &mut tour).await;
+    sync::run(&sandbox, &mut tour).await;
     bulk::run(&sandbox, &mut tour).await;
     sandbox.shutdown().await;
     tour.finish()
