@@ -148,6 +148,24 @@ pub(crate) fn problems(root: &Path) -> Result<Vec<String>, String> {
                 }
             }
         }
+        // A version on an internal dev-dependency makes the registry require that crate before
+        // this one (the sandbox before every adapter); path-only ones are dropped on publish.
+        for (dep, spec) in m.internal_deps("dev-dependencies") {
+            if m.publish() && (spec.get("path").is_none() || spec.get("version").is_some()) {
+                problems.push(format!(
+                    "{n}: dev-dependency {dep} must be path-only (`path = \"../{dep}\"`, no version, no `workspace = true`)"
+                ));
+            }
+        }
+        if m.publish() {
+            for license in crate::release::LICENSE_FILES {
+                if !m.dir.join(license).is_file() {
+                    problems.push(format!(
+                        "{n}: needs {license} (a symlink to the root's, which cargo package follows)"
+                    ));
+                }
+            }
+        }
         if m.toml
             .get("lints")
             .and_then(|l| l.get("workspace"))
