@@ -10,19 +10,8 @@ struct Rule {
     why: &'static str,
 }
 
+// "No OpenSSL anywhere" and the license allow-list are cargo-deny's (deny.toml).
 const RULES: &[Rule] = &[
-    Rule {
-        package: "rosterkit",
-        args: &[],
-        forbidden: &["openssl", "openssl-sys", "native-tls"],
-        why: "the default graph uses rustls, never OpenSSL",
-    },
-    Rule {
-        package: "rosterkit-cli",
-        args: &[],
-        forbidden: &["openssl", "openssl-sys", "native-tls"],
-        why: "the CLI uses rustls, never OpenSSL",
-    },
     Rule {
         package: "rosterkit-core",
         args: &["--all-features"],

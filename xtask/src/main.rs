@@ -62,7 +62,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   codegen [--check]              regenerate the code derived from specs/ (--check: fail if stale)
-  tidy                           manifest, source and license checks (also run by cargo test)
+  tidy                           manifest and source checks (also run by cargo test)
   ci                             fmt, clippy, tests, codegen check, docs, dependency-graph checks
   bench [--quick]                SDK overhead vs hand-written reqwest, signing, bulk memory, footprint
   soak [--quick]                 thousands of operations with ~30 % injected faults: lost, duplicated, panics

@@ -23,8 +23,10 @@
 //!
 //! - `reqwest` *(default)*: [`ReqwestClient`], an [`HttpClient`] over reqwest with rustls.
 //!   Turn it off to plug in your own transport and keep the dependency tree small.
-//! - `testing`: [`testing`], property tests for reply decoders (proptest), for an adapter's
-//!   tests; rosterkit's own adapters use it as a dev-dependency.
+//! - `testing`: the `rosterkit_core::testing` module (not linked here: it exists only with the
+//!   feature, and a default-feature `cargo doc` must not warn), property tests for reply
+//!   decoders (proptest), for an adapter's tests; rosterkit's own adapters use it as a
+//!   dev-dependency.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -77,6 +77,7 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
 /// The three headers of a request signed with an ACS access key. Send them as they are (with
 /// the body whose hash is in `x_ms_content_sha256`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignedHeaders {
     /// The `x-ms-date` value, an RFC 1123 date in GMT.
     pub x_ms_date: String,
