@@ -305,6 +305,15 @@ mod tests {
             "{order:?}"
         );
         assert!(!order.iter().any(|n| n == "xtask"));
+        // Issue #18: the adapters dev-depend on the sandbox, which must be published first.
+        for adapter in [
+            "rosterkit-chert",
+            "rosterkit-linq",
+            "rosterkit-zapi",
+            "rosterkit-acs",
+        ] {
+            assert!(pos("rosterkit-sandbox") < pos(adapter), "{order:?}");
+        }
         // Every crate comes after each internal dependency and dev-dependency it has.
         for m in manifests(&root).unwrap().iter().filter(|m| m.publish()) {
             let deps = ORDERING_TABLES
