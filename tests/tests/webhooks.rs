@@ -41,7 +41,10 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn rotating() -> WebhookVerifier {
-    WebhookVerifier::new(CURRENT).with_secret(NEXT)
+    WebhookVerifier::new(CURRENT)
+        .unwrap()
+        .with_secret(NEXT)
+        .unwrap()
 }
 
 /// Signatures come from the sandbox's own signing code, not from rosterkit-sign: a verifier
@@ -101,6 +104,7 @@ fn linq_accepts_either_current_secret_and_rejects_everything_else() {
     let sig_next = linq_sig(NEXT, ts, body);
     assert!(
         WebhookVerifier::new(CURRENT)
+            .unwrap()
             .verify(ts_h, Some(&sig_next), body, at(NOW))
             .is_err()
     );
@@ -370,7 +374,9 @@ async fn linq_emulator_delivery_verifies_during_a_rotation() {
     );
     // Only the rotated-out secret: rejected.
     assert_eq!(
-        WebhookVerifier::new(OLD).verify_headers(&headers, &body, now),
+        WebhookVerifier::new(OLD)
+            .unwrap()
+            .verify_headers(&headers, &body, now),
         Err(WebhookError::Signature(VerifyError::Mismatch))
     );
     // The same delivery, re-serialized or tampered, or without its signature: rejected.

@@ -55,7 +55,8 @@ const TARGETS: &[Target] = &[
     Target {
         key: "extra_crates_one_provider",
         at_most: true,
-        bound: 10.0,
+        // Issue #18: the design card's crates (hmac + sha2) outrank the old target of 10.
+        bound: 20.0,
     },
 ];
 

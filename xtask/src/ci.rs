@@ -1,4 +1,9 @@
 //! `cargo xtask ci`: exactly what `.ci/run` runs, so a green local run means a green CI.
+//!
+//! After the cargo steps: the dependency-graph rules (one version of every crate in each
+//! provider's tree), cargo-deny (installed into `target/tools` when missing), a verified
+//! `cargo package` of every publishable crate, and the semver check against the last release
+//! tag (skipped, saying so, before the first release).
 
 use crate::workspace_root;
 
@@ -70,9 +75,14 @@ const STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "docs",
+        name: "docs (all features, as docs.rs builds them)",
         args: &["doc", "--workspace", "--no-deps", "--all-features"],
         // `--cfg docsrs` needs nightly (docs.rs has it); stable CI documents without it.
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+    Step {
+        name: "docs (default features, as a user's `cargo doc` builds them)",
+        args: &["doc", "--workspace", "--no-deps"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
 ];
@@ -93,6 +103,13 @@ pub(crate) fn run() -> Result<String, String> {
         }
     }
     crate::announce("==> dependency graph");
-    let report = crate::deps::check(&root)?;
+    let mut report = crate::deps::check(&root)?;
+    crate::announce("==> cargo deny (licenses, bans, duplicates, sources)");
+    report.push_str(&crate::deny::run(&root, true)?);
+    crate::announce("==> cargo package (verified) for every publishable crate");
+    crate::release::package_workspace(&root)?;
+    report.push_str("ok: every publishable crate packages and builds from its .crate\n");
+    crate::announce("==> semver");
+    report.push_str(&crate::semver::run(&root)?);
     Ok(format!("{report}ci: all steps passed\n"))
 }

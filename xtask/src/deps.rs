@@ -10,19 +10,8 @@ struct Rule {
     why: &'static str,
 }
 
+// "No OpenSSL anywhere" and the license allow-list are cargo-deny's (deny.toml).
 const RULES: &[Rule] = &[
-    Rule {
-        package: "rosterkit",
-        args: &[],
-        forbidden: &["openssl", "openssl-sys", "native-tls"],
-        why: "the default graph uses rustls, never OpenSSL",
-    },
-    Rule {
-        package: "rosterkit-cli",
-        args: &[],
-        forbidden: &["openssl", "openssl-sys", "native-tls"],
-        why: "the CLI uses rustls, never OpenSSL",
-    },
     Rule {
         package: "rosterkit-core",
         args: &["--all-features"],
@@ -59,16 +48,15 @@ const RULES: &[Rule] = &[
         package: "rosterkit-chert",
         args: &[],
         forbidden: &[
-            "hmac",
-            "sha2",
+            "ring",
             "fastrand",
             "tracing-attributes",
             "openssl",
             "native-tls",
         ],
-        why: "a one-provider app stays within 10 crates of bare reqwest + serde_json + tokio \
-              (issue #9): HMAC comes from ring, which rustls already brings; jitter from std; \
-              spans without tracing's proc-macro",
+        why: "a one-provider app stays within 20 crates of bare reqwest + serde_json + tokio \
+              (issue #18): one crypto provider (aws-lc-rs, reqwest 0.13's default, never ring \
+              beside it); jitter from std; spans without tracing's proc-macro",
     },
     Rule {
         package: "rosterkit-matrix",
@@ -107,6 +95,50 @@ const RULES: &[Rule] = &[
               in the library is caught, not mirrored",
     },
 ];
+
+/// Crates whose normal-dependency tree must hold one version of every crate (issue #18): an
+/// app that depends on one of them compiles each dependency once.
+const ONE_VERSION_EACH: &[&str] = &[
+    "rosterkit-core",
+    "rosterkit-sign",
+    "rosterkit-chert",
+    "rosterkit-linq",
+    "rosterkit-zapi",
+    "rosterkit-acs",
+    "rosterkit",
+];
+
+/// `cargo tree -d -e normal -p <crate>` for each of [`ONE_VERSION_EACH`]: the duplicated
+/// crates it prints, per crate that has any.
+fn duplicates(root: &Path) -> Result<Vec<String>, String> {
+    let mut found = Vec::new();
+    for package in ONE_VERSION_EACH {
+        let output = crate::cargo()
+            .args([
+                "tree", "--quiet", "-d", "-e", "normal", "--depth", "0", "-p",
+            ])
+            .arg(package)
+            .current_dir(root)
+            .output()
+            .map_err(|e| format!("cargo tree -d: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cargo tree -d -p {package}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let twice: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        if !twice.is_empty() {
+            found.push(format!(
+                "{package}: more than one version of a crate in its normal tree \
+                 (`cargo tree -d -e normal -p {package}`): {}",
+                twice.join(", ")
+            ));
+        }
+    }
+    Ok(found)
+}
 
 /// The package names in `package`'s normal-dependency graph.
 pub(crate) fn graph(root: &Path, package: &str, extra: &[&str]) -> Result<Vec<String>, String> {
@@ -167,6 +199,15 @@ pub(crate) fn check(root: &Path) -> Result<String, String> {
             ));
         }
     }
+    let twice = duplicates(root)?;
+    if twice.is_empty() {
+        let _ = writeln!(
+            report,
+            "ok: one version of every crate in the normal trees of {}",
+            ONE_VERSION_EACH.join(", ")
+        );
+    }
+    broken.extend(twice);
     if broken.is_empty() {
         Ok(report)
     } else {

@@ -4,7 +4,9 @@
 //! - `cargo xtask ci`: exactly what `.ci/run` runs.
 //! - `cargo xtask bench [--quick]`: the performance comparison (see `BENCHMARKS.md`).
 //! - `cargo xtask soak [--quick]`: the reliability soak against the sandbox (issue #10).
-//! - `cargo xtask release <version> [--dry-run]`: bump, date the changelog, package.
+//! - `cargo xtask release <version> [--dry-run]`: bump, date the changelog, package, semver.
+//! - `cargo xtask semver`: cargo-semver-checks against the last release tag.
+//! - `cargo xtask deny`: cargo-deny's license, ban, duplicate and source checks (`deny.toml`).
 //! - `cargo xtask fuzz --seconds N [--target NAME]...`: run the fuzz targets (never in CI).
 
 #![forbid(unsafe_code)]
@@ -16,11 +18,14 @@ use std::{path::PathBuf, process::ExitCode};
 mod bench;
 mod ci;
 mod codegen;
+mod deny;
 mod deps;
 mod fuzz;
 mod release;
+mod semver;
 mod soak;
 mod tidy;
+mod tools;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +38,8 @@ fn main() -> ExitCode {
         ["soak"] | ["soak", "--quick"] => soak::run(&workspace_root(), args.len() == 2),
         ["tidy"] => tidy::run(&workspace_root()),
         ["synapse"] => synapse(&workspace_root()),
+        ["semver"] => semver::run(&workspace_root()),
+        ["deny"] => deny::run(&workspace_root(), false),
         ["fuzz", rest @ ..] => fuzz::run(&workspace_root(), rest),
         ["release", version] => release::run(&workspace_root(), version, false),
         ["release", version, "--dry-run"] | ["release", "--dry-run", version] => {
@@ -56,11 +63,13 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   codegen [--check]              regenerate the code derived from specs/ (--check: fail if stale)
-  tidy                           manifest, source and license checks (also run by cargo test)
+  tidy                           manifest and source checks (also run by cargo test)
   ci                             fmt, clippy, tests, codegen check, docs, dependency-graph checks
   bench [--quick]                SDK overhead vs hand-written reqwest, signing, bulk memory, footprint
   soak [--quick]                 thousands of operations with ~30 % injected faults: lost, duplicated, panics
-  release <version> [--dry-run]  bump versions, date CHANGELOG.md, cargo package in publish order
+  release <version> [--dry-run]  bump versions, date CHANGELOG.md, package (verified), semver check
+  semver                         cargo-semver-checks against the last v* tag (installs it when missing)
+  deny                           cargo-deny check with deny.toml (when installed; CI installs it)
   fuzz --seconds N [--target T]  run each cargo-fuzz target in fuzz/ (nightly) for N s: executions, crashes
   synapse                        start a local Synapse (installed into target/ on first use), print MATRIX_* env vars";
 

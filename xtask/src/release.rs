@@ -55,7 +55,13 @@ fn civil_date(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Publishable crates ordered so every crate comes after its internal dependencies.
+/// The tables whose internal crates must be on the registry before a crate is: a crate's
+/// dependencies, and its dev-dependencies too (path-only ones are dropped from the published
+/// manifest, but ordering by them keeps the order right if one ever carries a version).
+const ORDERING_TABLES: [&str; 2] = ["dependencies", "dev-dependencies"];
+
+/// Publishable crates ordered so every crate comes after its internal dependencies and
+/// dev-dependencies.
 fn publish_order(manifests: &[Manifest]) -> Result<Vec<String>, String> {
     let publishable: BTreeMap<&str, &Manifest> = manifests
         .iter()
@@ -70,11 +76,12 @@ fn publish_order(manifests: &[Manifest]) -> Result<Vec<String>, String> {
             if done.contains(name) {
                 continue;
             }
-            let deps = m.internal_deps("dependencies");
-            if deps
-                .keys()
-                .all(|d| done.contains(d.as_str()) || !publishable.contains_key(d.as_str()))
-            {
+            let ready = ORDERING_TABLES.iter().all(|table| {
+                m.internal_deps(table).keys().all(|d| {
+                    d == name || done.contains(d.as_str()) || !publishable.contains_key(d.as_str())
+                })
+            });
+            if ready {
                 order.push((*name).to_owned());
                 done.insert(*name);
             }
@@ -84,6 +91,27 @@ fn publish_order(manifests: &[Manifest]) -> Result<Vec<String>, String> {
         }
     }
     Ok(order)
+}
+
+/// The license texts every published crate ships (symlinks to the root's copies).
+pub(crate) const LICENSE_FILES: [&str; 2] = ["LICENSE-APACHE", "LICENSE-MIT"];
+
+/// `cargo package` with verification for every publishable crate in one invocation, so each
+/// resolves its internal dependencies against the others being packaged (a local overlay
+/// registry): what `cargo publish` will do, checked before anything is published.
+pub(crate) fn package_workspace(root: &Path) -> Result<(), String> {
+    let order = publish_order(&manifests(root)?)?;
+    let mut cmd = crate::cargo();
+    cmd.args(["package", "--allow-dirty"]).current_dir(root);
+    for name in &order {
+        cmd.args(["-p", name]);
+    }
+    let status = cmd.status().map_err(|e| format!("cargo package: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo package (verified) failed ({status})"))
+    }
 }
 
 /// Computes the release without writing anything.
@@ -172,60 +200,37 @@ pub(crate) fn run(root: &Path, new_version: &str, dry_run: bool) -> Result<Strin
             .map_err(|e| format!("CHANGELOG.md: {e}"))?;
         let _ = writeln!(report, "bumped Cargo.toml and dated CHANGELOG.md");
     }
-    // One `cargo package` for every publishable crate: cargo then resolves each crate's
-    // internal dependencies against the others being packaged (a local overlay registry), which
-    // packaging them one by one cannot do before they are published. `--no-verify`: the
-    // registry does not hold this version of our crates yet, so a verify build would fail.
-    let mut cmd = crate::cargo();
-    cmd.args(["package", "--no-verify", "--allow-dirty", "--quiet"])
-        .current_dir(root);
-    if dry_run {
-        cmd.arg("--list");
-    }
+    // Every published crate ships both license texts.
     for name in &plan.publish_order {
-        cmd.args(["-p", name]);
+        let output = crate::cargo()
+            .args(["package", "--list", "--allow-dirty", "--quiet", "-p", name])
+            .current_dir(root)
+            .output()
+            .map_err(|e| format!("cargo package --list: {e}"))?;
+        let list = String::from_utf8_lossy(&output.stdout);
+        for license in LICENSE_FILES {
+            if !output.status.success() || !list.lines().any(|l| l == license) {
+                return Err(format!("{name}: the package does not contain {license}"));
+            }
+        }
     }
-    let output = cmd.output().map_err(|e| format!("cargo package: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "cargo package failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    if dry_run {
-        let _ = writeln!(
-            report,
-            "package contents ok: {}",
-            plan.publish_order.join(", ")
-        );
-    } else {
-        let _ = writeln!(
-            report,
-            "packaged into target/package (--no-verify: internal dependencies are not yet published): {}",
-            plan.publish_order.join(", ")
-        );
+    let _ = writeln!(
+        report,
+        "every package contains {}",
+        LICENSE_FILES.join(" and ")
+    );
+    if !dry_run {
+        // One verified `cargo package --workspace`: cargo resolves each crate's internal
+        // dependencies against the others being packaged (a local overlay registry), and
+        // internal dev-dependencies are path-only, so nothing unpublished is required.
+        package_workspace(root)?;
+        let _ = writeln!(report, "packaged and verified into target/package");
     }
     let _ = writeln!(report, "\npublish in this order:");
     for name in &plan.publish_order {
         let _ = writeln!(report, "  cargo publish -p {name}");
     }
-    let semver = crate::cargo().args(["semver-checks", "--version"]).output();
-    match semver {
-        Ok(o) if o.status.success() => {
-            let status = crate::cargo()
-                .args(["semver-checks", "check-release", "--workspace"])
-                .current_dir(root)
-                .status()
-                .map_err(|e| format!("cargo semver-checks: {e}"))?;
-            let _ = writeln!(report, "cargo semver-checks: {status}");
-        }
-        _ => {
-            let _ = writeln!(
-                report,
-                "cargo-semver-checks is not installed: `cargo install cargo-semver-checks --locked` to check API compatibility"
-            );
-        }
-    }
+    report.push_str(&crate::semver::run(root)?);
     Ok(report)
 }
 
@@ -300,11 +305,23 @@ mod tests {
             "{order:?}"
         );
         assert!(!order.iter().any(|n| n == "xtask"));
-        // Every crate comes after each internal dependency it has.
+        // Issue #18: the adapters dev-depend on the sandbox, which must be published first.
+        for adapter in [
+            "rosterkit-chert",
+            "rosterkit-linq",
+            "rosterkit-zapi",
+            "rosterkit-acs",
+        ] {
+            assert!(pos("rosterkit-sandbox") < pos(adapter), "{order:?}");
+        }
+        // Every crate comes after each internal dependency and dev-dependency it has.
         for m in manifests(&root).unwrap().iter().filter(|m| m.publish()) {
-            for dep in m.internal_deps("dependencies").keys() {
+            let deps = ORDERING_TABLES
+                .iter()
+                .flat_map(|t| m.internal_deps(t).into_keys());
+            for dep in deps.filter(|d| pos(d).is_some()) {
                 assert!(
-                    pos(dep) < pos(&m.name),
+                    pos(&dep) < pos(&m.name),
                     "{dep} must precede {}: {order:?}",
                     m.name
                 );

@@ -48,8 +48,7 @@ fn stop(mut child: Child) {
 fn client(dir: &Path) -> reqwest::Client {
     let pem = std::fs::read(dir.join("ca.pem")).unwrap();
     reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
         .build()
         .unwrap()
 }

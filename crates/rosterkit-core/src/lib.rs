@@ -23,10 +23,11 @@
 //!
 //! - `reqwest` *(default)*: [`ReqwestClient`], an [`HttpClient`] over reqwest with rustls.
 //!   Turn it off to plug in your own transport and keep the dependency tree small.
-//! - `testing`: [`testing`], property tests for reply decoders (proptest), a scripted
-//!   recording [`HttpClient`] (`testing::ScriptedClient`) and an in-memory [`Membership`]
-//!   (`testing::FakeMembership`), for adapters' and applications' tests; rosterkit's own
-//!   adapters use it as a dev-dependency.
+//! - `testing`: the `rosterkit_core::testing` module (not linked here: it exists only with the
+//!   feature, and a default-feature `cargo doc` must not warn): property tests for reply
+//!   decoders (proptest), a scripted recording `HttpClient` (`testing::ScriptedClient`) and an
+//!   in-memory `Membership` (`testing::FakeMembership`), for adapters' and applications' tests;
+//!   rosterkit's own adapters use it as a dev-dependency.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

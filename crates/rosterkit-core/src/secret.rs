@@ -3,7 +3,7 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
-use subtle_free::ct_eq;
+use subtle::ConstantTimeEq as _;
 
 use crate::input::{ParseError, Rule};
 
@@ -61,7 +61,11 @@ impl fmt::Debug for Secret {
 
 impl PartialEq for Secret {
     fn eq(&self, other: &Self) -> bool {
-        ct_eq(self.expose().as_bytes(), other.expose().as_bytes())
+        // Constant time for equal lengths; the length itself is not secret.
+        self.expose()
+            .as_bytes()
+            .ct_eq(other.expose().as_bytes())
+            .into()
     }
 }
 
@@ -76,17 +80,6 @@ impl From<String> for Secret {
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
         Self::new(value)
-    }
-}
-
-mod subtle_free {
-    /// Constant-time equality for equal-length inputs; the length itself is not secret.
-    pub(super) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-        std::hint::black_box(diff) == 0
     }
 }
 

@@ -172,9 +172,10 @@ async fn retry_after_http_date_is_honoured() {
         .execute(&Probe::new(addr, true))
         .await
         .unwrap();
-    // The date has one-second resolution.
+    // The date has one-second resolution, and the wall clock it is measured against keeps
+    // running while the paused test clock does not (building the client, on a loaded machine).
     assert!(
-        start.elapsed() >= Duration::from_secs(19),
+        start.elapsed() >= Duration::from_secs(18),
         "{:?}",
         start.elapsed()
     );

@@ -13,7 +13,7 @@
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use rosterkit_linq::webhook::{EventKind, WebhookVerifier};
 //!
-//! let verifier = WebhookVerifier::new("whsec_test_0123456789");
+//! let verifier = WebhookVerifier::new("whsec_test_0123456789")?;
 //! let body = br#"{"api_version":"v3","event_id":"7d3c8a3e-0000-4000-8000-000000000001","event_type":"participant.removed","data":{"chat_id":"550e8400-e29b-41d4-a716-446655440000","handle":"+12052499136"}}"#;
 //! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
 //! let event = verifier.verify(
@@ -25,7 +25,7 @@
 //! let EventKind::ParticipantRemoved(removed) = &event.kind else { unreachable!() };
 //! assert_eq!(removed.handle.as_ref().map(|h| h.as_str()), Some("+12052499136"));
 //! assert_eq!(removed.chat_id.as_deref(), Some("550e8400-e29b-41d4-a716-446655440000"));
-//! # Ok::<(), rosterkit_linq::webhook::WebhookError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::{
@@ -62,18 +62,23 @@ pub struct WebhookVerifier {
 impl WebhookVerifier {
     /// A verifier for one subscription's `signing_secret` (the whole `whsec_…` string), with
     /// the 5-minute window Linq recommends.
-    pub fn new(signing_secret: impl Into<String>) -> Self {
-        Self {
-            secrets: vec![Secret::new(signing_secret)],
+    ///
+    /// # Errors
+    /// `InvalidInput` for an empty secret: anyone could sign with it.
+    pub fn new(signing_secret: impl Into<String>) -> Result<Self, Error> {
+        Ok(Self {
+            secrets: vec![non_empty(signing_secret)?],
             tolerance: DEFAULT_TOLERANCE,
-        }
+        })
     }
 
     /// Also accepts `signing_secret` (during a rotation, pass the other one here).
-    #[must_use]
-    pub fn with_secret(mut self, signing_secret: impl Into<String>) -> Self {
-        self.secrets.push(Secret::new(signing_secret));
-        self
+    ///
+    /// # Errors
+    /// `InvalidInput` for an empty secret, as [`new`](Self::new).
+    pub fn with_secret(mut self, signing_secret: impl Into<String>) -> Result<Self, Error> {
+        self.secrets.push(non_empty(signing_secret)?);
+        Ok(self)
     }
 
     /// Sets how far the delivery's timestamp may be from `now`, either way.
@@ -123,6 +128,17 @@ impl WebhookVerifier {
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         self.verify(get(TIMESTAMP_HEADER), get(SIGNATURE_HEADER), body, now)
     }
+}
+
+/// A signing secret, unless it is empty.
+fn non_empty(signing_secret: impl Into<String>) -> Result<Secret, Error> {
+    let secret = signing_secret.into();
+    if secret.is_empty() {
+        return Err(Error::invalid_input(
+            "the webhook signing secret is empty: anyone could sign with it",
+        ));
+    }
+    Ok(Secret::new(secret))
 }
 
 /// Why a delivery was refused.

@@ -33,7 +33,7 @@ const OTHER_SIG: &str = "5d5ea806959e53a924a9bc8850602d0f6cf9791a66255a54c9a272e
 #[test]
 fn worked_example_f_verifies_and_parses() {
     assert_eq!(F_BODY.len(), 187);
-    let verifier = WebhookVerifier::new(F_SECRET);
+    let verifier = WebhookVerifier::new(F_SECRET).unwrap();
     let event = verifier
         .verify(Some("1700000000"), Some(F_SIG), F_BODY, at(1_700_000_000))
         .unwrap();
@@ -60,7 +60,7 @@ fn worked_example_f_verifies_and_parses() {
 
 #[test]
 fn worked_example_f_rejections() {
-    let verifier = WebhookVerifier::new(F_SECRET);
+    let verifier = WebhookVerifier::new(F_SECRET).unwrap();
     // Five minutes and one second later: stale.
     assert!(matches!(
         verifier.verify(Some("1700000000"), Some(F_SIG), F_BODY, at(1_700_000_301)),
@@ -93,7 +93,7 @@ fn worked_example_f_rejections() {
         Err(WebhookError::Signature(VerifyError::Mismatch))
     );
     assert_eq!(
-        WebhookVerifier::new("test_0123456789").verify(
+        WebhookVerifier::new("test_0123456789").unwrap().verify(
             Some("1700000000"),
             Some(F_SIG),
             F_BODY,
@@ -149,6 +149,7 @@ fn openapi_added_example_reads_the_participant_object() {
     headers.insert("x-webhook-signature", ADDED_SIG.parse().unwrap());
     headers.insert("x-webhook-event", "participant.added".parse().unwrap());
     let event = WebhookVerifier::new(ADDED_SECRET)
+        .unwrap()
         .verify_headers(&headers, ADDED_BODY, at(1_763_919_660))
         .unwrap();
     assert_eq!(event.webhook_version.as_deref(), Some("2026-02-03"));
@@ -168,7 +169,10 @@ fn openapi_added_example_reads_the_participant_object() {
 
 #[test]
 fn rotation_and_unknown_events() {
-    let verifier = WebhookVerifier::new("whsec_rotated_old").with_secret("whsec_rotated_new");
+    let verifier = WebhookVerifier::new("whsec_rotated_old")
+        .unwrap()
+        .with_secret("whsec_rotated_new")
+        .unwrap();
     let event = verifier
         .verify(
             Some("1700000100"),
@@ -183,7 +187,9 @@ fn rotation_and_unknown_events() {
     };
     assert_eq!(raw["data"]["text"], "hi");
     assert!(!format!("{verifier:?}").contains("whsec_rotated"));
-    let tight = WebhookVerifier::new("whsec_rotated_new").with_tolerance(Duration::from_secs(10));
+    let tight = WebhookVerifier::new("whsec_rotated_new")
+        .unwrap()
+        .with_tolerance(Duration::from_secs(10));
     assert!(matches!(
         tight.verify(
             Some("1700000100"),
@@ -236,7 +242,7 @@ fn odd_deliveries_never_fail_when_json() {
     // python: hmac.new(b"whsec_test_0123456789", b"1700000000.", sha256).hexdigest()
     let empty_sig = "d4e31ce0d70fd6d14abe8159e527246a783634bb5fe72b7d4910e35957819212";
     assert!(matches!(
-        WebhookVerifier::new(F_SECRET).verify(
+        WebhookVerifier::new(F_SECRET).unwrap().verify(
             Some("1700000000"),
             Some(empty_sig),
             b"",
@@ -244,4 +250,18 @@ fn odd_deliveries_never_fail_when_json() {
         ),
         Err(WebhookError::Decode(_))
     ));
+}
+
+/// Issue #16: an empty signing secret is refused when the verifier is made, alone or as the
+/// second secret of a rotation (anyone can sign with an empty key).
+#[test]
+fn empty_secrets_are_refused_at_construction() {
+    let err = WebhookVerifier::new("").unwrap_err();
+    assert_eq!(err.kind(), rosterkit_core::ErrorKind::InvalidInput, "{err}");
+    let err = WebhookVerifier::new(F_SECRET)
+        .unwrap()
+        .with_secret("")
+        .unwrap_err();
+    assert_eq!(err.kind(), rosterkit_core::ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("empty"), "{err}");
 }

@@ -47,7 +47,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use subtle::ConstantTimeEq as _;
 
 use crate::VerifyError;
-use crate::mac::{TAG_LEN, check_window, hmac_sha256, required_header, sha256};
+use crate::mac::{TAG_LEN, check_secrets, check_window, hmac_sha256, required_header, sha256};
 
 /// Replay window the sandbox emulator allows by default: 15 minutes either side. Azure does not
 /// document one; this is rosterkit's choice.
@@ -77,6 +77,7 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
 /// The three headers of a request signed with an ACS access key. Send them as they are (with
 /// the body whose hash is in `x_ms_content_sha256`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignedHeaders {
     /// The `x-ms-date` value, an RFC 1123 date in GMT.
     pub x_ms_date: String,
@@ -157,6 +158,7 @@ pub fn sign_request(
 /// Checked in this order:
 /// - [`VerifyError::MissingHeader`] (`"x-ms-date"`, `"x-ms-content-sha256"`, then
 ///   `"Authorization"`) if a header is absent or blank;
+/// - [`VerifyError::EmptySecret`] if `key` is empty (anyone could sign with it);
 /// - [`VerifyError::Malformed`] if `Authorization` is not of the shape above, its signature is
 ///   not base64 of 32 bytes, or `x-ms-date` is not an HTTP date;
 /// - [`VerifyError::Mismatch`] if the signature is not the one `key` gives for this method, path,
@@ -183,6 +185,7 @@ pub fn verify_request(
     let date_text = required_header(x_ms_date, "x-ms-date")?;
     let hash_text = required_header(x_ms_content_sha256, "x-ms-content-sha256")?;
     let authorization = required_header(authorization, "Authorization")?;
+    check_secrets(&[key])?;
     let provided = parse_authorization(authorization)?;
     let date =
         httpdate::parse_http_date(date_text).map_err(|_| VerifyError::Malformed(BAD_DATE))?;

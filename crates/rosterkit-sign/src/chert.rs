@@ -34,7 +34,8 @@ use std::time::Duration;
 
 use crate::VerifyError;
 use crate::mac::{
-    MacKey, TAG_LEN, check_window, decimal, decode_hex_tag, matches_any, parse_unix_ts, push_hex,
+    MacKey, TAG_LEN, check_secrets, check_window, decimal, decode_hex_tag, matches_any,
+    parse_unix_ts, push_hex,
 };
 
 /// Default replay window: 300 s either side of the verifier's clock (Chert answers 401/2013
@@ -148,7 +149,8 @@ impl std::fmt::Debug for Signer {
 /// # Errors
 ///
 /// Checked in this order:
-/// - [`VerifyError::NoSecrets`] if `secrets` is empty;
+/// - [`VerifyError::NoSecrets`] if `secrets` is empty, [`VerifyError::EmptySecret`] if one
+///   of them is (anyone could sign with it);
 /// - [`VerifyError::Malformed`] if the header is blank, not one of the two forms, has a version
 ///   other than `v1`, a timestamp that is not an unsigned integer, or a signature that is not 64
 ///   hex digits (so a wrong-length or non-hex signature is *Malformed*, not *Mismatch*);
@@ -162,9 +164,7 @@ pub fn verify(
     now_unix: u64,
     tolerance: Duration,
 ) -> Result<u64, VerifyError> {
-    if secrets.is_empty() {
-        return Err(VerifyError::NoSecrets);
-    }
+    check_secrets(secrets)?;
     let parsed = parse_header(header)?;
     if !matches_any(
         secrets,

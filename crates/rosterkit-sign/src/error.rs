@@ -55,6 +55,12 @@ pub enum VerifyError {
     #[error("no secret configured to verify against")]
     NoSecrets,
 
+    /// A configured secret (or key) is empty: a signature keyed with nothing is one anyone can
+    /// make, so the verifier refuses to run with it, in a rotation list too. A configuration
+    /// error on the verifying side, like [`NoSecrets`](Self::NoSecrets).
+    #[error("an empty secret is configured: anyone could sign with it")]
+    EmptySecret,
+
     /// ACS only: an access key that is not valid base64 or decodes to no bytes (see
     /// [`acs::decode_access_key`](crate::acs::decode_access_key)).
     #[error("invalid access key: {0}")]

@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use crate::VerifyError;
 use crate::mac::{
-    check_window, decode_hex_tag, hmac_sha256, matches_any, parse_unix_ts, required_header,
+    check_secrets, check_window, decode_hex_tag, hmac_sha256, matches_any, parse_unix_ts,
+    required_header,
 };
 
 /// Default replay window: 5 minutes (300 s) either side of the verifier's clock, as Linq
@@ -60,7 +61,8 @@ pub fn sign_webhook(secret: &[u8], unix_ts: u64, body: &[u8]) -> String {
 /// Checked in this order:
 /// - [`VerifyError::MissingHeader`] (`"X-Webhook-Timestamp"`, then `"X-Webhook-Signature"`) if
 ///   a header is absent or blank;
-/// - [`VerifyError::NoSecrets`] if `secrets` is empty;
+/// - [`VerifyError::NoSecrets`] if `secrets` is empty, [`VerifyError::EmptySecret`] if one of
+///   them is (anyone could sign with it);
 /// - [`VerifyError::Malformed`] if the timestamp is not an unsigned integer or the signature is
 ///   not 64 hex digits (a wrong-length or non-hex signature is *Malformed*, not *Mismatch*);
 /// - [`VerifyError::Mismatch`] if no secret produced the signature over `"<ts>.<body>"`;
@@ -76,9 +78,7 @@ pub fn verify_webhook(
 ) -> Result<u64, VerifyError> {
     let ts_text = required_header(timestamp, TIMESTAMP_HEADER)?;
     let signature = required_header(signature, SIGNATURE_HEADER)?;
-    if secrets.is_empty() {
-        return Err(VerifyError::NoSecrets);
-    }
+    check_secrets(secrets)?;
     let ts = parse_unix_ts(ts_text, BAD_TS)?;
     let tag = decode_hex_tag(signature, BAD_HEX)?;
     if !matches_any(secrets, &[ts_text.as_bytes(), b".", body], &[tag]) {

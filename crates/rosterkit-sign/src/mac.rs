@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use ring::{digest, hmac};
+use hmac::{Hmac, Mac as _};
+use sha2::{Digest as _, Sha256};
 use subtle::{Choice, ConstantTimeEq as _};
 
 use crate::VerifyError;
@@ -18,25 +19,29 @@ pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; TAG_LEN] {
 /// An HMAC-SHA256 key with its inner and outer pads already hashed, so each tag costs only the
 /// message's blocks: a client that signs every request with one secret prepares it once.
 ///
-/// `ring` computes it: every rosterkit app that uses the default reqwest transport already
-/// builds `ring` for rustls, so signing adds no crate to the tree (RustCrypto's `hmac` + `sha2`
-/// stack added eight). The known-answer tests cover empty, 64-byte and longer keys.
+/// RustCrypto's `hmac` + `sha2` compute it (the design card's crates); the prepared state is
+/// the keyed MAC itself, cloned per tag. The known-answer tests cover empty, 64-byte and longer
+/// keys.
 #[derive(Clone)]
-pub(crate) struct MacKey(hmac::Key);
+pub(crate) struct MacKey(Hmac<Sha256>);
 
 impl MacKey {
     /// Prepares `key` (any length, empty included; RFC 2104 §2).
     pub(crate) fn new(key: &[u8]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, key))
+        // HMAC takes keys of any length (hashed when over one block, zero-padded otherwise), so
+        // `new_from_slice` has no error to return; the fallback is never taken.
+        let mac = Hmac::<Sha256>::new_from_slice(key)
+            .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()));
+        Self(mac)
     }
 
     /// The tag of the concatenation of `parts`.
     pub(crate) fn tag(&self, parts: &[&[u8]]) -> [u8; TAG_LEN] {
-        let mut context = hmac::Context::with_key(&self.0);
+        let mut mac = self.0.clone();
         for part in parts {
-            context.update(part);
+            mac.update(part);
         }
-        to_array(context.sign().as_ref())
+        mac.finalize().into_bytes().into()
     }
 }
 
@@ -68,17 +73,19 @@ pub(crate) fn decimal(mut n: u64) -> ([u8; 20], usize) {
 
 /// SHA-256 of `data`.
 pub(crate) fn sha256(data: &[u8]) -> [u8; TAG_LEN] {
-    to_array(digest::digest(&digest::SHA256, data).as_ref())
+    Sha256::digest(data).into()
 }
 
-/// The 32 bytes of a SHA-256 output as an array (copied byte by byte: no length check that
-/// could panic, and SHA-256 outputs are always 32 bytes).
-fn to_array(bytes: &[u8]) -> [u8; TAG_LEN] {
-    let mut out = [0u8; TAG_LEN];
-    for (dst, src) in out.iter_mut().zip(bytes) {
-        *dst = *src;
+/// Refuses a list of secrets a verifier cannot trust: [`VerifyError::NoSecrets`] when empty,
+/// [`VerifyError::EmptySecret`] when any entry is empty (anyone can sign with an empty key).
+pub(crate) fn check_secrets(secrets: &[&[u8]]) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        Err(VerifyError::NoSecrets)
+    } else if secrets.iter().any(|s| s.is_empty()) {
+        Err(VerifyError::EmptySecret)
+    } else {
+        Ok(())
     }
-    out
 }
 
 /// Whether `provided` equals the tag of any key in `keys`, compared in constant time.
@@ -182,6 +189,14 @@ mod tests {
                 key.len()
             );
         }
+    }
+
+    #[test]
+    fn secret_lists_need_entries_and_no_empty_one() {
+        assert_eq!(check_secrets(&[]), Err(VerifyError::NoSecrets));
+        assert_eq!(check_secrets(&[b""]), Err(VerifyError::EmptySecret));
+        assert_eq!(check_secrets(&[b"old", b""]), Err(VerifyError::EmptySecret));
+        assert_eq!(check_secrets(&[b"old", b"new"]), Ok(()));
     }
 
     #[test]

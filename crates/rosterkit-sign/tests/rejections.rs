@@ -141,6 +141,29 @@ mod chert_rejects {
         assert_eq!(verify(&by_new, BODY, &[]), Err(VerifyError::NoSecrets));
     }
 
+    /// Issue #16: anyone can sign with an empty secret, so one is refused before the header is
+    /// even read, alone or in a rotation list, and even when the signature would match it.
+    #[test]
+    fn empty_secrets_are_refused() {
+        let by_empty = chert::sign(b"", NOW, BODY);
+        let by_new = chert::sign(NEW, NOW, BODY);
+        for secrets in [&[b"".as_slice()][..], &[NEW, b""], &[b"", NEW]] {
+            assert_eq!(
+                verify(&by_empty, BODY, secrets),
+                Err(VerifyError::EmptySecret)
+            );
+            assert_eq!(
+                verify(&by_new, BODY, secrets),
+                Err(VerifyError::EmptySecret)
+            );
+            assert_eq!(verify("", BODY, secrets), Err(VerifyError::EmptySecret));
+            assert_eq!(
+                chert::verify_webhook(Some(&by_empty), None, BODY, secrets, NOW, Duration::MAX),
+                Err(VerifyError::EmptySecret)
+            );
+        }
+    }
+
     #[test]
     fn malformed_headers() {
         let hex = "6d033471ca61b72c721ec8c18ea70b31ea9ee2c7aab01ae0fa01bc68c1579648";
@@ -282,6 +305,19 @@ mod linq_rejects {
             Err(VerifyError::NoSecrets)
         );
     }
+
+    /// Issue #16: an empty secret, alone or in a rotation list, is refused.
+    #[test]
+    fn empty_secrets_are_refused() {
+        let ts = Some("1700000000");
+        let by_empty = linq::sign_webhook(b"", NOW, BODY);
+        for secrets in [&[b"".as_slice()][..], &[NEW, b""]] {
+            assert_eq!(
+                verify(ts, Some(&by_empty), BODY, secrets, NOW),
+                Err(VerifyError::EmptySecret)
+            );
+        }
+    }
 }
 
 mod acs_rejects {
@@ -353,6 +389,20 @@ mod acs_rejects {
             }
             .check(),
             Ok(())
+        );
+    }
+
+    /// Issue #16: a request signed with an empty key is refused, not verified.
+    #[test]
+    fn an_empty_key_is_refused() {
+        let s = acs::sign_request(b"", "POST", PATH, HOST, BODY, at(NOW));
+        assert_eq!(
+            Req {
+                key: b"",
+                ..base(&s)
+            }
+            .check(),
+            Err(VerifyError::EmptySecret)
         );
     }
 
@@ -571,6 +621,10 @@ fn error_messages_name_the_rule() {
         (
             VerifyError::ContentHashMismatch,
             "x-ms-content-sha256 does not match the SHA-256 of the body",
+        ),
+        (
+            VerifyError::EmptySecret,
+            "an empty secret is configured: anyone could sign with it",
         ),
     ];
     for (err, text) in cases {

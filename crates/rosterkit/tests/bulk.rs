@@ -174,7 +174,10 @@ async fn ten_thousand_rows_each_accounted_for_once() {
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let mut applied_per_chat: BTreeMap<String, usize> = BTreeMap::new();
     let mut maybe_applied_failures = Vec::new();
-    while let Some(BulkResult { line, op, result }) = run.next().await {
+    while let Some(BulkResult {
+        line, op, result, ..
+    }) = run.next().await
+    {
         assert!((1..=ROWS).contains(&line), "unknown line {line}");
         assert!(seen.mark(line), "line {line} came out twice");
         let name = match &result {

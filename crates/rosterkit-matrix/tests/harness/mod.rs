@@ -22,7 +22,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use sha1::Sha1;
 
 /// The Synapse release the tests pin.
 pub const SYNAPSE_VERSION: &str = "1.163.2";
@@ -456,13 +458,13 @@ fn register_with_secret(port: u16, localpart: &str, admin: bool) -> Result<User,
         .ok_or_else(|| format!("no registration nonce: {nonce}"))?;
     let password = format!("pw-{localpart}");
     let role = if admin { "admin" } else { "notadmin" };
-    let key = ring::hmac::Key::new(
-        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        SHARED_SECRET.as_bytes(),
-    );
     let message = format!("{nonce}\0{localpart}\0{password}\0{role}");
-    let mac = ring::hmac::sign(&key, message.as_bytes())
-        .as_ref()
+    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(SHARED_SECRET.as_bytes())
+        .map_err(|e| format!("HMAC-SHA1 key: {e}"))?;
+    mac.update(message.as_bytes());
+    let mac = mac
+        .finalize()
+        .into_bytes()
         .iter()
         .fold(String::new(), |mut hex, b| {
             let _ = write!(hex, "{b:02x}");

@@ -198,6 +198,7 @@ impl RawOp {
 
 /// A row that is not a valid operation: the fields as read, and why.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct BadRow {
     /// The fields as read.
     pub raw: RawOp,
@@ -209,6 +210,7 @@ pub struct BadRow {
 /// row is not one. Bad rows go through the run like any other and come out as failed results
 /// with the same line number: nothing is dropped.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Row {
     /// The row's number in the input (1-based line numbers for files); results carry it back.
     pub line: u64,
@@ -242,6 +244,7 @@ impl Row {
 
 /// The result of one input row.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct BulkResult {
     /// The row's number, as given in [`Row::line`].
     pub line: u64,
