@@ -94,7 +94,11 @@ pub(crate) async fn run(args: SandboxArgs) -> Exit {
         sandbox.shutdown().await;
         return Exit::Failed;
     }
-    let seeded = match args.seed.as_deref().map(|path| crate::seed::apply(&sandbox, path)) {
+    let seeded = match args
+        .seed
+        .as_deref()
+        .map(|path| crate::seed::apply(&sandbox, path))
+    {
         None => Vec::new(),
         Some(Ok(seeded)) => seeded,
         Some(Err(e)) => {
