@@ -369,3 +369,91 @@ async fn chert_needs_current_and_plans_from_it() {
     assert!(text(&out.stderr).contains("--current"));
     assert!(sandbox.journal().entries_for(Provider::Chert).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_syncs_many_chats_each_in_turn() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (m1, m2, m3, m4) = (member(1), member(2), member(3), member(4));
+    let t1 = sandbox.acs().create_thread(&[&m1, &m2]);
+    let t2 = sandbox.acs().create_thread(&[&m3]);
+    let rows = format!(
+        "provider,chat,handle\n# two teams\nacs,{t1},{m2}\nacs,{t2},{m3}\nacs,{t1},{m4}\nacs,{t2},{m1}\n"
+    );
+    let file = Members::new("rosters.csv", &[&rows]);
+    let args = ["sync", "--file", file.path()];
+
+    let plan = run(&sandbox, &args, "").await;
+    assert_eq!(code(&plan), 0, "{}", text(&plan.stderr));
+    assert_eq!(
+        text(&plan.stdout),
+        format!("# acs {t1}\n+ {m4}\n- {m1}\n= 2 kept\n# acs {t2}\n+ {m1}\n= 2 kept\n")
+    );
+    assert!(mutations(&sandbox).is_empty());
+    let check = run(&sandbox, &[&args[..], &["--check"]].concat(), "").await;
+    assert_eq!(code(&check), 3, "{}", text(&check.stderr));
+
+    let apply = run(&sandbox, &[&args[..], &["--apply", "--json"]].concat(), "").await;
+    assert_eq!(code(&apply), 0, "{}", text(&apply.stderr));
+    let lines: Vec<Value> = text(&apply.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Per chat: its plan, then its step results.
+    let shape: Vec<String> = lines
+        .iter()
+        .map(|l| match l.get("steps") {
+            Some(_) => format!("plan {}", l["chat"].as_str().unwrap()),
+            None => format!(
+                "{} {}",
+                l["operation"].as_str().unwrap(),
+                l["outcome"].as_str().unwrap()
+            ),
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            format!("plan {t1}"),
+            "add applied".to_owned(),
+            "remove applied".to_owned(),
+            format!("plan {t2}"),
+            "add applied".to_owned(),
+        ]
+    );
+    assert_eq!(members_of(&sandbox, &t1), set(&[2, 4]));
+    assert_eq!(members_of(&sandbox, &t2), set(&[1, 3]));
+    let clean = run(&sandbox, &[&args[..], &["--check"]].concat(), "").await;
+    assert_eq!(code(&clean), 0, "{}", text(&clean.stderr));
+
+    // A Chert chat in the file is refused (it cannot be listed); the others still run: exit 1.
+    let chert = sandbox
+        .chert()
+        .create_group(&["+14155550101", "+14155550102", "+14155550103"]);
+    let mixed = Members::new(
+        "mixed.csv",
+        &[&format!(
+            "chert,{chert},+14155550101\nacs,{t1},{m2}\nacs,{t1},{m4}\n"
+        )],
+    );
+    let out = run(&sandbox, &["sync", "-f", mixed.path()], "").await;
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--current"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), format!("# acs {t1}\n= 3 kept\n"));
+    assert!(sandbox.journal().entries_for(Provider::Chert).is_empty());
+
+    // A bad row anywhere: exit 2 before any request.
+    let before = sandbox.journal().entries_for(Provider::Acs).len();
+    let bad = Members::new("bad.csv", &[&format!("acs,{t1},{m2}\nacs,{t1},nope\n")]);
+    let out = run(&sandbox, &["sync", "-f", bad.path()], "").await;
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("line 2"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(sandbox.journal().entries_for(Provider::Acs).len(), before);
+}
