@@ -10,8 +10,10 @@ use std::{
 
 use clap::{Args, ValueEnum};
 use rosterkit::{
-    E164, Error, Handle, ProviderKind,
-    sync::{self, ApplyOptions, MaxRemovals, OwnLine, Plan, RosterSource, Rules, SyncOptions},
+    ChatId, E164, Error, Handle, ProviderKind,
+    sync::{
+        self, ApplyOptions, MaxRemovals, OwnLine, Plan, Refusal, RosterSource, Rules, SyncOptions,
+    },
 };
 
 use crate::{
@@ -108,12 +110,16 @@ pub(crate) struct SyncArgs {
     /// Remove protected members (and admins) that are not in FILE.
     #[arg(long)]
     pub(crate) allow_protected_removal: bool,
+    /// Let an empty members file remove everyone (else it is refused as a likely mistake).
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
     /// The chat's current members, one per line, to plan from instead of reading them. Needed
     /// for Chert, which cannot list a chat (its add/remove --json replies carry the roster).
     #[arg(long, value_name = "FILE", conflicts_with = "file")]
     pub(crate) current: Option<PathBuf>,
-    /// Our own line, never added or removed (ACS: ACS_USER_ID by default; Chert's rosters leave
-    /// it out). Without it, a listed own line missing from FILE is planned for removal.
+    /// Our own line, never added or removed. By default: Linq's `is_me` handle (one more read),
+    /// ACS_USER_ID for ACS; Chert's rosters leave it out. Z-API needs it: without it, a listed
+    /// own line missing from FILE is planned for removal.
     #[arg(long, value_name = "HANDLE", conflicts_with = "file")]
     pub(crate) own_line: Option<String>,
 }
@@ -312,6 +318,9 @@ async fn run_file(args: &SyncArgs, file: &Path) -> Vec<End> {
     let rosters = match read_text(file)
         .and_then(|text| parse_rosters(&text, &file.display().to_string(), args.provider))
     {
+        Ok(r) if r.is_empty() => {
+            return vec![refused(format!("{} has no rows", file.display()))];
+        }
         Ok(r) => r,
         Err(e) => return vec![refused(e)],
     };
@@ -355,10 +364,23 @@ async fn sync_chat(
         return End::Refused;
     };
     let client = prepared.client.as_ref();
-    let rules = match rules(args, provider) {
+    let mut rules = match rules(args, provider) {
         Ok(r) => r,
         Err(e) => return refused(e),
     };
+    if provider == ProviderKind::Linq && args.own_line.is_none() {
+        // Linq marks our line (`is_me`) in the chat it returns: one more read.
+        match linq_own_line(common, &prepared.chat).await {
+            Ok(own) => rules = rules.with_own_line(own),
+            Err(e) => {
+                crate::eprint_line(&format!(
+                    "error: {name}reading the chat failed: {}",
+                    messages::for_cli_at(&e, provider, common.base_url.as_deref())
+                ));
+                return End::Failed;
+            }
+        }
+    }
     let mut options = SyncOptions::new(rules);
     match current {
         Some(current) => options = options.with_roster(current),
@@ -381,7 +403,12 @@ async fn sync_chat(
         Ok(plan) => plan,
         Err(e) => {
             if let Some(refusal) = e.refusal() {
-                return refused(format!("{name}sync refused, nothing sent: {refusal}"));
+                let hint = match refusal {
+                    Refusal::EmptyDesired { .. } => " (--allow-empty)",
+                    Refusal::TooManyRemovals { .. } => "; raise --max-removals if it is meant",
+                    _ => "",
+                };
+                return refused(format!("{name}sync refused, nothing sent: {refusal}{hint}"));
             }
             let e = Error::from(e);
             crate::eprint_line(&format!(
@@ -437,6 +464,14 @@ async fn sync_chat(
     }
 }
 
+/// Our line in a Linq chat, as Linq marks it (`is_me`); unknown when it marks none.
+async fn linq_own_line(common: &Common, chat: &ChatId) -> Result<OwnLine, Error> {
+    let chat = crate::wait::linq_client(common)?.get_chat(chat).await?;
+    Ok(chat
+        .me()
+        .map_or(OwnLine::Unknown, |me| OwnLine::Handle(me.handle.clone())))
+}
+
 /// The rules from the flags.
 fn rules(args: &SyncArgs, provider: ProviderKind) -> Result<Rules, String> {
     let protected = args
@@ -460,7 +495,8 @@ fn rules(args: &SyncArgs, provider: ProviderKind) -> Result<Rules, String> {
     let mut rules = Rules::default()
         .with_own_line(own_line)
         .with_protected(protected)
-        .with_allow_protected_removal(args.allow_protected_removal);
+        .with_allow_protected_removal(args.allow_protected_removal)
+        .with_allow_empty(args.allow_empty);
     if let Some(limit) = args.max_removals {
         rules = rules.with_max_removals(limit);
     }

@@ -10,7 +10,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use rosterkit_sandbox::{Provider, Sandbox, acs::DEFAULT_USER_ID};
+use rosterkit_sandbox::{Provider, Sandbox, acs::DEFAULT_USER_ID, linq::DEFAULT_LINE};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rosterkit");
@@ -60,6 +60,8 @@ fn env(sandbox: &Sandbox) -> Vec<(String, String)> {
         ("CHERT_BASE_URL".into(), info.chert.base_url),
         ("CHERT_TENANT".into(), info.chert.tenant),
         ("CHERT_SIGNING_SECRET".into(), info.chert.signing_secret),
+        ("LINQ_API_V3_BASE_URL".into(), info.linq.base_url),
+        ("LINQ_API_V3_API_KEY".into(), info.linq.api_key),
     ]
 }
 
@@ -456,4 +458,60 @@ async fn a_file_syncs_many_chats_each_in_turn() {
         text(&out.stderr)
     );
     assert_eq!(sandbox.journal().entries_for(Provider::Acs).len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn linq_keeps_the_line_it_marks_as_ours() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let chat = sandbox
+        .linq()
+        .create_group(&["+14155550101", "+14155550102", "+14155550103"]);
+    let file = Members::new(
+        "linq.txt",
+        &["+14155550102", "+14155550103", "+14155550104"],
+    );
+    let args = ["sync", "-p", "linq", "-c", &chat, "-m", file.path()];
+    let out = run(&sandbox, &args, "").await;
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    // DEFAULT_LINE is listed but not in the file: kept, since Linq marks it `is_me`.
+    assert_eq!(
+        text(&out.stdout),
+        "+ +14155550104\n- +14155550101\n= 3 kept\n"
+    );
+    assert!(!text(&out.stdout).contains(DEFAULT_LINE));
+    let changes = sandbox
+        .journal()
+        .entries_for(Provider::Linq)
+        .into_iter()
+        .filter(|e| e.method != "GET")
+        .count();
+    assert_eq!(changes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_members_file_is_refused_unless_allowed() {
+    let (sandbox, thread) = acs_thread(&[1, 2]).await;
+    let empty = Members::new("empty.txt", &["# nobody yet", ""]);
+    let out = sync(&sandbox, &thread, &empty, &["--apply"]).await;
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--allow-empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(mutations(&sandbox).is_empty());
+
+    let out = sync(&sandbox, &thread, &empty, &["--apply", "--allow-empty"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(
+        members_of(&sandbox, &thread).is_empty(),
+        "our identity stays"
+    );
+    assert!(
+        sandbox
+            .acs()
+            .participants(&thread)
+            .unwrap()
+            .contains(&DEFAULT_USER_ID.to_owned())
+    );
 }
