@@ -295,6 +295,14 @@ async fn run_one(args: &SyncArgs) -> End {
     else {
         return refused("--provider (or ROSTERKIT_PROVIDER), --chat and --members are needed");
     };
+    if members.as_os_str() == "-"
+        && args
+            .current
+            .as_deref()
+            .is_some_and(|c| c.as_os_str() == "-")
+    {
+        return refused("--members and --current cannot both read standard input");
+    }
     let desired = match read_members(members) {
         Ok(d) => d,
         Err(e) => return refused(e),
