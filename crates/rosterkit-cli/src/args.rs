@@ -32,6 +32,8 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Run many changes from a JSON-lines or CSV file; one JSON result line per operation.
     Bulk(crate::bulk::BulkArgs),
+    /// Make a chat's members match a file: print the plan, or --apply it.
+    Sync(crate::sync::SyncArgs),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(crate::completions::CompletionsArgs),
 }

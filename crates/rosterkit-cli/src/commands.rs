@@ -40,15 +40,19 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> Exit {
     Exit::Usage
 }
 
-struct Prepared {
+pub(crate) struct Prepared {
     provider: ProviderKind,
-    client: Box<dyn Membership>,
-    chat: ChatId,
+    pub(crate) client: Box<dyn Membership>,
+    pub(crate) chat: ChatId,
 }
 
 /// Checks the flags against the provider and the environment, then connects; every problem
 /// here is a usage error and nothing has been sent.
-fn prepare(common: &Common, used: &[(&str, bool)], verify: bool) -> Result<Prepared, Exit> {
+pub(crate) fn prepare(
+    common: &Common,
+    used: &[(&str, bool)],
+    verify: bool,
+) -> Result<Prepared, Exit> {
     let provider = ProviderKind::from(common.provider);
     args::check_flags(provider, used).map_err(usage)?;
     let missing = env::missing(provider, common.base_url.is_some(), |name| {

@@ -14,6 +14,7 @@ mod messages;
 mod output;
 mod sandbox;
 mod seed;
+mod sync;
 mod tour;
 mod wait;
 
@@ -30,8 +31,17 @@ pub(crate) fn command() -> clap::Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match command()
+        .try_get_matches_from(&argv)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
+        // Under `sync --detailed-exitcode`, 2 means "changes present": a usage error is 1.
+        Err(e) if e.use_stderr() && sync::wants_detailed_exitcode(&argv) => {
+            let _ = e.print();
+            return ExitCode::from(1);
+        }
         Err(e) => e.exit(),
     };
     // Logs go to stderr, only when RUST_LOG asks for them; they never carry secrets.
@@ -49,8 +59,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let exit = runtime.block_on(async move {
-        match cli.command {
+    runtime.block_on(async move {
+        let exit = match cli.command {
             Command::Tour => tour::run().await,
             Command::Sandbox(a) => sandbox::run(a).await,
             Command::Remove(a) => {
@@ -63,7 +73,8 @@ fn main() -> ExitCode {
             Command::List(a) => commands::list(&a).await,
             Command::Bulk(a) => bulk::run(a).await,
             Command::Completions(a) => completions::run(&a),
-        }
-    });
-    exit.into()
+            Command::Sync(a) => return ExitCode::from(sync::run(&a).await),
+        };
+        exit.into()
+    })
 }

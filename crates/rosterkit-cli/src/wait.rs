@@ -26,7 +26,7 @@ pub(crate) fn timed_out_note(secs: u64) -> String {
     )
 }
 
-fn linq_client(common: &Common) -> Result<LinqClient, Error> {
+pub(crate) fn linq_client(common: &Common) -> Result<LinqClient, Error> {
     let mut builder = LinqClient::builder_from_env()
         .allow_insecure_http(common.allow_insecure_http)
         .retry_policy(
