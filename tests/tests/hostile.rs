@@ -474,12 +474,9 @@ async fn hostile_servers_never_panic_hang_or_leak() {
 }
 
 /// A server that reflects the request (path, query, headers) into its error message: Linq's
-/// bearer key and Z-API's instance and client tokens then reach the error's `Display` and
-/// `Debug`. Scrubbing the client's own credentials out of server text needs the error type to
-/// know them (rosterkit-core's `Error`, outside this change); kept here, ignored, so the gap
-/// stays visible and the fix has its test.
+/// bearer key and Z-API's instance and client tokens would reach the error's `Display` and
+/// `Debug`, but the executor scrubs every error of the secrets each client registered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap (issue #16): a reflected request leaks Linq/Z-API credentials into Error text"]
 async fn a_server_echoing_the_request_does_not_leak_credentials() {
     let problems = run_table(vec![
         (

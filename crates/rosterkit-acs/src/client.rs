@@ -551,11 +551,16 @@ impl AcsClientBuilder {
             .access_key
             .clone()
             .or_else(|| connection.map(|c| c.access_key));
+        // The credential text the executor scrubs from every error (a server echoing the
+        // request would show a user token; the access key never travels, but is the root).
+        let mut secrets = Vec::new();
         let credential = if let Some(token) = &self.user_token {
             let token = Secret::for_header("ACS_USER_TOKEN", token.expose().trim())
                 .map_err(|e| invalid(e.to_string()).with_source(e))?;
+            secrets.push(token.clone());
             Credential::UserToken(token)
         } else if let Some(key) = access_key {
+            secrets.push(key.clone());
             let key = AccessKey::from_base64(key.expose())?;
             let user = user_id.as_ref().ok_or_else(|| {
                 invalid(
@@ -588,7 +593,7 @@ impl AcsClientBuilder {
             (None, Credential::Minted(_)) => None,
         };
         let pacer = Pacer::new(&self.options.pacing_or(documented_pacing()));
-        let executor = self.options.build(PROVIDER)?;
+        let executor = self.options.secrets(secrets).build(PROVIDER)?;
         Ok(AcsClient {
             inner: Arc::new(Inner {
                 endpoint,

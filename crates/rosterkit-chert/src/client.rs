@@ -301,7 +301,8 @@ impl ChertClientBuilder {
             }
             None => None,
         };
-        let executor = self.options.build(PROVIDER)?;
+        // Scrubbed from every error, should a server echo the request (bearer mode sends it).
+        let executor = self.options.secrets([secret.clone()]).build(PROVIDER)?;
         Ok(ChertClient {
             config: Arc::new(ChertConfig::from_parts(
                 endpoint,

@@ -4,7 +4,12 @@ use std::{error::Error as StdError, fmt, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 
-use crate::{input::ParseError, redact::Masked};
+use crate::{
+    Secret,
+    input::ParseError,
+    redact::Masked,
+    secret::{scrub_bytes, scrub_text},
+};
 
 /// What went wrong, independent of the provider. Decided per provider *code* where the provider
 /// has codes, never by HTTP status alone.
@@ -292,6 +297,49 @@ impl Error {
         self
     }
 
+    /// Replaces every occurrence of each of `secrets` with [`crate::REDACTED`] in
+    /// everything a server may have echoed: the message, code, trace id, kept body and the
+    /// source chain's text (a chain that mentions one becomes a plain-text cause). The
+    /// executor does this with the secrets its client registered
+    /// ([`crate::ClientOptions::secrets`]), so a server that reflects the request (URL path,
+    /// headers) cannot make an error carry the client's credentials. Secrets shorter than
+    /// [`crate::MIN_SCRUBBED_LEN`] bytes are left alone (they would match ordinary
+    /// text).
+    ///
+    /// ```
+    /// use rosterkit_core::{Error, ErrorKind, Secret};
+    /// let err = Error::new(ErrorKind::InvalidInput, "bad request: Bearer tok-0123456789")
+    ///     .scrub(&[Secret::new("tok-0123456789")]);
+    /// assert_eq!(err.message(), "bad request: Bearer ** redacted **");
+    /// ```
+    #[must_use]
+    pub fn scrub(mut self, secrets: &[Secret]) -> Self {
+        let i = &mut *self.0;
+        if let Some(clean) = scrub_text(&i.message, secrets) {
+            i.message = clean;
+        }
+        for field in [&mut i.code, &mut i.trace_id].into_iter().flatten() {
+            if let Some(clean) = scrub_text(field, secrets) {
+                *field = clean;
+            }
+        }
+        if let Some(clean) = i.body.as_ref().and_then(|b| scrub_bytes(b, secrets)) {
+            i.body = Some(Bytes::from(clean));
+        }
+        if let Some(source) = &i.source {
+            let mut chain = vec![source.to_string()];
+            let mut next = source.source();
+            while let Some(cause) = next {
+                chain.push(cause.to_string());
+                next = cause.source();
+            }
+            if let Some(clean) = scrub_text(&chain.join(": "), secrets) {
+                i.source = Some(Arc::new(ScrubbedCause(clean)));
+            }
+        }
+        self
+    }
+
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
         self.0.attempts = attempts;
     }
@@ -429,6 +477,18 @@ impl StdError for Error {
     }
 }
 
+/// The text of a failure's causes after [`Error::scrub`] took secrets out of it.
+#[derive(Debug)]
+struct ScrubbedCause(String);
+
+impl fmt::Display for ScrubbedCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for ScrubbedCause {}
+
 impl From<ParseError> for Error {
     fn from(e: ParseError) -> Self {
         Self::new(ErrorKind::InvalidInput, e.to_string()).with_source(e)
@@ -487,6 +547,46 @@ impl CodeEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrub_takes_secrets_out_of_every_echoed_part() {
+        #[derive(Debug)]
+        struct Cause(&'static str);
+        impl fmt::Display for Cause {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl StdError for Cause {}
+
+        let secrets = [Secret::new("instance-TOKEN-42"), Secret::new("short")];
+        let e = Error::new(
+            ErrorKind::InvalidInput,
+            "POST /instances/instance-TOKEN-42/x short",
+        )
+        .with_code("instance-TOKEN-42")
+        .with_trace_id("t-instance-TOKEN-42")
+        .with_body(Bytes::from_static(b"{\"echo\":\"instance-TOKEN-42\"}"))
+        .with_source(Cause("connect to /instance-TOKEN-42 failed"))
+        .scrub(&secrets);
+        let shown = format!("{e} {e:?} {:?}", e.body());
+        assert!(!shown.contains("instance-TOKEN-42"), "{shown}");
+        assert_eq!(e.message(), "POST /instances/** redacted **/x short");
+        assert_eq!(e.code(), Some("** redacted **"));
+        assert_eq!(e.trace_id(), Some("t-** redacted **"));
+        assert_eq!(
+            e.body().map(|b| &b[..]),
+            Some(&b"{\"echo\":\"** redacted **\"}"[..])
+        );
+        let source = StdError::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("connect to /** redacted ** failed"));
+
+        // A source that mentions no secret stays the typed original.
+        let kept = Error::new(ErrorKind::Transport, "x")
+            .with_source(Cause("plain"))
+            .scrub(&secrets);
+        assert!(StdError::source(&kept).is_some_and(|s| s.is::<Cause>()));
+    }
 
     #[test]
     fn display_names_provider_code_message_status() {

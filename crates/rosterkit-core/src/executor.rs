@@ -5,8 +5,9 @@ use std::{fmt, sync::Arc, time::Duration};
 use tracing::Instrument;
 
 use crate::{
-    Clock, Error, ErrorKind, HttpClient, Operation, Pacing, Probe, Recovery, RetryPolicy, Settled,
-    SystemClock, TransportError, operation::Attempt, retry::retry_after_from_headers,
+    Clock, Error, ErrorKind, HttpClient, Operation, Pacing, Probe, Recovery, RetryPolicy, Secret,
+    Settled, SystemClock, TransportError, encode::path_segment, operation::Attempt,
+    retry::retry_after_from_headers,
 };
 
 /// Runs operations: builds each attempt's request (so it is signed afresh), sends it with a
@@ -21,6 +22,7 @@ pub struct Executor {
     client: Arc<dyn HttpClient>,
     policy: RetryPolicy,
     clock: Arc<dyn Clock>,
+    secrets: Arc<[Secret]>,
 }
 
 impl fmt::Debug for Executor {
@@ -29,6 +31,7 @@ impl fmt::Debug for Executor {
             .field("client", &self.client)
             .field("policy", &self.policy)
             .field("clock", &self.clock)
+            .field("secrets", &self.secrets)
             .finish()
     }
 }
@@ -40,7 +43,25 @@ impl Executor {
             client,
             policy: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
+            secrets: Arc::from([]),
         }
+    }
+
+    /// Returns the executor scrubbing `secrets` (and their percent-encoded path forms) out of
+    /// every error it returns ([`Error::scrub`]): the client's own credentials, which a server
+    /// that echoes the request would otherwise put into error text.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = Secret>) -> Self {
+        let mut all: Vec<Secret> = self.secrets.to_vec();
+        for secret in secrets {
+            let encoded = path_segment(secret.expose());
+            if encoded != secret.expose() {
+                all.push(Secret::new(encoded));
+            }
+            all.push(secret);
+        }
+        self.secrets = all.into();
+        self
     }
 
     /// Returns the executor with `policy`.
@@ -75,7 +96,8 @@ impl Executor {
     /// Runs `op` to completion.
     ///
     /// # Errors
-    /// The last attempt's error, carrying provider, operation and the number of attempts.
+    /// The last attempt's error, carrying provider, operation and the number of attempts,
+    /// scrubbed of the registered secrets ([`Executor::with_secrets`]).
     pub async fn execute<O: Operation + ?Sized>(&self, op: &O) -> Result<O::Output, Error> {
         let span = tracing::info_span!(
             "rosterkit.operation",
@@ -84,7 +106,7 @@ impl Executor {
         );
         self.run(op).instrument(span).await.map_err(|mut e| {
             e.fill_context(op.provider(), op.name());
-            e
+            e.scrub(&self.secrets)
         })
     }
 
@@ -323,6 +345,7 @@ pub struct ClientOptions {
     allow_insecure_http: bool,
     pacing: Option<Pacing>,
     confirm: Confirm,
+    secrets: Vec<Secret>,
 }
 
 /// Whether a change the provider accepted without saying what it did (Z-API's
@@ -372,6 +395,7 @@ impl fmt::Debug for ClientOptions {
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("pacing", &self.pacing)
             .field("confirm", &self.confirm)
+            .field("secrets", &self.secrets)
             .finish()
     }
 }
@@ -436,6 +460,15 @@ impl ClientOptions {
         self.allow_insecure_http
     }
 
+    /// Registers the client's credentials: the executor scrubs them from every error it
+    /// returns ([`Executor::with_secrets`]). Each adapter's builder registers its own when it
+    /// builds; callers add any other value they put on the wire.
+    #[must_use]
+    pub fn secrets(mut self, secrets: impl IntoIterator<Item = Secret>) -> Self {
+        self.secrets.extend(secrets);
+        self
+    }
+
     /// The HTTP client to use: the given one, or the default.
     ///
     /// # Errors
@@ -462,7 +495,7 @@ impl ClientOptions {
 
     /// The executor over `client` (for adapters that wrap the transport).
     pub fn build_over(self, client: Arc<dyn HttpClient>) -> Executor {
-        let mut executor = Executor::new(client);
+        let mut executor = Executor::new(client).with_secrets(self.secrets);
         if let Some(policy) = self.retry_policy {
             executor = executor.with_retry_policy(policy);
         }

@@ -70,7 +70,7 @@ pub use retry::{
     HintUnit, MAX_RETRY_HINT, RetryPolicy, retry_after_from_headers, retry_hint, retry_hint_f64,
     retry_hint_whole,
 };
-pub use secret::Secret;
+pub use secret::{MIN_SCRUBBED_LEN, REDACTED, Secret};
 pub use transport::{
     DEFAULT_BODY_LIMIT, HttpClient, TransportError, TransportErrorKind, check_scheme,
 };

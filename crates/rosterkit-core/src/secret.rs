@@ -83,6 +83,54 @@ impl From<&str> for Secret {
     }
 }
 
+/// What replaces a registered secret in an error's text ([`crate::Error::scrub`]).
+pub const REDACTED: &str = "** redacted **";
+
+/// Secrets shorter than this many bytes are not scrubbed: as substrings they would match
+/// ordinary text (`"abc"` inside a word) and mangle messages, and a value that short is no
+/// real protection anyway. Every documented credential is far longer.
+pub const MIN_SCRUBBED_LEN: usize = 6;
+
+/// `haystack` with every occurrence of each scrubbable secret (at least [`MIN_SCRUBBED_LEN`]
+/// bytes) replaced by [`REDACTED`]; `None` when none occurs, so callers keep what they had.
+pub(crate) fn scrub_bytes(haystack: &[u8], secrets: &[Secret]) -> Option<Vec<u8>> {
+    let needles = || {
+        secrets
+            .iter()
+            .map(|s| s.expose().as_bytes())
+            .filter(|n| n.len() >= MIN_SCRUBBED_LEN)
+    };
+    let mut found = false;
+    let mut out = haystack.to_vec();
+    for needle in needles() {
+        if !out.windows(needle.len()).any(|w| w == needle) {
+            continue;
+        }
+        found = true;
+        let mut next = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            if out.get(i..i + needle.len()) == Some(needle) {
+                next.extend_from_slice(REDACTED.as_bytes());
+                i += needle.len();
+            } else {
+                next.extend(out.get(i).copied());
+                i += 1;
+            }
+        }
+        out = next;
+    }
+    found.then_some(out)
+}
+
+/// [`scrub_bytes`] for text. Replacing whole UTF-8 strings keeps the text UTF-8.
+pub(crate) fn scrub_text(text: &str, secrets: &[Secret]) -> Option<String> {
+    scrub_bytes(text.as_bytes(), secrets).map(|bytes| {
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +162,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!msg.contains("leak"), "{msg}");
+    }
+
+    #[test]
+    fn scrubbing_replaces_every_occurrence_of_long_secrets_only() {
+        let secrets = [Secret::new("tok-123456"), Secret::new("abc")];
+        assert_eq!(
+            scrub_text("GET /x/tok-123456/y tok-123456 abc", &secrets).as_deref(),
+            Some("GET /x/** redacted **/y ** redacted ** abc")
+        );
+        assert_eq!(scrub_text("nothing here, abc", &secrets), None);
+        assert_eq!(
+            scrub_bytes(b"\xfftok-123456", &secrets).as_deref(),
+            Some(&b"\xff** redacted **"[..])
+        );
     }
 
     #[test]

@@ -337,7 +337,8 @@ impl LinqClientBuilder {
         })?;
         let api_key = Secret::for_header("Linq API key", api_key.expose())
             .map_err(|e| invalid(format!("{e} (.api_key(..) or {ENV_API_KEY})")))?;
-        let executor = self.options.build(PROVIDER)?;
+        // Scrubbed from every error, should a server echo the request's `Authorization`.
+        let executor = self.options.secrets([api_key.clone()]).build(PROVIDER)?;
         Ok(LinqClient {
             config: Arc::new(LinqConfig::new(endpoint, api_key)),
             executor,

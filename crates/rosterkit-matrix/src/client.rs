@@ -303,7 +303,8 @@ impl MatrixClientBuilder {
                 ))
             })?;
         authorization.set_sensitive(true);
-        let executor = self.transport.build(PROVIDER)?;
+        // Scrubbed from every error, should a server echo the request's `Authorization`.
+        let executor = self.transport.secrets([token]).build(PROVIDER)?;
         Ok(MatrixClient {
             config: Arc::new(Config {
                 endpoint,

@@ -1,13 +1,12 @@
 //! [`ZapiClient`] and its builder.
 
-use std::{error::Error as StdError, fmt, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    Bytes, ChangeOptions, ChatId, ClientOptions, Clock, Confirm, Endpoint, Error, Executor, Handle,
-    HttpClient, Operation, Pacer, Pacing, RetryPolicy, Secret, TransportError, async_trait,
-    encode::push_path_segment, http, redact::mask_digits,
+    ChangeOptions, ChatId, ClientOptions, Clock, Confirm, Endpoint, Error, Executor, Handle,
+    HttpClient, Operation, Pacer, Pacing, RetryPolicy, Secret, redact::mask_digits,
 };
 
 use crate::{
@@ -489,27 +488,16 @@ impl ZapiClientBuilder {
         let client_token = Secret::for_header("Z-API Client-Token", client_token.expose())
             .map_err(|e| invalid(format!("{e} (.client_token(..) or {ENV_CLIENT_TOKEN})")))?;
 
-        let mut encoded_token = String::new();
-        push_path_segment(&mut encoded_token, token.expose());
-
-        let http_client = self.options.http_client_or_default(PROVIDER)?;
-        let scrubbing = Scrubbing {
-            inner: http_client,
-            secrets: [
-                token.expose(),
-                encoded_token.as_str(),
-                client_token.expose(),
-            ]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .map(Secret::new)
-            .collect(),
-        };
-        let pacer = Arc::new(Pacer::serial(
-            &self.options.pacing_or(DEFAULT_PACING.into()),
-        ));
-        let confirm = self.options.confirms();
-        let executor = self.options.build_over(Arc::new(scrubbing));
+        // A server echoing the request would show these (the id and token are in the URL
+        // path); the executor scrubs them, in any transport failure too.
+        let options = self.options.secrets([
+            Secret::new(instance_id.clone()),
+            token.clone(),
+            client_token.clone(),
+        ]);
+        let pacer = Arc::new(Pacer::serial(&options.pacing_or(DEFAULT_PACING.into())));
+        let confirm = options.confirms();
+        let executor = options.build(PROVIDER)?;
         Ok(ZapiClient {
             config: Arc::new(ZapiConfig::new(endpoint, instance_id, &token, client_token)),
             executor,
@@ -545,77 +533,12 @@ fn check_path_credential(what: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Wraps the transport so that a failure's message and source chain never carry the instance
-/// token (it is in the URL, which some clients put in their errors) or the `Client-Token`.
-/// Failures that mention no secret pass through untouched, their typed source included.
-#[derive(Debug)]
-struct Scrubbing {
-    inner: Arc<dyn HttpClient>,
-    secrets: Vec<Secret>,
-}
-
-impl Scrubbing {
-    fn mentions_secret(&self, text: &str) -> bool {
-        self.secrets.iter().any(|s| text.contains(s.expose()))
-    }
-
-    fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in &self.secrets {
-            out = out.replace(secret.expose(), "** redacted **");
-        }
-        out
-    }
-
-    fn scrub(&self, error: TransportError) -> TransportError {
-        let mut chain = Vec::new();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            chain.push(cause.to_string());
-            source = cause.source();
-        }
-        let full = error.to_string();
-        if !self.mentions_secret(&full) && !chain.iter().any(|c| self.mentions_secret(c)) {
-            return error;
-        }
-        let kind = error.kind();
-        let prefix = format!("{kind}: ");
-        let message = full.strip_prefix(&prefix).unwrap_or(&full);
-        let mut scrubbed = TransportError::new(kind, self.redact(message));
-        if !chain.is_empty() {
-            scrubbed = scrubbed.with_source(ScrubbedCause(self.redact(&chain.join(": "))));
-        }
-        scrubbed
-    }
-}
-
-#[async_trait]
-impl HttpClient for Scrubbing {
-    async fn send(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, TransportError> {
-        self.inner.send(request).await.map_err(|e| self.scrub(e))
-    }
-}
-
-/// The text of a transport failure's causes, with the secrets taken out.
-#[derive(Debug)]
-struct ScrubbedCause(String);
-
-impl fmt::Display for ScrubbedCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl StdError for ScrubbedCause {}
-
 /// Test helpers: a builder that needs no real HTTP client, so unit tests run with or without
 /// the `reqwest` feature.
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
+    use rosterkit_core::{Bytes, TransportError, async_trait, http};
 
     /// An HTTP client that never connects.
     #[derive(Debug)]
@@ -659,8 +582,8 @@ impl rosterkit_core::ClientBuilder for ZapiClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rosterkit_core::{ErrorKind, TransportErrorKind};
-    use std::collections::HashMap;
+    use rosterkit_core::{Bytes, ErrorKind, TransportError, TransportErrorKind, async_trait, http};
+    use std::{collections::HashMap, error::Error as StdError};
 
     fn from(vars: &[(&str, &str)]) -> Result<ZapiClient, Error> {
         let vars: HashMap<String, String> = vars
