@@ -37,7 +37,7 @@ pub(crate) fn run(root: &Path, install: bool) -> Result<String, String> {
         checks.push("advisories");
     }
     let status = std::process::Command::new(&binary)
-        .args(["deny", "--locked", "check", "--disable-fetch"])
+        .args(["deny", "--frozen", "check"])
         .args(&checks)
         .current_dir(root)
         .status()
