@@ -19,7 +19,7 @@ async fn https(sandbox: &Sandbox, server_name: &str, target: &str, headers: &str
     let mut roots = rustls::RootCertStore::empty();
     let ca = CertificateDer::from_pem_slice(sandbox.ca_pem().unwrap().as_bytes()).unwrap();
     roots.add(ca).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
