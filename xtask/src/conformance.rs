@@ -76,6 +76,7 @@ struct Cell {
     effects: Option<usize>,
     flags: Option<Vec<String>>,
     ambiguous: Option<bool>,
+    own_line: Option<String>,
     why: Option<String>,
     source: Option<String>,
 }
@@ -94,6 +95,7 @@ impl Cell {
             effects: over.effects.or(self.effects),
             flags: over.flags.clone().or_else(|| self.flags.clone()),
             ambiguous: over.ambiguous.or(self.ambiguous),
+            own_line: over.own_line.clone().or_else(|| self.own_line.clone()),
             why: over.why.clone().or_else(|| self.why.clone()),
             source: over.source.clone().or_else(|| self.source.clone()),
         }
@@ -210,6 +212,9 @@ fn render_cell(c: &Cell) -> String {
     }
     if c.ambiguous == Some(true) {
         out.push_str(" (ambiguous)");
+    }
+    if let Some(own) = &c.own_line {
+        let _ = write!(out, ", own line {own}");
     }
     let requests = c.requests.unwrap_or_default();
     let _ = write!(

@@ -17,6 +17,9 @@ pub(crate) struct Record {
     pub(crate) outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) participants: Option<Vec<String>>,
+    /// `list`: our own line or identity among `participants`, where the provider marks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) self_handle: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) trace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +74,7 @@ impl Record {
             handle: handle.map(ToString::to_string),
             outcome: "failed",
             participants: None,
+            self_handle: None,
             trace_id: None,
             error: None,
             note: None,
@@ -101,6 +105,7 @@ impl Record {
             handle: None,
             outcome: "applied",
             participants: None,
+            self_handle: None,
             trace_id: None,
             error: None,
             note: None,
@@ -108,6 +113,10 @@ impl Record {
         match result {
             Ok(list) => {
                 record.participants = Some(list.iter().map(|p| p.handle.to_string()).collect());
+                record.self_handle = list
+                    .iter()
+                    .find(|p| p.is_self == Some(true))
+                    .map(|p| p.handle.to_string());
             }
             Err(e) => record.fail(e),
         }
@@ -145,7 +154,14 @@ impl Record {
         }
         let mut parts = Vec::new();
         if let Some(p) = &self.participants {
-            parts.push(format!("members: {}", p.join(", ")));
+            let marked: Vec<String> = p
+                .iter()
+                .map(|h| match &self.self_handle {
+                    Some(me) if me == h => format!("{h} (you)"),
+                    _ => h.clone(),
+                })
+                .collect();
+            parts.push(format!("members: {}", marked.join(", ")));
         }
         if let Some(t) = &self.trace_id {
             parts.push(format!("trace {t}"));

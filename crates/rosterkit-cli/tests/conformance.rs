@@ -118,6 +118,8 @@ struct Cell {
     flags: Option<Vec<String>>,
     /// Whether an error is marked ambiguous (the change may have happened).
     ambiguous: Option<bool>,
+    /// `list`: whether our own line is `marked` in the roster or left `unmarked`.
+    own_line: Option<String>,
     why: Option<String>,
     source: Option<String>,
 }
@@ -132,6 +134,7 @@ impl Cell {
             effects: over.effects.or(self.effects),
             flags: over.flags.clone().or_else(|| self.flags.clone()),
             ambiguous: over.ambiguous.or(self.ambiguous),
+            own_line: over.own_line.clone().or_else(|| self.own_line.clone()),
             why: over.why.clone().or_else(|| self.why.clone()),
             source: over.source.clone().or_else(|| self.source.clone()),
         }
@@ -367,6 +370,7 @@ struct Observed {
     kind: Option<String>,
     exit: Option<i32>,
     ambiguous: Option<bool>,
+    own_line: Option<String>,
     requests: usize,
     effects: usize,
     detail: String,
@@ -483,6 +487,10 @@ fn name(result: &Result<Outcome, Error>) -> (String, Option<String>, Option<bool
     }
 }
 
+fn marking(marked: bool) -> String {
+    if marked { "marked" } else { "unmarked" }.to_owned()
+}
+
 /// The scenario's action through the `Membership` API.
 async fn via_api(sandbox: &Sandbox, s: &Scenario, f: &Fixture, flags: &[String]) -> Observed {
     let bad = s.setup == Some(Setup::BadCredentials);
@@ -491,14 +499,19 @@ async fn via_api(sandbox: &Sandbox, s: &Scenario, f: &Fixture, flags: &[String])
     let chat = ChatId::new(f.chat.as_str()).unwrap();
     let options = ChangeOptions::default().with_ensure(s.ensure);
     let handle = f.handle(s.target).map(|h| h.parse::<Handle>().unwrap());
+    let mut own_line = None;
     let result = match (s.run, &handle) {
         (Run::Remove, Some(h)) => client.remove_participant(&chat, h, options).await,
         (Run::Add, Some(h)) => client.add_participant(&chat, h, options).await,
         (Run::Leave, _) => client.leave(&chat, options).await,
-        (Run::List, _) => client
-            .participants(&chat)
-            .await
-            .map(|list| Outcome::applied(Some(list.into_iter().map(|p| p.handle).collect()))),
+        (Run::List, _) => {
+            let listed = client.participants(&chat).await;
+            own_line = listed
+                .as_ref()
+                .ok()
+                .map(|list| marking(list.iter().any(|p| p.is_self == Some(true))));
+            listed.map(|list| Outcome::applied(Some(list.into_iter().map(|p| p.handle).collect())))
+        }
         _ => panic!("scenario {}: {:?} needs a handle", s.id, s.run),
     };
     let result = match (result, &handle) {
@@ -518,6 +531,7 @@ async fn via_api(sandbox: &Sandbox, s: &Scenario, f: &Fixture, flags: &[String])
         outcome,
         kind,
         ambiguous,
+        own_line,
         detail,
         ..Observed::default()
     }
@@ -573,6 +587,9 @@ async fn via_cli(sandbox: &Sandbox, s: &Scenario, f: &Fixture, flags: &[String])
         Some(line) => {
             observed.outcome = line["outcome"].as_str().unwrap_or("?").to_owned();
             observed.kind = line["error"]["kind"].as_str().map(str::to_owned);
+            if line["participants"].is_array() {
+                observed.own_line = Some(marking(line["self_handle"].is_string()));
+            }
             let reasoned = line["note"].as_str().is_some_and(|n| !n.is_empty())
                 || line["error"]["message"]
                     .as_str()
@@ -681,6 +698,13 @@ async fn run_cell(
         format!("{:?}", expected.requests),
         format!("{:?}", Some(observed.requests)),
     );
+    if expected.own_line.is_some() {
+        check(
+            "own line",
+            format!("{:?}", expected.own_line),
+            format!("{:?}", observed.own_line),
+        );
+    }
     if let Some(effects) = expected.effects {
         check("effects", effects.to_string(), observed.effects.to_string());
     }
@@ -705,20 +729,7 @@ async fn run_cell(
 /// Cells (`scenario × provider`) known to disagree, each fixed in a later commit: listed here,
 /// they must still disagree (a fixed cell is removed from the list), and every other cell
 /// must agree.
-const KNOWN_FAILING: &[&str] = &[
-    "empty_body × acs",
-    "empty_body × chert",
-    "empty_body × linq",
-    "leave_twice_ensure × acs",
-    "leave_twice_ensure × zapi",
-    "list × chert",
-    "non_json_body × acs",
-    "non_json_body × linq",
-    "null_body × acs",
-    "null_body × linq",
-    "remove_non_member_verify × zapi",
-    "remove_unknown_chat × acs",
-];
+const KNOWN_FAILING: &[&str] = &[];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cell_of_the_conformance_matrix_holds() {
