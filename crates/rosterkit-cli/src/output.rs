@@ -34,12 +34,17 @@ pub(crate) const LEGEND: &str = "applied: done now · queued: accepted, applied 
 already_done: nothing to do (--ensure) · unconfirmed: sent, the provider did not confirm · \
 failed: not done, see DETAIL";
 
-/// Why a `queued` or `unconfirmed` outcome of `provider` is not final, and what to do.
-pub(crate) fn note_for(provider: &str, outcome: &str) -> Option<&'static str> {
+/// Why a `queued` or `unconfirmed` outcome of `provider`'s `operation` is not final, and what
+/// to do.
+pub(crate) fn note_for(provider: &str, operation: &str, outcome: &str) -> Option<&'static str> {
     match (outcome, provider) {
         ("queued", _) => {
             Some("accepted and applied later; --wait waits until the chat shows it, `list` checks")
         }
+        // `leave` has no --verify: Z-API does not say which number is ours.
+        ("unconfirmed", "zapi") if operation == "leave" => Some(
+            "Z-API answered only `value: true`; `leave --ensure` again confirms it (only members can read the group)",
+        ),
         ("unconfirmed", "zapi") => {
             Some("Z-API answered only `value: true`; --verify reads the group back to confirm")
         }
@@ -82,7 +87,7 @@ impl Record {
         match result {
             Ok(outcome) => {
                 record.outcome = outcome.as_str();
-                record.note = note_for(provider, record.outcome).map(str::to_owned);
+                record.note = note_for(provider, operation, record.outcome).map(str::to_owned);
                 record.participants = outcome
                     .roster()
                     .map(|r| r.iter().map(ToString::to_string).collect());
@@ -267,6 +272,19 @@ pub(crate) fn table<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_unconfirmed_note_names_a_step_the_command_has() {
+        let leave = note_for("zapi", "leave", "unconfirmed").unwrap();
+        assert!(!leave.contains("--verify"), "{leave}");
+        assert!(
+            note_for("zapi", "remove", "unconfirmed")
+                .unwrap()
+                .contains("--verify")
+        );
+        assert!(note_for("acs", "remove", "unconfirmed").is_some());
+        assert_eq!(note_for("chert", "remove", "applied"), None);
+    }
 
     #[test]
     fn escape_neutralises_terminal_controls_and_bidi() {
