@@ -274,10 +274,19 @@ fn render(m: &Matrix, heading: &str) -> Result<String, String> {
         let mut notes = String::new();
         for s in m.scenario.iter().filter(|s| s.group == g.id) {
             let _ = write!(out, "| {} |", escape(&s.title));
+            // A scenario-wide `why` is said once; a column's own, under its name.
+            if let Some(why) = &s.expect.why {
+                let _ = writeln!(
+                    notes,
+                    "- ¹ {}, every provider: {}",
+                    escape(&s.title),
+                    escape(why)
+                );
+            }
             for column in &m.columns {
                 let c = cell(s, column)?;
                 let _ = write!(out, " {} |", render_cell(&c));
-                if let Some(why) = &c.why {
+                if let Some(why) = c.why.as_ref().filter(|w| Some(*w) != s.expect.why.as_ref()) {
                     let _ = writeln!(notes, "- ¹ {}, {column}: {}", escape(&s.title), escape(why));
                 }
             }
