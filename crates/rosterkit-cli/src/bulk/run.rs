@@ -21,7 +21,7 @@ use super::{
     input::Rows,
     key::{Fingerprint, Shard},
     report::{self, Summary},
-    resume::{Priors, Skip},
+    resume::{self, Skip},
 };
 use crate::commands::Exit;
 
@@ -96,7 +96,7 @@ impl Plan {
         let rows = Rows::open(open()?, format)?;
         let (skips, resume_note) = match &args.resume {
             Some(path) => {
-                let priors = Priors::load(path, args.ensure)?;
+                let priors = resume::load(path, args.ensure)?;
                 let mut keys = Vec::new();
                 let mut last_line = 0;
                 for row in Rows::open(open()?, format)? {
@@ -109,7 +109,7 @@ impl Plan {
                 }
                 let matched = priors
                     .match_rows(keys, last_line)
-                    .map_err(|e| format!("the --resume file {}: {e}", path.display()))?;
+                    .map_err(|e| resume::message(path, &e))?;
                 let note = matched.note(path);
                 (matched.skips, Some(note))
             }
