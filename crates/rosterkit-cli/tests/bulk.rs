@@ -5,7 +5,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fs,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},
 };
@@ -13,30 +13,10 @@ use std::{
 use rosterkit_sandbox::{Fault, FaultAction, Provider, Sandbox};
 use serde_json::Value;
 
+mod support;
+use support::{Scratch, summary};
+
 const BIN: &str = env!("CARGO_BIN_EXE_rosterkit");
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("rosterkit-bulk-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The command with a clean environment holding only the sandbox's Chert credentials.
 fn rosterkit(sandbox: &Sandbox, args: &[&str]) -> Command {
@@ -98,17 +78,6 @@ fn result_lines(path: &Path) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
-}
-
-/// The summary JSON object (`--json`), the last JSON line on stderr.
-fn summary(stderr: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(stderr);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no summary in {text}"));
-    serde_json::from_str(line).unwrap()
 }
 
 /// Counts per outcome and per failure kind, the way the summary counts them.
