@@ -501,7 +501,8 @@ pub struct SoakReport {
     pub hostile_hint_replies: usize,
     /// Of those, the ones followed by another request of the same operation.
     pub hostile_hint_waits: usize,
-    /// Of those, the ones whose next request left within [`HOSTILE_WAIT_CAP`].
+    /// Of those, the ones whose next request left within the cap (the clients' `max_retry_after`
+    /// plus 1 s of slack).
     pub hostile_hint_capped: usize,
     /// The longest wait after a hostile retry hint, in milliseconds.
     pub hostile_hint_max_wait_ms: Option<u64>,
