@@ -324,7 +324,9 @@ async fn execute(args: BulkArgs, plan: Plan) -> Exit {
         note(&line, &progress);
     }
 
-    let retries = RetryPolicy::default().with_max_attempts(args.max_retries.saturating_add(1));
+    let retries = RetryPolicy::default()
+        .with_max_attempts(args.max_retries.saturating_add(1))
+        .with_total_timeout(Some(Duration::from_secs(args.timeout)));
     let options = ConnectOptions::default()
         .with_retry_policy(retries)
         .with_insecure_http(args.allow_insecure_http);
