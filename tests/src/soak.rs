@@ -24,6 +24,11 @@
 //!   the emulator's final state; a roster read lists the seeded roster.
 //! - **panics = 0**: no operation task panicked, and nothing else in the process did (the
 //!   sandbox included: a panic hook counts them).
+//! - **hostile retry hints capped**: a 429 or 503 whose retry hint no server should send —
+//!   `1e30`, `2^64 × 1000`, negative, NaN, `inf`, non-UTF-8 bytes, in `Retry-After`,
+//!   `retry-after-ms` or `x-ms-retry-after-ms` — panics nothing and makes no wait longer than
+//!   the clients' `max_retry_after` (a huge hint saturates and ends the retries, an unreadable
+//!   one is ignored); a 429 never ends in a failure that says the change may have happened.
 //! - **Retry-After honoured**: after every injected reply that asked for a delay (`Retry-After`,
 //!   `retry-after-ms`, `x-ms-retry-after-ms` or a body's `error.retry_after`), the operation's
 //!   next request left no sooner than that delay after the reply arrived. The delay expected is
@@ -262,10 +267,12 @@ enum FaultType {
     WrongContentType,
     /// A 2 MiB body, over the client's 1 MiB cap.
     HugeBody,
+    /// 429 or 503 with a hostile retry hint ([`hostile_hint`]).
+    HostileRetryHint,
 }
 
 impl FaultType {
-    const ALL: [FaultType; 12] = [
+    const ALL: [FaultType; 13] = [
         FaultType::RateLimited,
         FaultType::RateLimitedMs,
         FaultType::Unavailable,
@@ -278,6 +285,7 @@ impl FaultType {
         FaultType::TruncatedJson,
         FaultType::WrongContentType,
         FaultType::HugeBody,
+        FaultType::HostileRetryHint,
     ];
 
     fn name(self) -> &'static str {
@@ -294,6 +302,7 @@ impl FaultType {
             FaultType::TruncatedJson => "truncated_json",
             FaultType::WrongContentType => "wrong_content_type",
             FaultType::HugeBody => "body_2mib",
+            FaultType::HostileRetryHint => "hostile_retry_hint",
         }
     }
 
@@ -488,6 +497,15 @@ pub struct SoakReport {
     pub retry_after_honoured: usize,
     /// The smallest margin by which a wait exceeded the delay asked, in milliseconds.
     pub retry_after_min_margin_ms: Option<u64>,
+    /// Injected replies with a hostile retry hint (counted from the journal).
+    pub hostile_hint_replies: usize,
+    /// Of those, the ones followed by another request of the same operation.
+    pub hostile_hint_waits: usize,
+    /// Of those, the ones whose next request left within the cap (the clients' `max_retry_after`
+    /// plus 1 s of slack).
+    pub hostile_hint_capped: usize,
+    /// The longest wait after a hostile retry hint, in milliseconds.
+    pub hostile_hint_max_wait_ms: Option<u64>,
     /// Requests or effects that could not be tied to an operation.
     pub unattributed: usize,
     /// Wall time of the run, in milliseconds.
@@ -515,6 +533,7 @@ impl SoakReport {
             && self.disagreements == 0
             && self.panics == 0
             && self.retry_after_honoured == self.retry_after_waits
+            && self.hostile_hint_capped == self.hostile_hint_waits
             && self.unattributed == 0
             && self.outcomes.values().sum::<usize>() == self.operations
     }
@@ -601,6 +620,16 @@ impl SoakReport {
         )?;
         writeln!(
             out,
+            "  hostile retry hints: {} replies, {} followed by a retry, {} of those within {:?} (longest wait {} ms)",
+            self.hostile_hint_replies,
+            self.hostile_hint_waits,
+            self.hostile_hint_capped,
+            HOSTILE_WAIT_CAP,
+            self.hostile_hint_max_wait_ms
+                .map_or_else(|| "-".to_owned(), |m| m.to_string())
+        )?;
+        writeln!(
+            out,
             "  resent after an applied request whose reply was lost: {}",
             self.resent_after_unseen_apply
         )?;
@@ -682,7 +711,7 @@ impl Clients {
             .with_max_attempts(MAX_ATTEMPTS)
             .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
             .with_attempt_timeout(config.attempt_timeout)
-            .with_max_retry_after(Duration::from_secs(5));
+            .with_max_retry_after(MAX_RETRY_AFTER);
         let transport = wrap(http.clone());
         let chert = ChertClient::builder()
             .base_url(info.chert.base_url.clone())
@@ -739,6 +768,42 @@ impl Clients {
 
 /// Attempts per executor run.
 const MAX_ATTEMPTS: u32 = 5;
+/// The longest server-requested wait the soak's clients honour with a retry.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// The longest wait allowed after a hostile retry hint: [`MAX_RETRY_AFTER`], plus slack for a
+/// loaded machine. A hint the clients honour is at most `MAX_RETRY_AFTER` (a longer one ends
+/// the retries), and an unreadable one is ignored (backoff, at most 200 ms).
+const HOSTILE_WAIT_CAP: Duration = Duration::from_secs(6);
+
+/// Retry hints no server should send (issue #16): huge, negative, NaN, infinite, tiny, and not
+/// UTF-8. Each must be saturated or ignored, never honoured as asked or panicked on.
+const HOSTILE_HINTS: [&[u8]; 10] = [
+    b"1e30",
+    b"18446744073709551615000",
+    b"-5",
+    b"NaN",
+    b"inf",
+    b"-1e30",
+    b"\xff\xfe1",
+    b"1\xc3\x28",
+    b"99999999999999999999999999999999999999999999999999",
+    b"1e-320",
+];
+/// The three spellings of a retry hint.
+const HINT_HEADERS: [&str; 3] = ["retry-after-ms", "x-ms-retry-after-ms", "retry-after"];
+
+/// The hostile hint of an operation: 429 or 503, a spelling and a value, spread over the
+/// operations by their index.
+fn hostile_hint(index: usize) -> (StatusCode, &'static str, &'static [u8]) {
+    let status = if index.is_multiple_of(2) {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let header = HINT_HEADERS[(index / 2) % HINT_HEADERS.len()];
+    let value = HOSTILE_HINTS[(index / 6) % HOSTILE_HINTS.len()];
+    (status, header, value)
+}
 
 const CHERT_MEMBERS: [&str; 3] = ["+14155550200", "+14155550300", "+14155550400"];
 const CHERT_TARGET: &str = "+14155550100";
@@ -796,9 +861,10 @@ fn plan(config: &SoakConfig) -> Vec<Planned> {
                     .copied()
                     .unwrap_or(FaultType::DropBeforeReply);
                 let times = match fault {
-                    FaultType::RateLimited | FaultType::RateLimitedMs | FaultType::Unavailable => {
-                        rng.u32(1..=2)
-                    }
+                    FaultType::RateLimited
+                    | FaultType::RateLimitedMs
+                    | FaultType::Unavailable
+                    | FaultType::HostileRetryHint => rng.u32(1..=2),
                     // One more than the attempts of a run: it outlasts the executor's retries.
                     FaultType::UnavailablePersistent => MAX_ATTEMPTS + 1,
                     _ => 1,
@@ -1106,6 +1172,41 @@ fn action(op: &Op, fault: FaultType, config: &SoakConfig) -> FaultAction {
                 )],
                 body: Bytes::from_static(page.as_bytes()),
             }
+        }
+        FaultType::HostileRetryHint => {
+            let (status, header, value) = hostile_hint(op.index);
+            let base = match (prov, status) {
+                (Prov::Chert, StatusCode::TOO_MANY_REQUESTS) => {
+                    FaultAction::chert_error(status, 1007, true, None)
+                }
+                (Prov::Chert, _) => FaultAction::chert_error(status, 3002, true, None),
+                (Prov::Linq, StatusCode::TOO_MANY_REQUESTS) => {
+                    FaultAction::linq_error(status, 1007, None)
+                }
+                (Prov::Linq, _) => FaultAction::linq_error(status, 4004, None),
+                (Prov::Zapi, _) => FaultAction::zapi_error(status, "Too many requests"),
+                (Prov::Acs, StatusCode::TOO_MANY_REQUESTS) => {
+                    FaultAction::acs_error(status, "TooManyRequests", None, None)
+                }
+                (Prov::Acs, _) => FaultAction::acs_error(status, "ServiceUnavailable", None, None),
+            };
+            // The hostile value is the only header of its spelling.
+            let base = match base {
+                FaultAction::Respond {
+                    status,
+                    headers,
+                    body,
+                } => FaultAction::Respond {
+                    status,
+                    headers: headers
+                        .into_iter()
+                        .filter(|(name, _)| !name.eq_ignore_ascii_case(header))
+                        .collect(),
+                    body,
+                },
+                other => other,
+            };
+            base.with_raw_header(header, value)
         }
         FaultType::HugeBody => {
             let status = if on_success {
@@ -1719,6 +1820,46 @@ fn check_wave(sandbox: &Sandbox, wave: &Wave<'_>, report: &mut SoakReport) {
                     next.path
                 );
                 report.problem(line);
+            }
+        }
+        // Hostile retry hints: no wait past the cap, and a 429 never "may have applied".
+        if let Some((FaultType::HostileRetryHint, _)) = plan.fault {
+            let (status, header, value) = hostile_hint(op.index);
+            let hint = || format!("{status} {header}: {:?}", String::from_utf8_lossy(value));
+            if status == StatusCode::TOO_MANY_REQUESTS && !result.ok && result.ambiguous {
+                report.disagreements += 1;
+                let line = format!(
+                    "{}: a 429 with {} ended as may-have-applied: {}",
+                    what(),
+                    hint(),
+                    result.error.as_deref().unwrap_or_default()
+                );
+                report.problem(line);
+            }
+            for faulted in wire.iter().filter(|e| e.fault.is_some()) {
+                report.hostile_hint_replies += 1;
+                let Some(next) = exchange_of(faulted).and_then(|exchange| {
+                    requests
+                        .iter()
+                        .position(|x| x.id == exchange.id)
+                        .and_then(|k| requests.get(k + 1))
+                        .map(|next| next.sent.saturating_duration_since(exchange.done))
+                }) else {
+                    continue;
+                };
+                report.hostile_hint_waits += 1;
+                let waited_ms = u64::try_from(next.as_millis()).unwrap_or(u64::MAX);
+                report.hostile_hint_max_wait_ms = Some(
+                    report
+                        .hostile_hint_max_wait_ms
+                        .map_or(waited_ms, |m| m.max(waited_ms)),
+                );
+                if next <= HOSTILE_WAIT_CAP {
+                    report.hostile_hint_capped += 1;
+                } else {
+                    let line = format!("{}: after {} the client waited {next:?}", what(), hint());
+                    report.problem(line);
+                }
             }
         }
     }

@@ -7,7 +7,8 @@
 //!
 //! For every attack × provider × operation: no panic, no hang, a definite outcome (a value or
 //! a typed error of a kind the attack explains), a 429 never "may have applied", no redirect
-//! followed, and no secret in the error's `Display` or `Debug`. The table is printed with
+//! followed, and no secret in the error's `Display` or `Debug`. A 503 "may have applied"
+//! exactly where the provider cannot tell (`a_503_is_ambiguous_exactly_where_the_provider_cannot_tell`). The table is printed with
 //! `cargo test -p rosterkit-tests --test hostile -- --nocapture`.
 
 #![allow(
@@ -526,4 +527,82 @@ async fn a_bulk_row_answered_429_is_not_maybe_applied() {
             assert!(!result.may_have_applied(), "{provider:?} {header}: {err:?}");
         }
     }
+}
+
+/// Whether a 503 may have applied, per provider (issue #16, item 4). A 503 in the provider's
+/// own error envelope with its own "unavailable" code is the provider's API refusing the
+/// request, so nothing changed: Chert 3002 and 4002 (lines saturated, a throttle), Linq 4004.
+/// ACS documents its throttle as 429 `TooManyRequests` and its 503 `ServiceUnavailable` only as
+/// "unable to handle the request", without saying whether a change already begun was made, and
+/// Z-API documents no 503 at all; a bare 503 (no envelope: a gateway or proxy in front of the
+/// API) cannot know whether the request reached the API. Those are ambiguous: where the provider
+/// cannot tell, we say so, and ensure mode reconciles (specs/*.toml say the same per code).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_is_ambiguous_exactly_where_the_provider_cannot_tell() {
+    let json = "content-type: application/json";
+    let hostile = "retry-after-ms: NaN";
+    let coded: [(ProviderKind, &str, &str, bool); 5] = [
+        (
+            ProviderKind::Chert,
+            "Chert 3002",
+            r#"{"success":false,"error":{"status":503,"code":3002,"message":"service unavailable","retryable":true},"trace_id":"t-1"}"#,
+            false,
+        ),
+        (
+            ProviderKind::Chert,
+            "Chert 4002",
+            r#"{"success":false,"error":{"status":503,"code":4002,"message":"all lines saturated","retryable":true,"retry_after":1e30},"trace_id":"t-1"}"#,
+            false,
+        ),
+        (
+            ProviderKind::Linq,
+            "Linq 4004",
+            r#"{"success":false,"error":{"status":503,"code":4004,"message":"Service unavailable"},"trace_id":"t-1"}"#,
+            false,
+        ),
+        (
+            ProviderKind::Acs,
+            "ACS ServiceUnavailable",
+            r#"{"error":{"code":"ServiceUnavailable","message":"The server is currently unable to handle the request."}}"#,
+            true,
+        ),
+        (
+            ProviderKind::Zapi,
+            "Z-API error",
+            r#"{"error":"Service Unavailable"}"#,
+            true,
+        ),
+    ];
+    let mut cases: Vec<(ProviderKind, String, Script, bool)> = coded
+        .into_iter()
+        .map(|(provider, name, body, ambiguous)| {
+            let script = Script::new(R503, &[json, hostile], body);
+            (provider, name.to_owned(), script, ambiguous)
+        })
+        .collect();
+    for provider in PROVIDERS {
+        let bare = Script::new(R503, &["content-type: text/html", hostile], "<h1>503</h1>");
+        cases.push((provider, format!("bare 503 ({provider:?})"), bare, true));
+    }
+    let mut problems = Vec::new();
+    for (provider, name, script, ambiguous) in cases {
+        for op in [Operation::Remove, Operation::Add, Operation::Leave] {
+            let server = HostileServer::start(script.clone()).await.unwrap();
+            let client = client(provider, &server.base_url());
+            let err = match run(client.as_ref(), provider, op).await {
+                Ok(()) => {
+                    problems.push(format!("{name} / {op:?}: succeeded"));
+                    continue;
+                }
+                Err(err) => err,
+            };
+            if err.is_ambiguous() != ambiguous {
+                problems.push(format!(
+                    "{name} / {op:?}: ambiguous {} (expected {ambiguous}): {err:?}",
+                    err.is_ambiguous()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

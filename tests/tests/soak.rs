@@ -1,7 +1,8 @@
 //! The bounded soak (issue #10): 800 operations across every provider against the sandbox with
 //! about 30 % injected faults — 429 with `Retry-After` (seconds and milliseconds), 503, Chert
 //! 502/4001, connections dropped before the reply and after the change was applied, stalls past
-//! the attempt timeout, malformed and truncated JSON, HTML, a 2 MiB body. Nothing may be lost,
+//! the attempt timeout, malformed and truncated JSON, HTML, a 2 MiB body, and 429/503 replies
+//! with hostile retry hints (huge, negative, NaN, non-UTF-8; issue #16). Nothing may be lost,
 //! applied twice or contradict the journal; nothing may panic; every wait honours the delay the
 //! reply asked for. `cargo xtask soak [--quick]` runs the same engine with more operations.
 //!
@@ -62,12 +63,19 @@ async fn bounded_soak_loses_nothing_and_honours_retry_after() {
         "truncated_json",
         "wrong_content_type",
         "body_2mib",
+        "hostile_retry_hint",
     ] {
         assert!(
             report.faults_fired.get(fault).copied().unwrap_or(0) > 0,
             "{fault} never fired\n{summary}"
         );
     }
+    // Hostile retry hints: every wait after one within the cap (no panic is checked above).
+    assert!(report.hostile_hint_waits > 0, "{summary}");
+    assert_eq!(
+        report.hostile_hint_capped, report.hostile_hint_waits,
+        "{summary}"
+    );
     assert_eq!(report.operations_by_provider.len(), 4, "{summary}");
     assert!(report.retries > 0, "{summary}");
     assert!(report.retry_after_waits > 0, "{summary}");

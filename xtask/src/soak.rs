@@ -2,10 +2,11 @@
 //!
 //! Builds the `soak` binary of `rosterkit-tests` in release mode and runs it: thousands of
 //! operations across every provider against the sandbox with about 30 % injected faults
-//! (`--quick`: 6,000 operations, well under 2 minutes; without it: 50,000). The engine is
-//! `tests/src/soak.rs`, the same one the bounded `cargo test` soak (`tests/tests/soak.rs`)
-//! runs. The binary prints the summary and writes `target/soak/summary.json`; a run that loses,
-//! duplicates or contradicts anything, panics, or ignores a `Retry-After` fails.
+//! (`--quick`: 6,000 operations, well under 2 minutes; without it: 50,000), hostile retry hints
+//! on 429/503 among them (issue #16). The engine is `tests/src/soak.rs`, the same one the
+//! bounded `cargo test` soak (`tests/tests/soak.rs`) runs. The binary prints the summary and
+//! writes `target/soak/summary.json`; a run that loses, duplicates or contradicts anything,
+//! panics, ignores a `Retry-After`, or waits past the cap after a hostile hint fails.
 
 use std::{
     path::{Path, PathBuf},

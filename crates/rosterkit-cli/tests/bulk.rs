@@ -5,7 +5,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fs,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},
 };
@@ -13,30 +13,10 @@ use std::{
 use rosterkit_sandbox::{Fault, FaultAction, Provider, Sandbox};
 use serde_json::Value;
 
+mod support;
+use support::{Scratch, summary};
+
 const BIN: &str = env!("CARGO_BIN_EXE_rosterkit");
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("rosterkit-bulk-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The command with a clean environment holding only the sandbox's Chert credentials.
 fn rosterkit(sandbox: &Sandbox, args: &[&str]) -> Command {
@@ -98,17 +78,6 @@ fn result_lines(path: &Path) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
-}
-
-/// The summary JSON object (`--json`), the last JSON line on stderr.
-fn summary(stderr: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(stderr);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no summary in {text}"));
-    serde_json::from_str(line).unwrap()
 }
 
 /// Counts per outcome and per failure kind, the way the summary counts them.
@@ -571,6 +540,15 @@ async fn usage_errors_exit_2_and_send_nothing() {
         vec!["bulk", "--file", bad.to_str().unwrap()],
         vec!["bulk", "--file", "-", "--resume", ops.to_str().unwrap()],
         vec!["bulk", "--file", ops.to_str().unwrap(), "--json"],
+        // Retries and the deadline are bounded (issue #16, item 9).
+        vec![
+            "bulk",
+            "--file",
+            ops.to_str().unwrap(),
+            "--max-retries",
+            "1000",
+        ],
+        vec!["bulk", "--file", ops.to_str().unwrap(), "--timeout", "0"],
     ] {
         let run = output(rosterkit(&sandbox, &args)).await;
         assert_eq!(
@@ -942,4 +920,41 @@ async fn a_second_signal_stops_at_once() {
     let s = summary(&run.stderr);
     assert!(s["interrupted"].as_u64().unwrap() > 0, "{s}");
     sandbox.shutdown().await;
+}
+
+/// `--timeout`: a row whose server never answers fails as a timeout after SECS, retries
+/// included, instead of after three 30 s attempts (issue #16, item 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_bounds_a_silent_server_per_row() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let scratch = Scratch::new("timeout");
+    let chats = seed(&sandbox, 1, 8);
+    let ops = scratch.path("ops.csv");
+    removes_csv(&ops, &chats, 1);
+    sandbox.faults().inject(
+        Fault::new(
+            Provider::Chert,
+            FaultAction::Latency(Duration::from_secs(600)),
+        )
+        .times(10),
+    );
+    let started = Instant::now();
+    let run = output(rosterkit(
+        &sandbox,
+        &["bulk", "--file", ops.to_str().unwrap(), "--timeout", "1"],
+    ))
+    .await;
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["outcome"], "failed", "{stdout}");
+    assert_eq!(line["error"]["kind"], "timeout", "{stdout}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(bulk_help().contains("--timeout <SECS>"));
+    sandbox.shutdown().await;
+}
+
+fn bulk_help() -> String {
+    let help = Command::new(BIN).args(["bulk", "--help"]).output().unwrap();
+    String::from_utf8_lossy(&help.stdout).into_owned()
 }

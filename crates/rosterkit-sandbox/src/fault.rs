@@ -24,7 +24,9 @@ use crate::sync::lock;
 /// ```
 ///
 /// `method`, `path_contains`, `body_contains` and `times` (default 1) are optional. The `action` kinds are
-/// `respond` (`status`, `headers`, and `body` as text or `body_base64`), `latency` (`ms`),
+/// `respond` (`status`, `headers`, and `body` as text or `body_base64`), `respond_raw` (as
+/// `respond`, with each header value in base64: any bytes a header may carry, non-UTF-8
+/// included), `latency` (`ms`),
 /// `drop_connection`, `drop_after_apply`, and the shortcuts `chert_error` (`status`, `code`,
 /// `retryable`, optional `retry_after` and `message`), `linq_error` (`status`, `code`,
 /// optional `retry_after` and `message`) and `acs_error` (`status`, `code` such as
@@ -111,6 +113,9 @@ impl Fault {
     }
 }
 
+/// A reply's status, headers (name, value bytes) and body.
+type RawReply = (StatusCode, Vec<(String, Vec<u8>)>, Bytes);
+
 /// What an intercepted request gets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "ActionWire", try_from = "ActionWire")]
@@ -124,6 +129,19 @@ pub enum FaultAction {
         status: StatusCode,
         /// Header `(name, value)` pairs, in order.
         headers: Vec<(String, String)>,
+        /// The body bytes.
+        body: Bytes,
+    },
+    /// Like [`Respond`](Self::Respond), with header values as raw bytes: anything HTTP lets a
+    /// header value hold, bytes 0x80–0xFF (non-UTF-8) included. How a hostile server's retry
+    /// hints are sent (`retry-after-ms: 1e30`, `Retry-After: \xff\xfe`). Headers with an
+    /// invalid name or value (a control byte) are skipped. Build one with
+    /// [`with_raw_header`](Self::with_raw_header).
+    RespondRaw {
+        /// The status code.
+        status: StatusCode,
+        /// Header `(name, value bytes)` pairs, in order.
+        headers: Vec<(String, Vec<u8>)>,
         /// The body bytes.
         body: Bytes,
     },
@@ -158,33 +176,76 @@ impl FaultAction {
         }
     }
 
+    /// The reply with one more header, whose value is any bytes: a [`Respond`](Self::Respond)
+    /// becomes a [`RespondRaw`](Self::RespondRaw) with the same status, headers and body. Other
+    /// actions are returned as they are.
+    ///
+    /// ```
+    /// use rosterkit_sandbox::{FaultAction, StatusCode};
+    /// let hostile = FaultAction::status(StatusCode::TOO_MANY_REQUESTS)
+    ///     .with_raw_header("retry-after-ms", b"1e30".to_vec())
+    ///     .with_raw_header("retry-after", b"\xff\xfe1".to_vec());
+    /// assert!(matches!(hostile, FaultAction::RespondRaw { ref headers, .. } if headers.len() == 2));
+    /// ```
+    #[must_use]
+    pub fn with_raw_header(self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        match self.into_raw() {
+            Ok((status, mut headers, body)) => {
+                headers.push((name.to_owned(), value.into()));
+                FaultAction::RespondRaw {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+            Err(other) => other,
+        }
+    }
+
+    /// A reply's status, headers (values as bytes) and body; other actions as they are.
+    fn into_raw(self) -> Result<RawReply, Self> {
+        match self {
+            FaultAction::Respond {
+                status,
+                headers,
+                body,
+            } => {
+                let headers = headers
+                    .into_iter()
+                    .map(|(n, v)| (n, v.into_bytes()))
+                    .collect();
+                Ok((status, headers, body))
+            }
+            FaultAction::RespondRaw {
+                status,
+                headers,
+                body,
+            } => Ok((status, headers, body)),
+            other => Err(other),
+        }
+    }
+
     /// The kind of this action, as recorded in the journal.
     #[must_use]
     pub fn kind(&self) -> FaultKind {
         match self {
-            FaultAction::Respond { .. } => FaultKind::Respond,
+            FaultAction::Respond { .. } | FaultAction::RespondRaw { .. } => FaultKind::Respond,
             FaultAction::Latency(_) => FaultKind::Latency,
             FaultAction::DropConnection => FaultKind::DropConnection,
             FaultAction::DropAfterApply => FaultKind::DropAfterApply,
         }
     }
 
-    /// Builds the HTTP response of a `Respond` action; `None` for other actions.
+    /// Builds the HTTP response of a `Respond` or `RespondRaw` action; `None` for other
+    /// actions.
     pub(crate) fn to_response(&self) -> Option<axum::response::Response> {
-        let FaultAction::Respond {
-            status,
-            headers,
-            body,
-        } = self
-        else {
-            return None;
-        };
-        let mut response = axum::response::Response::new(axum::body::Body::from(body.clone()));
-        *response.status_mut() = *status;
+        let (status, headers, body) = self.clone().into_raw().ok()?;
+        let mut response = axum::response::Response::new(axum::body::Body::from(body));
+        *response.status_mut() = status;
         for (name, value) in headers {
             if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
+                HeaderValue::from_bytes(&value),
             ) {
                 response.headers_mut().append(name, value);
             }
@@ -208,18 +269,52 @@ pub enum FaultKind {
     DropAfterApply,
 }
 
+/// A reply on the wire: `respond`, and `respond_raw` (header values in base64).
+#[derive(Serialize, Deserialize)]
+struct ReplyWire {
+    status: u16,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+}
+
+impl ReplyWire {
+    fn new(status: StatusCode, headers: Vec<(String, String)>, body: &Bytes) -> Self {
+        let (body, body_base64) = match std::str::from_utf8(body) {
+            Ok(text) => (Some(text.to_owned()), None),
+            Err(_) => (None, Some(BASE64.encode(body))),
+        };
+        Self {
+            status: status.as_u16(),
+            headers,
+            body,
+            body_base64,
+        }
+    }
+
+    /// The status and body: `body_base64` when given, else `body`, else empty.
+    fn status_and_body(&self) -> Result<(StatusCode, Bytes), String> {
+        let body = match (&self.body, &self.body_base64) {
+            (_, Some(b64)) => Bytes::from(
+                BASE64
+                    .decode(b64)
+                    .map_err(|e| format!("invalid body_base64: {e}"))?,
+            ),
+            (Some(text), None) => Bytes::from(text.clone().into_bytes()),
+            (None, None) => Bytes::new(),
+        };
+        Ok((parse_status(self.status)?, body))
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum ActionWire {
-    Respond {
-        status: u16,
-        #[serde(default)]
-        headers: Vec<(String, String)>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        body: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        body_base64: Option<String>,
-    },
+    Respond(ReplyWire),
+    RespondRaw(ReplyWire),
     Latency {
         ms: u64,
     },
@@ -260,17 +355,17 @@ impl From<FaultAction> for ActionWire {
                 status,
                 headers,
                 body,
+            } => ActionWire::Respond(ReplyWire::new(status, headers, &body)),
+            FaultAction::RespondRaw {
+                status,
+                headers,
+                body,
             } => {
-                let (body, body_base64) = match std::str::from_utf8(&body) {
-                    Ok(text) => (Some(text.to_owned()), None),
-                    Err(_) => (None, Some(BASE64.encode(&body))),
-                };
-                ActionWire::Respond {
-                    status: status.as_u16(),
-                    headers,
-                    body,
-                    body_base64,
-                }
+                let headers = headers
+                    .into_iter()
+                    .map(|(name, value)| (name, BASE64.encode(value)))
+                    .collect();
+                ActionWire::RespondRaw(ReplyWire::new(status, headers, &body))
             }
             FaultAction::Latency(d) => ActionWire::Latency {
                 ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
@@ -286,29 +381,37 @@ impl TryFrom<ActionWire> for FaultAction {
 
     fn try_from(wire: ActionWire) -> Result<Self, Self::Error> {
         match wire {
-            ActionWire::Respond {
-                status,
-                headers,
-                body,
-                body_base64,
-            } => {
-                let status = parse_status(status)?;
-                for (name, value) in &headers {
+            ActionWire::Respond(reply) => {
+                let (status, body) = reply.status_and_body()?;
+                for (name, value) in &reply.headers {
                     HeaderName::from_bytes(name.as_bytes())
                         .map_err(|_| format!("invalid header name {name:?}"))?;
                     HeaderValue::from_str(value)
                         .map_err(|_| format!("invalid value for header {name:?}"))?;
                 }
-                let body = match (body, body_base64) {
-                    (_, Some(b64)) => Bytes::from(
-                        BASE64
-                            .decode(b64)
-                            .map_err(|e| format!("invalid body_base64: {e}"))?,
-                    ),
-                    (Some(text), None) => Bytes::from(text.into_bytes()),
-                    (None, None) => Bytes::new(),
-                };
                 Ok(FaultAction::Respond {
+                    status,
+                    headers: reply.headers,
+                    body,
+                })
+            }
+            ActionWire::RespondRaw(reply) => {
+                let (status, body) = reply.status_and_body()?;
+                let headers = reply
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| {
+                        HeaderName::from_bytes(name.as_bytes())
+                            .map_err(|_| format!("invalid header name {name:?}"))?;
+                        let value = BASE64
+                            .decode(value)
+                            .map_err(|e| format!("header {name:?}: invalid base64: {e}"))?;
+                        HeaderValue::from_bytes(&value)
+                            .map_err(|_| format!("invalid value for header {name:?}"))?;
+                        Ok((name, value))
+                    })
+                    .collect::<Result<_, String>>()?;
+                Ok(FaultAction::RespondRaw {
                     status,
                     headers,
                     body,
@@ -495,6 +598,40 @@ mod tests {
                 .is_some()
         );
         assert!(faults.is_empty());
+    }
+
+    #[test]
+    fn raw_headers_carry_any_bytes_and_round_trip_as_json() {
+        let action = FaultAction::status(StatusCode::SERVICE_UNAVAILABLE)
+            .with_raw_header("retry-after-ms", b"1e30".to_vec())
+            .with_raw_header("retry-after", b"\xff\xfe1".to_vec());
+        let response = action
+            .clone()
+            .with_raw_header("x-bad", b"1\x01".to_vec())
+            .to_response()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after-ms"].as_bytes(), b"1e30");
+        assert_eq!(response.headers()["retry-after"].as_bytes(), b"\xff\xfe1");
+        assert!(
+            response.headers().get("x-bad").is_none(),
+            "a control byte is skipped"
+        );
+        let fault = Fault::new(Provider::Acs, action.clone());
+        let text = serde_json::to_string(&fault).unwrap();
+        assert!(text.contains(r#""kind":"respond_raw""#), "{text}");
+        let back: Fault = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.action, action);
+        // Over HTTP a control byte is refused, as in `respond`.
+        let bad = r#"{"provider":"acs","action":{"kind":"respond_raw","status":429,"headers":[["retry-after","MQE="]]}}"#;
+        assert!(serde_json::from_str::<Fault>(bad).is_err());
+        // A plain `respond` keeps its kind on the wire.
+        let plain = serde_json::to_string(&Fault::new(
+            Provider::Acs,
+            FaultAction::status(StatusCode::TOO_MANY_REQUESTS),
+        ))
+        .unwrap();
+        assert!(plain.contains(r#""kind":"respond""#), "{plain}");
     }
 
     #[test]

@@ -237,7 +237,7 @@ async fn emulator_layer(State(ctx): State<MountCtx>, request: Request, next: Nex
     };
 
     match action {
-        Some(respond @ FaultAction::Respond { .. }) => {
+        Some(respond @ (FaultAction::Respond { .. } | FaultAction::RespondRaw { .. })) => {
             let response = respond
                 .to_response()
                 .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response());

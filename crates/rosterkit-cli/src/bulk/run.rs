@@ -21,7 +21,7 @@ use super::{
     input::Rows,
     key::{Fingerprint, Shard},
     report::{self, Summary},
-    resume::{Priors, Skip},
+    resume::{self, Skip},
 };
 use crate::commands::Exit;
 
@@ -96,7 +96,7 @@ impl Plan {
         let rows = Rows::open(open()?, format)?;
         let (skips, resume_note) = match &args.resume {
             Some(path) => {
-                let priors = Priors::load(path, args.ensure)?;
+                let priors = resume::load(path, args.ensure)?;
                 let mut keys = Vec::new();
                 let mut last_line = 0;
                 for row in Rows::open(open()?, format)? {
@@ -109,7 +109,7 @@ impl Plan {
                 }
                 let matched = priors
                     .match_rows(keys, last_line)
-                    .map_err(|e| format!("the --resume file {}: {e}", path.display()))?;
+                    .map_err(|e| resume::message(path, &e))?;
                 let note = matched.note(path);
                 (matched.skips, Some(note))
             }
@@ -324,7 +324,9 @@ async fn execute(args: BulkArgs, plan: Plan) -> Exit {
         note(&line, &progress);
     }
 
-    let retries = RetryPolicy::default().with_max_attempts(args.max_retries.saturating_add(1));
+    let retries = RetryPolicy::default()
+        .with_max_attempts(args.max_retries.saturating_add(1))
+        .with_total_timeout(Some(Duration::from_secs(args.timeout)));
     let options = ConnectOptions::default()
         .with_retry_policy(retries)
         .with_insecure_http(args.allow_insecure_http);

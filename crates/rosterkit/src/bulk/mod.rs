@@ -71,6 +71,7 @@ mod clients;
 mod engine;
 mod op;
 mod pacing;
+pub mod resume;
 #[cfg(test)]
 mod tests;
 
