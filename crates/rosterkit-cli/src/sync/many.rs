@@ -308,16 +308,24 @@ pub(crate) async fn run(args: SyncArgs, file: &Path) -> u8 {
                 tasks.abort_all();
             }
             Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                let (id, synced) = match joined {
-                    Ok((id, synced)) => (id, synced),
-                    Err(e) => (e.id(), Synced::ended(
-                        End::Failed,
-                        "interrupted: stopped before the chat's sync ended; --resume plans it \
-                         again".to_owned(),
-                    )),
+                let (id, ended) = match joined {
+                    Ok((id, synced)) => (id, Ok(synced)),
+                    Err(e) => (e.id(), Err(e.is_cancelled())),
                 };
                 if let Some(chat) = running.remove(&id) {
-                    let interrupted = synced.error.as_deref().is_some_and(|e| e.starts_with("interrupted"));
+                    let interrupted = ended.as_ref().err() == Some(&true);
+                    let synced = ended.unwrap_or_else(|cancelled| {
+                        let why = if cancelled {
+                            "interrupted: stopped before its sync ended"
+                        } else {
+                            "its sync ended abnormally"
+                        };
+                        let error = format!(
+                            "{} {}: {why}; --resume plans it again",
+                            chat.provider, chat.chat
+                        );
+                        Synced::ended(End::Failed, error)
+                    });
                     writer.write(&chat, &synced, interrupted, &mut tally);
                     if writer.error.is_some() {
                         intake = false;
