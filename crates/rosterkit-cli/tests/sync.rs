@@ -775,3 +775,97 @@ async fn two_thousand_chats_stream_survive_a_fault_and_a_signal_and_resume_exact
     );
     assert_eq!(sandbox.journal().entries_for(Provider::Acs).len(), before);
 }
+
+/// `--resume` matches chats by the fingerprint of their members: an applied chat is skipped
+/// without a read, a chat whose members changed in the file is planned and applied again.
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_skips_applied_chats_and_replans_a_changed_one() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (t1, t2) = (
+        sandbox.acs().create_thread(&[&member(1)]),
+        sandbox.acs().create_thread(&[&member(2)]),
+    );
+    let rows = |extra: usize| {
+        format!(
+            "acs,{t1},{}\nacs,{t1},{}\nacs,{t2},{}\nacs,{t2},{}\n",
+            member(1),
+            member(11),
+            member(2),
+            member(extra)
+        )
+    };
+    let file = Members::new("resume.csv", &[&rows(12)]);
+    let results = Members::new("resume-results.jsonl", &[]);
+    let (path, out) = (file.path(), results.path());
+    let first = run(&sandbox, &["sync", "-f", path, "--apply", "--out", out], "").await;
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    assert!(first.stdout.is_empty());
+    assert_eq!(json_lines(&fs::read(&results.0).unwrap()).len(), 2);
+
+    // t2's members change in the file: only t2 is read and synced again.
+    fs::write(&file.0, rows(13)).unwrap();
+    let before = sandbox.journal().entries_for(Provider::Acs).len();
+    let resume = ["sync", "-f", path, "--apply", "--resume", out, "--out", out];
+    let again = run(&sandbox, &resume, "").await;
+    assert_eq!(code(&again), 0, "{}", text(&again.stderr));
+    let stderr = text(&again.stderr);
+    assert!(
+        stderr.contains("resume: 1 chats") && stderr.contains("1 applied, 1 skipped"),
+        "{stderr}"
+    );
+    let touched: Vec<String> = sandbox.journal().entries_for(Provider::Acs)[before..]
+        .iter()
+        .map(|e| e.path.clone())
+        .collect();
+    assert!(
+        !touched.is_empty() && touched.iter().all(|p| p.contains(thread_key(&t2))),
+        "{touched:?}"
+    );
+    assert!(!touched.iter().any(|p| p.contains(thread_key(&t1))));
+    assert_eq!(members_of(&sandbox, &t2), set(&[2, 13]));
+    let lines = json_lines(&fs::read(&results.0).unwrap());
+    assert_eq!(lines.len(), 3, "appended to the --resume file");
+
+    // Refused before anything is sent: resume without --apply, from stdin, or a plan's output;
+    // --concurrency without --file.
+    let before = sandbox.journal().entries_for(Provider::Acs).len();
+    let plan_out = Members::new("resume-plan.jsonl", &[]);
+    let plan = run(&sandbox, &["sync", "-f", path, "--json"], "").await;
+    fs::write(&plan_out.0, &plan.stdout).unwrap();
+    let before_plan = before + 2;
+    for (args, want) in [
+        (vec!["sync", "-f", path, "--resume", out], "--apply"),
+        (vec!["sync", "-f", "-", "--apply", "--resume", out], "not -"),
+        (
+            vec!["sync", "-f", path, "--apply", "--resume", plan_out.path()],
+            "no fingerprint",
+        ),
+        (
+            vec![
+                "sync",
+                "-p",
+                "acs",
+                "-c",
+                &t1,
+                "-m",
+                path,
+                "--concurrency",
+                "2",
+            ],
+            "--file",
+        ),
+    ] {
+        let out = run(&sandbox, &args, "").await;
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(want),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        sandbox.journal().entries_for(Provider::Acs).len(),
+        before_plan,
+        "only the plan's two reads"
+    );
+}

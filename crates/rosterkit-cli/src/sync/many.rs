@@ -249,7 +249,8 @@ pub(crate) async fn run(args: SyncArgs, file: &Path) -> u8 {
             }
         }
     });
-    let concurrency = usize::from(args.concurrency);
+    let concurrency = usize::from(args.concurrency.unwrap_or(4));
+    let grace = args.grace.unwrap_or(30);
     let (tx, mut rx) = mpsc::channel::<Group>(concurrency);
     let (read_done, reader) = tokio::sync::oneshot::channel();
     let groups = Groups::new(input, file.display().to_string(), args.provider);
@@ -294,11 +295,11 @@ pub(crate) async fn run(args: SyncArgs, file: &Path) -> u8 {
                     stopped = true;
                     intake = false;
                     rx.close();
-                    deadline = Some(tokio::time::Instant::now() + Duration::from_secs(args.grace));
+                    deadline = Some(tokio::time::Instant::now() + Duration::from_secs(grace));
                     crate::eprint_line(&format!(
                         "{name}: stopping: no new chats; waiting up to {} s for the {} in \
                          flight (a second signal stops now)",
-                        args.grace,
+                        grace,
                         tasks.len()
                     ));
                 }

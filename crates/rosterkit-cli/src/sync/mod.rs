@@ -63,7 +63,8 @@ off are reported as failed (interrupted). --resume continues from there.
 
 Exit codes:
   0  the plan was printed (or applied with every step done); with --check: no drift
-  1  a step failed, or reading the roster failed
+  1  a step failed, or reading the roster failed (with --file: also a signal stopped the run,
+     or the input could not be read to its end)
   2  bad input or usage, or the plan was refused (too many removals, below the minimum group
      size, an empty members file): nothing was sent (with --file: for every chat; when only
      some chats were refused, the exit is 1)
@@ -107,34 +108,34 @@ pub(crate) struct SyncArgs {
     /// `-` for stdin.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub(crate) file: Option<PathBuf>,
-    /// With --file: chats planned (and applied) at once; each chat's steps run in order.
+    /// With --file: chats planned (and applied) at once, 4 unless given; each chat's steps
+    /// run in order.
     #[arg(
         long,
-        default_value_t = 4,
         value_name = "N",
-        requires = "file",
         value_parser = clap::value_parser!(u16).range(1..=256)
     )]
-    pub(crate) concurrency: u16,
+    pub(crate) concurrency: Option<u16>,
     /// With --file --apply: skip the chats an earlier run applied, as its JSON result lines
     /// record them (matched by each chat's fingerprint: a changed member list runs again).
-    #[arg(long, value_name = "RESULTS", requires_all = ["file", "apply"])]
+    #[arg(long, value_name = "RESULTS", requires = "apply")]
     pub(crate) resume: Option<PathBuf>,
     /// With --file: write the per-chat JSON result lines to FILE instead of stdout (appended
     /// if FILE is the --resume file).
-    #[arg(long, value_name = "FILE", requires = "file")]
+    #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
-    /// With --file: seconds the chats in flight may take to finish after SIGINT or SIGTERM; a
-    /// second signal stops at once.
-    #[arg(long, default_value_t = 30, value_name = "SECS", requires = "file")]
-    pub(crate) grace: u64,
+    /// With --file: seconds the chats in flight may take to finish after SIGINT or SIGTERM, 30
+    /// unless given; a second signal stops at once.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) grace: Option<u64>,
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL", conflicts_with = "file")]
     pub(crate) base_url: Option<String>,
     /// Retries after the first attempt.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub(crate) max_retries: u32,
-    /// The plan as one JSON line, then one JSON object per step, instead of a diff and a table.
+    /// The plan as one JSON line, then one JSON object per step, instead of a diff and a table
+    /// (with --file: one JSON line per chat, below).
     #[arg(long)]
     pub(crate) json: bool,
     /// Allow plain http:// to a non-loopback host.
@@ -282,6 +283,16 @@ pub(crate) async fn run(args: &SyncArgs) -> u8 {
 
 /// One chat: `--chat` and `--members`.
 async fn run_one(args: &SyncArgs) -> End {
+    // Checked here: clap drops `requires = "file"` when --chat (which conflicts with it) is given.
+    let many_only = [
+        ("--concurrency", args.concurrency.is_some()),
+        ("--resume", args.resume.is_some()),
+        ("--out", args.out.is_some()),
+        ("--grace", args.grace.is_some()),
+    ];
+    if let Some((flag, _)) = many_only.iter().find(|(_, given)| *given) {
+        return refused(format!("{flag} goes with --file (many chats)"));
+    }
     let (Some(provider), Some(chat), Some(members)) = (args.provider, &args.chat, &args.members)
     else {
         return refused("--provider (or ROSTERKIT_PROVIDER), --chat and --members are needed");
