@@ -680,7 +680,7 @@ async fn two_thousand_chats_stream_survive_a_fault_and_a_signal_and_resume_exact
                     let kill = Command::new("kill")
                         .args(["-TERM", &child.id().to_string()])
                         .status()
-                        .unwrap();
+                        .expect("this test sends SIGTERM with the `kill` command (procps)");
                     assert!(kill.success());
                 }
             }

@@ -52,8 +52,10 @@ Resume: --apply --resume RESULTS, RESULTS holding the JSON lines of an earlier -
 unchanged under the same fingerprint (FNV-1a-64 of provider, chat and the chat's members, sorted
 and de-duplicated), so a chat whose members changed since is planned again and an applied chat is
 not applied again. Every other chat is planned again from its current roster: safe, since a
-re-plan converges with no duplicate effect. --out FILE writes the result lines (JSON) to FILE,
-appended when it is the --resume file:
+re-plan converges with no duplicate effect (so is a chat whose result line is longer than bulk's
+64 KiB limit, some thousands of members, or was cut off by a crash). RESULTS none of whose
+applied chats is in the input is refused (exit 2) as another input's. --out FILE writes the
+result lines (JSON) to FILE, appended when it is the --resume file:
   rosterkit sync -f rosters.csv --apply --out results.jsonl
   rosterkit sync -f rosters.csv --apply --resume results.jsonl --out results.jsonl
 
