@@ -182,12 +182,24 @@ impl Record {
 pub(crate) fn print(records: &[Record], json: bool) -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    write_records(&mut out, records, json, true)?;
+    out.flush()
+}
+
+/// Writes records as JSON lines or as an aligned table, with the legend when `legend` and a
+/// change or failure is shown.
+pub(crate) fn write_records(
+    out: &mut impl Write,
+    records: &[Record],
+    json: bool,
+    legend: bool,
+) -> io::Result<()> {
     if json {
         for r in records {
-            serde_json::to_writer(&mut out, r)?;
+            serde_json::to_writer(&mut *out, r)?;
             out.write_all(b"\n")?;
         }
-        return out.flush();
+        return Ok(());
     }
     let rows: Vec<[String; 5]> = records
         .iter()
@@ -202,14 +214,14 @@ pub(crate) fn print(records: &[Record], json: bool) -> io::Result<()> {
         })
         .collect();
     table(
-        &mut out,
+        out,
         ["OPERATION", "CHAT", "HANDLE", "OUTCOME", "DETAIL"],
         &rows,
     )?;
-    if records.iter().any(|r| r.operation != "list" || r.failed()) {
+    if legend && records.iter().any(|r| r.operation != "list" || r.failed()) {
         writeln!(out, "{LEGEND}")?;
     }
-    out.flush()
+    Ok(())
 }
 
 /// Makes `text` safe to print on a terminal: control characters (C0, DEL, C1: escape

@@ -67,11 +67,7 @@ impl Rows {
         if format == Format::Jsonl {
             return Ok(Self::Json { input, line: 0 });
         }
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(LineCounter::new(input));
+        let mut reader = csv_reader(input);
         let mut record = csv::ByteRecord::new();
         let read = reader
             .read_byte_record(&mut record)
@@ -119,6 +115,17 @@ impl Iterator for Rows {
     }
 }
 
+/// A CSV reader over `input` that knows the line each record starts on ([`LineCounter`]):
+/// no header handling (callers check the first record), fields trimmed, any width. `bulk` and
+/// `sync --file` read CSV through it.
+pub(crate) fn csv_reader(input: BufReader<Box<dyn Read + Send>>) -> csv::Reader<LineCounter> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(LineCounter::new(input))
+}
+
 /// The input under the CSV reader, noting where its newlines are, so a record's line is the
 /// physical line it starts on (the `csv` crate counts records' lines, not those inside quoted
 /// fields). Only the newlines the reader has read ahead of the current record are kept.
@@ -152,7 +159,7 @@ impl LineCounter {
     /// The 1-based line `record` starts on. Records come in order, so the line ends before it
     /// can be counted and dropped. The reader gives as a record's start the end of the record
     /// before (inside its CRLF) or the empty lines it skips; those line ends are passed over.
-    fn line_at(&self, record: &csv::ByteRecord) -> u64 {
+    pub(crate) fn line_at(&self, record: &csv::ByteRecord) -> u64 {
         let mut start = record.position().map_or(0, csv::Position::byte);
         let mut ahead = self.ahead.borrow_mut();
         let (ends, behind) = &mut *ahead;

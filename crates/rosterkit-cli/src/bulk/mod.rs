@@ -26,11 +26,11 @@ use clap::{Args, ValueEnum};
 
 use crate::commands::Exit;
 
-mod input;
-mod key;
+pub(crate) mod input;
+pub(crate) mod key;
 mod report;
-mod resume;
-mod run;
+pub(crate) mod resume;
+pub(crate) mod run;
 
 #[derive(Debug, Args)]
 #[command(after_long_help = AFTER_HELP)]

@@ -144,7 +144,7 @@ impl Plan {
 
 /// `--out FILE`: created or truncated, except when it is the `--resume` file, which is appended
 /// to (after a newline if a killed run left a partial last line).
-fn open_out(path: &Path, resume: Option<&Path>) -> Result<File, String> {
+pub(crate) fn open_out(path: &Path, resume: Option<&Path>) -> Result<File, String> {
     let same = resume.is_some_and(|r| same_file(r, path));
     let fail = |e: io::Error| format!("cannot write {}: {e}", path.display());
     if !same {
@@ -168,7 +168,7 @@ fn open_out(path: &Path, resume: Option<&Path>) -> Result<File, String> {
 }
 
 /// Whether both paths name one existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     matches!(
         (std::fs::canonicalize(a), std::fs::canonicalize(b)),
         (Ok(a), Ok(b)) if a == b
@@ -263,13 +263,13 @@ fn pump(
 
 /// SIGINT (Ctrl-C) and, on Unix, SIGTERM: what `timeout`, systemd, `docker stop` and
 /// Kubernetes send.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn new() -> io::Result<Self> {
+    pub(crate) fn new() -> io::Result<Self> {
         Ok(Self {
             #[cfg(unix)]
             term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
@@ -277,7 +277,7 @@ impl Signals {
     }
 
     /// The next signal's name.
-    async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -1,16 +1,17 @@
 //! `rosterkit sync`: make a chat's members match a file, through `rosterkit::sync`.
 //!
 //! Plan by default (only reads are sent), `--apply` to make the changes, `--check` and
-//! `--detailed-exitcode` for scheduled jobs. The exit codes are in [`AFTER_HELP`].
+//! `--detailed-exitcode` for scheduled jobs. The exit codes are in [`AFTER_HELP`]. One chat
+//! here; many chats from one file (`--file`) in [`many`], read by [`rosters`].
 
 use std::{
     io::{self, Read, Write},
     path::{Path, PathBuf},
 };
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use rosterkit::{
-    ChatId, E164, Error, Handle, ProviderKind,
+    ChatId, E164, Error, Handle, Membership, ProviderKind,
     sync::{
         self, ApplyOptions, MaxRemovals, OwnLine, Plan, Refusal, RosterSource, Rules, SyncOptions,
     },
@@ -22,21 +23,50 @@ use crate::{
     output::{self, Record},
 };
 
+mod many;
+mod rosters;
+
 /// The exit codes, and how `--detailed-exitcode` maps onto them.
 pub(crate) const AFTER_HELP: &str = "\
 Members files: one handle per line (+E.164 phones, written loosely if you like: \
 +1 (415) 555-0101; emails; native ids such as 8:acs:...); blank lines and lines starting \
 with # are ignored; `-` reads standard input.
 
-Many chats: --file FILE holds CSV rows provider,chat,handle (an optional header line; # comments),
-grouped per chat and synced one chat after another, in the order each first appears, with the
-same flags (plan by default, --apply, --check, --json). A re-run after a partial failure plans
-only what is left. Chert chats cannot be planned from --file (no list route): sync them one at
-a time with --current.
+Many chats: --file FILE holds CSV rows provider,chat,handle (an optional header line; # comments;
+an empty provider field takes --provider). The file is streamed, never held whole: the rows of one
+chat must be contiguous (sorted by chat, for instance), and a chat's members end at the first row
+of another chat. A chat whose rows appear again after that is refused at the line where it
+reappears (its earlier rows were already planned, or applied: fix the file and run again); a bad
+row refuses its own chat only. Up to --concurrency chats are planned (and applied) at once, each
+chat's steps in order; each chat's output is written whole when it ends, in the order chats end:
+its diff under `# provider chat`, or with --json one line per chat:
+  {\"line\":3,\"fingerprint\":\"9f0c…\",\"provider\":\"acs\",\"operation\":\"sync\",\"chat\":\"…\",
+   \"outcome\":\"applied\",\"plan\":{…},\"results\":[…]}
+  outcome: unchanged | changes | applied | failed (with error; refused: true when nothing was
+  sent); line: where the chat's rows start; fingerprint: with --apply only
+A summary of the chats goes to stderr. Chert chats cannot be planned from --file (no list
+route): sync them one at a time with --current.
+
+Resume: --apply --resume RESULTS, RESULTS holding the JSON lines of an earlier --apply run (its
+--out file, or its --json output): a chat is skipped when RESULTS says it was applied or
+unchanged under the same fingerprint (FNV-1a-64 of provider, chat and the chat's members, sorted
+and de-duplicated), so a chat whose members changed since is planned again and an applied chat is
+not applied again. Every other chat is planned again from its current roster: safe, since a
+re-plan converges with no duplicate effect (so is a chat whose result line is longer than bulk's
+64 KiB limit, some thousands of members, or was cut off by a crash). RESULTS none of whose
+applied chats is in the input is refused (exit 2) as another input's. --out FILE writes the
+result lines (JSON) to FILE, appended when it is the --resume file:
+  rosterkit sync -f rosters.csv --apply --out results.jsonl
+  rosterkit sync -f rosters.csv --apply --resume results.jsonl --out results.jsonl
+
+Signals (--file): SIGINT or SIGTERM stops taking new chats, lets the chats in flight finish
+(--grace), writes their results and exits 1; a second signal stops at once, and the chats cut
+off are reported as failed (interrupted). --resume continues from there.
 
 Exit codes:
   0  the plan was printed (or applied with every step done); with --check: no drift
-  1  a step failed, or reading the roster failed
+  1  a step failed, or reading the roster failed (with --file: also a signal stopped the run,
+     or the input could not be read to its end)
   2  bad input or usage, or the plan was refused (too many removals, below the minimum group
      size, an empty members file): nothing was sent (with --file: for every chat; when only
      some chats were refused, the exit is 1)
@@ -51,7 +81,7 @@ parse. --detailed-exitcode is for planning: it cannot be combined with --apply o
 /// scheduled job can tell "the chat drifted" from "the check could not run".
 const DRIFT: u8 = 3;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub(crate) struct SyncArgs {
     /// The provider (with --file, the default for rows whose provider field is empty).
@@ -76,17 +106,38 @@ pub(crate) struct SyncArgs {
     )]
     pub(crate) members: Option<PathBuf>,
     /// Many chats at once: CSV rows `provider,chat,handle` (an optional header line naming
-    /// them), grouped per chat; each chat is planned (and applied) in turn, in the order it
-    /// first appears. `-` for stdin.
+    /// them), the rows of each chat together; streamed, several chats at a time (see below).
+    /// `-` for stdin.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub(crate) file: Option<PathBuf>,
+    /// With --file: chats planned (and applied) at once, 4 unless given; each chat's steps
+    /// run in order.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
+    pub(crate) concurrency: Option<u16>,
+    /// With --file --apply: skip the chats an earlier run applied, as its JSON result lines
+    /// record them (matched by each chat's fingerprint: a changed member list runs again).
+    #[arg(long, value_name = "RESULTS", requires = "apply")]
+    pub(crate) resume: Option<PathBuf>,
+    /// With --file: write the per-chat JSON result lines to FILE instead of stdout (appended
+    /// if FILE is the --resume file).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// With --file: seconds the chats in flight may take to finish after SIGINT or SIGTERM, 30
+    /// unless given; a second signal stops at once.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) grace: Option<u64>,
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL", conflicts_with = "file")]
     pub(crate) base_url: Option<String>,
     /// Retries after the first attempt.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub(crate) max_retries: u32,
-    /// The plan as one JSON line, then one JSON object per step, instead of a diff and a table.
+    /// The plan as one JSON line, then one JSON object per step, instead of a diff and a table
+    /// (with --file: one JSON line per chat, below).
     #[arg(long)]
     pub(crate) json: bool,
     /// Allow plain http:// to a non-loopback host.
@@ -142,7 +193,7 @@ fn parse_max_removals(text: &str) -> Result<MaxRemovals, String> {
 }
 
 /// A handle as a members file or a flag writes it: phones leniently (`+1 (415) 555-0101`).
-fn parse_handle(text: &str) -> Result<Handle, String> {
+pub(crate) fn parse_handle(text: &str) -> Result<Handle, String> {
     match text.parse::<Handle>() {
         Ok(h) => Ok(h),
         Err(e) => E164::parse_lenient(text)
@@ -178,65 +229,9 @@ fn read_members(path: &Path) -> Result<Vec<Handle>, String> {
     parse_members(&read_text(path)?, &path.display().to_string())
 }
 
-/// One chat's desired members, from a `--file` of `provider,chat,handle` rows.
-struct Roster {
-    provider: Provider,
-    chat: String,
-    members: Vec<Handle>,
-}
-
-/// Groups `provider,chat,handle` rows per chat, in the order each chat first appears; an
-/// optional header line names the fields. Every row is checked before any request.
-fn parse_rosters(text: &str, name: &str, default: Option<Provider>) -> Result<Vec<Roster>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .trim(csv::Trim::All)
-        .comment(Some(b'#'))
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut rosters: Vec<Roster> = Vec::new();
-    for (i, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| format!("{name}: {e}"))?;
-        let line = row.position().map_or(i as u64 + 1, csv::Position::line);
-        let at = |e: String| format!("{name} line {line}: {e}");
-        let fields: Vec<&str> = row.iter().collect();
-        let [provider, chat, handle] = fields[..] else {
-            return Err(at(format!(
-                "expected 3 fields provider,chat,handle, found {}",
-                fields.len()
-            )));
-        };
-        if i == 0 && [provider, chat, handle] == ["provider", "chat", "handle"] {
-            continue;
-        }
-        let provider = match (provider, default) {
-            ("", Some(p)) => p,
-            ("", None) => return Err(at("no provider, and no --provider".to_owned())),
-            (p, _) => Provider::from_str(p, true)
-                .map_err(|_| at(format!("unknown provider {p:?} (chert, linq, zapi or acs)")))?,
-        };
-        if chat.is_empty() {
-            return Err(at("no chat".to_owned()));
-        }
-        let handle = parse_handle(handle).map_err(at)?;
-        match rosters
-            .iter_mut()
-            .find(|r| r.provider == provider && r.chat == chat)
-        {
-            Some(roster) => roster.members.push(handle),
-            None => rosters.push(Roster {
-                provider,
-                chat: chat.to_owned(),
-                members: vec![handle],
-            }),
-        }
-    }
-    Ok(rosters)
-}
-
 /// How one chat's sync ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
+pub(crate) enum End {
     /// The chat matches: nothing to do.
     NoChanges,
     /// The plan has changes, printed and not applied.
@@ -251,7 +246,7 @@ enum End {
 
 /// The exit code for the ends of every chat: a failure, then a refusal (2 only when every chat
 /// was refused, so nothing was sent at all), then drift or changes.
-fn exit_code(ends: &[End], args: &SyncArgs) -> u8 {
+pub(crate) fn exit_code(ends: &[End], args: &SyncArgs) -> u8 {
     let any = |end| ends.contains(&end);
     if any(End::Failed) {
         1
@@ -282,15 +277,24 @@ pub(crate) fn wants_detailed_exitcode(args: &[std::ffi::OsString]) -> bool {
 
 /// `rosterkit sync`; returns the process exit code.
 pub(crate) async fn run(args: &SyncArgs) -> u8 {
-    let ends = match &args.file {
-        Some(file) => run_file(args, file).await,
-        None => vec![run_one(args).await],
-    };
-    exit_code(&ends, args)
+    match &args.file {
+        Some(file) => many::run(args.clone(), file).await,
+        None => exit_code(&[run_one(args).await], args),
+    }
 }
 
 /// One chat: `--chat` and `--members`.
 async fn run_one(args: &SyncArgs) -> End {
+    // Checked here: clap drops `requires = "file"` when --chat (which conflicts with it) is given.
+    let many_only = [
+        ("--concurrency", args.concurrency.is_some()),
+        ("--resume", args.resume.is_some()),
+        ("--out", args.out.is_some()),
+        ("--grace", args.grace.is_some()),
+    ];
+    if let Some((flag, _)) = many_only.iter().find(|(_, given)| *given) {
+        return refused(format!("{flag} goes with --file (many chats)"));
+    }
     let (Some(provider), Some(chat), Some(members)) = (args.provider, &args.chat, &args.members)
     else {
         return refused("--provider (or ROSTERKIT_PROVIDER), --chat and --members are needed");
@@ -311,37 +315,44 @@ async fn run_one(args: &SyncArgs) -> End {
         Ok(c) => c,
         Err(e) => return refused(e),
     };
-    sync_chat(
+    let common = common(args, provider, chat);
+    // `prepare` has printed why it failed; every failure there is a usage error.
+    let Ok(prepared) = commands::prepare(&common, &[], false) else {
+        return End::Refused;
+    };
+    let synced = sync_chat(
         args,
-        &common(args, provider, chat),
+        &common,
+        prepared.client.as_ref(),
+        &prepared.chat,
         &desired,
         current,
         false,
     )
-    .await
-}
-
-/// Many chats: `--file`, one chat after another.
-async fn run_file(args: &SyncArgs, file: &Path) -> Vec<End> {
-    let rosters = match read_text(file)
-        .and_then(|text| parse_rosters(&text, &file.display().to_string(), args.provider))
-    {
-        Ok(r) if r.is_empty() => {
-            return vec![refused(format!("{} has no rows", file.display()))];
-        }
-        Ok(r) => r,
-        Err(e) => return vec![refused(e)],
-    };
-    let mut ends = Vec::with_capacity(rosters.len());
-    for roster in rosters {
-        let common = common(args, roster.provider, &roster.chat);
-        ends.push(sync_chat(args, &common, &roster.members, None, true).await);
+    .await;
+    if let Some(error) = &synced.error {
+        crate::eprint_line(&format!("error: {error}"));
     }
-    ends
+    if synced
+        .plan
+        .as_ref()
+        .is_some_and(|p| p.source == RosterSource::Supplied)
+        && !common.json
+    {
+        crate::eprint_line("note: planned from the roster in --current; only as fresh as it is");
+    }
+    let mut out = io::stdout().lock();
+    match synced
+        .write(&mut out, None, common.json, true)
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => synced.end,
+        Err(e) => write_failed(&e),
+    }
 }
 
 /// The options every provider command shares, for one chat.
-fn common(args: &SyncArgs, provider: Provider, chat: &str) -> Common {
+pub(crate) fn common(args: &SyncArgs, provider: Provider, chat: &str) -> Common {
     Common {
         provider,
         chat: chat.to_owned(),
@@ -352,40 +363,81 @@ fn common(args: &SyncArgs, provider: Provider, chat: &str) -> Common {
     }
 }
 
-/// Plans one chat, prints the plan, and applies it with `--apply`. `many`: one of a `--file`'s
-/// chats (each diff gets a `# provider chat` header; errors name the chat).
-async fn sync_chat(
+/// What one chat's sync came to.
+pub(crate) struct Synced {
+    pub(crate) end: End,
+    /// The plan, once made.
+    pub(crate) plan: Option<Plan>,
+    /// One record per step applied.
+    pub(crate) records: Vec<Record>,
+    /// Why the chat failed or was refused, for stderr (after `error: `).
+    pub(crate) error: Option<String>,
+}
+
+impl Synced {
+    fn ended(end: End, error: String) -> Self {
+        Self {
+            end,
+            plan: None,
+            records: Vec::new(),
+            error: Some(error),
+        }
+    }
+
+    /// Writes the plan (a diff under `header`, or one JSON line) and the step records (a
+    /// table, with the legend when `legend`, or JSON lines).
+    pub(crate) fn write(
+        &self,
+        out: &mut impl Write,
+        header: Option<&str>,
+        json: bool,
+        legend: bool,
+    ) -> io::Result<()> {
+        if let Some(plan) = &self.plan {
+            write_plan(out, plan, header, json)?;
+        }
+        if !self.records.is_empty() {
+            output::write_records(out, &self.records, json, legend)?;
+        }
+        Ok(())
+    }
+}
+
+/// Plans one chat and applies the plan with `--apply`; prints nothing. `many`: one of a
+/// `--file`'s chats (errors name the chat; a chat that cannot be listed is refused, since
+/// `--current` is for one chat).
+pub(crate) async fn sync_chat(
     args: &SyncArgs,
     common: &Common,
+    client: &dyn Membership,
+    chat: &ChatId,
     desired: &[Handle],
     current: Option<Vec<Handle>>,
     many: bool,
-) -> End {
+) -> Synced {
     let provider = ProviderKind::from(common.provider);
     let name = if many {
         format!("{provider} {}: ", common.chat)
     } else {
         String::new()
     };
-    // `prepare` has printed why it failed; every failure there is a usage error.
-    let Ok(prepared) = commands::prepare(common, &[], false) else {
-        return End::Refused;
-    };
-    let client = prepared.client.as_ref();
+    let refuse = |message: String| Synced::ended(End::Refused, message);
     let mut rules = match rules(args, provider) {
         Ok(r) => r,
-        Err(e) => return refused(e),
+        Err(e) => return refuse(e),
     };
     if provider == ProviderKind::Linq && args.own_line.is_none() {
         // Linq marks our line (`is_me`) in the chat it returns: one more read.
-        match linq_own_line(common, &prepared.chat).await {
+        match linq_own_line(common, chat).await {
             Ok(own) => rules = rules.with_own_line(own),
             Err(e) => {
-                crate::eprint_line(&format!(
-                    "error: {name}reading the chat failed: {}",
-                    messages::for_cli_at(&e, provider, common.base_url.as_deref())
-                ));
-                return End::Failed;
+                return Synced::ended(
+                    End::Failed,
+                    format!(
+                        "{name}reading the chat failed: {}",
+                        messages::for_cli_at(&e, provider, common.base_url.as_deref())
+                    ),
+                );
             }
         }
     }
@@ -393,13 +445,13 @@ async fn sync_chat(
     match current {
         Some(current) => options = options.with_roster(current),
         None if !client.capabilities().list && many => {
-            return refused(format!(
+            return refuse(format!(
                 "{name}{provider} cannot list a chat's members, so sync --file cannot plan it; \
                  run `rosterkit sync -p {provider} -c CHAT -m FILE --current FILE` for it"
             ));
         }
         None if !client.capabilities().list => {
-            return refused(format!(
+            return refuse(format!(
                 "{provider} cannot list a chat's members, so sync needs the current roster: pass \
                  --current FILE (the participants of the last add or remove --json reply)"
             ));
@@ -407,7 +459,7 @@ async fn sync_chat(
         None => {}
     }
 
-    let plan = match sync::plan(client, &prepared.chat, desired, &options).await {
+    let plan = match sync::plan(client, chat, desired, &options).await {
         Ok(plan) => plan,
         Err(e) => {
             if let Some(refusal) = e.refusal() {
@@ -416,35 +468,54 @@ async fn sync_chat(
                     Refusal::TooManyRemovals { .. } => "; raise --max-removals if it is meant",
                     _ => "",
                 };
-                return refused(format!("{name}sync refused, nothing sent: {refusal}{hint}"));
+                return refuse(format!("{name}sync refused, nothing sent: {refusal}{hint}"));
             }
             let e = Error::from(e);
-            crate::eprint_line(&format!(
-                "error: {name}reading the roster failed: {}",
-                messages::for_cli_at(&e, provider, common.base_url.as_deref())
-            ));
-            return End::Failed;
+            return Synced::ended(
+                End::Failed,
+                format!(
+                    "{name}reading the roster failed: {}",
+                    messages::for_cli_at(&e, provider, common.base_url.as_deref())
+                ),
+            );
         }
     };
-    if plan.source == RosterSource::Supplied && !common.json {
-        crate::eprint_line("note: planned from the roster in --current; only as fresh as it is");
-    }
-    let header = (many && !common.json).then(|| format!("# {provider} {}", common.chat));
-    if let Err(e) = print_plan(&plan, header.as_deref(), common.json) {
-        return write_failed(&e);
-    }
-    if plan.is_empty() {
-        return End::NoChanges;
-    }
-    if !args.apply {
-        return End::Changes;
-    }
-
-    let report = match sync::apply(client, &plan, &ApplyOptions::default()).await {
-        Ok(report) => report,
-        Err(e) => return refused(format!("{name}sync refused, nothing sent: {e}")),
+    let mut synced = Synced {
+        end: End::Changes,
+        plan: None,
+        records: Vec::new(),
+        error: None,
     };
-    let records: Vec<Record> = report
+    if plan.is_empty() {
+        synced.end = End::NoChanges;
+    } else if args.apply {
+        match sync::apply(client, &plan, &ApplyOptions::default()).await {
+            Ok(report) => {
+                synced.records = records(&report, &plan, provider, common);
+                synced.end = if report.is_complete() {
+                    End::Applied
+                } else {
+                    End::Failed
+                };
+            }
+            Err(e) => {
+                synced.end = End::Refused;
+                synced.error = Some(format!("{name}sync refused, nothing sent: {e}"));
+            }
+        }
+    }
+    synced.plan = Some(plan);
+    synced
+}
+
+/// One record per step of an apply, with the CLI's wording for errors.
+fn records(
+    report: &sync::ApplyReport,
+    plan: &Plan,
+    provider: ProviderKind,
+    common: &Common,
+) -> Vec<Record> {
+    report
         .results
         .iter()
         .map(|r| {
@@ -461,15 +532,7 @@ async fn sync_chat(
             }
             record
         })
-        .collect();
-    if let Err(e) = output::print(&records, common.json) {
-        return write_failed(&e);
-    }
-    if report.is_complete() {
-        End::Applied
-    } else {
-        End::Failed
-    }
+        .collect()
 }
 
 /// Our line in a Linq chat, as Linq marks it (`is_me`); unknown when it marks none.
@@ -512,24 +575,28 @@ fn rules(args: &SyncArgs, provider: ProviderKind) -> Result<Rules, String> {
 }
 
 /// The plan: its diff (each line escaped: handles can come from a server), or one JSON line.
-fn print_plan(plan: &Plan, header: Option<&str>, json: bool) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+fn write_plan(
+    out: &mut impl Write,
+    plan: &Plan,
+    header: Option<&str>,
+    json: bool,
+) -> io::Result<()> {
     if let Some(header) = header {
         writeln!(out, "{}", output::escape(header))?;
     }
     if json {
-        serde_json::to_writer(&mut out, plan)?;
-        out.write_all(b"\n")?;
+        serde_json::to_writer(&mut *out, plan)?;
+        out.write_all(b"\n")
     } else {
         for line in plan.to_string().lines() {
             writeln!(out, "{}", output::escape(line))?;
         }
+        Ok(())
     }
-    out.flush()
 }
 
 /// Output could not be written: a failure, reported quietly for a closed pipe.
-fn write_failed(e: &io::Error) -> End {
+pub(crate) fn write_failed(e: &io::Error) -> End {
     if e.kind() != io::ErrorKind::BrokenPipe {
         crate::eprint_line(&format!("error: writing output: {e}"));
     }
@@ -565,31 +632,6 @@ mod tests {
         );
         let e = parse_members("+14155550101\nnot a handle\n", "m.txt").unwrap_err();
         assert!(e.starts_with("m.txt line 2: "), "{e}");
-    }
-
-    #[test]
-    fn rosters_group_rows_per_chat_in_first_seen_order() {
-        let text = "provider,chat,handle\n# a comment\nacs,t1,8:acs:a\n,t2,+1 415 555 0101\nacs,t1,8:acs:b\n";
-        let rosters = parse_rosters(text, "r.csv", Some(Provider::Zapi)).unwrap();
-        let got: Vec<(Provider, &str, usize)> = rosters
-            .iter()
-            .map(|r| (r.provider, r.chat.as_str(), r.members.len()))
-            .collect();
-        assert_eq!(got, [(Provider::Acs, "t1", 2), (Provider::Zapi, "t2", 1)]);
-        assert_eq!(rosters[1].members[0].as_str(), "+14155550101");
-        for (bad, want) in [
-            ("acs,t1\n", "line 1: expected 3 fields"),
-            (
-                "acs,t1,8:acs:a\nnope,t1,8:acs:a\n",
-                "line 2: unknown provider",
-            ),
-            (",t1,8:acs:a\n", "line 1: no provider"),
-            ("acs,,8:acs:a\n", "line 1: no chat"),
-            ("acs,t1,not a handle\n", "line 1: "),
-        ] {
-            let e = parse_rosters(bad, "r.csv", None).err().unwrap();
-            assert!(e.starts_with("r.csv ") && e.contains(want), "{bad}: {e}");
-        }
     }
 
     #[test]
