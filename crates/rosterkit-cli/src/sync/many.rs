@@ -27,7 +27,7 @@ use super::{
 use crate::{
     args::Provider,
     bulk::{
-        resume::{Priors, Skip},
+        resume::{self, Skip},
         run::{Signals, open_out, same_file},
     },
     commands,
@@ -190,7 +190,7 @@ impl Start {
 /// per chat. A result cut off by a crash (`Skip::Unknown`) is planned again: a re-plan reads
 /// the roster first, so it never repeats an effect.
 fn finished(path: &Path, groups: Groups) -> Result<HashSet<u64>, String> {
-    let priors = Priors::load(path, false).map_err(|e| {
+    let priors = resume::load(path, false).map_err(|e| {
         format!("{e} (resume from the result lines of an --apply run: --out or --json)")
     })?;
     let mut keys = Vec::new();
@@ -201,7 +201,7 @@ fn finished(path: &Path, groups: Groups) -> Result<HashSet<u64>, String> {
     let last = keys.iter().map(|(line, _)| *line).max().unwrap_or(0);
     let matched = priors
         .match_rows(keys, last)
-        .map_err(|e| format!("the --resume file {}: {e}", path.display()))?;
+        .map_err(|e| resume::message(path, &e))?;
     let skips: HashSet<u64> = matched
         .skips
         .into_iter()

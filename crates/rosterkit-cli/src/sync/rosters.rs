@@ -53,9 +53,7 @@ impl Group {
         let mut members: Vec<&str> = self.members.iter().map(Handle::as_str).collect();
         members.sort_unstable();
         members.dedup();
-        let mut fields = vec![provider, self.chat.as_str()];
-        fields.extend(members);
-        Fingerprint(fnv1a64(fields.join("\u{1f}").as_bytes()))
+        Fingerprint::of_fields([provider, self.chat.as_str()].into_iter().chain(members))
     }
 }
 

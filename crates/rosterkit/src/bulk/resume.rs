@@ -67,8 +67,17 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 pub struct Fingerprint(u64);
 
 impl Fingerprint {
-    fn of_fields(fields: [&str; 4]) -> Self {
-        Self(fnv1a64(fields.join("\u{1f}").as_bytes()))
+    /// The fingerprint of any record made of text fields (a sync chat's provider, chat and
+    /// members, say): FNV-1a-64 of the fields joined by U+001F.
+    pub fn of_fields<'a>(fields: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut bytes = Vec::new();
+        for (i, field) in fields.into_iter().enumerate() {
+            if i > 0 {
+                bytes.extend_from_slice("\u{1f}".as_bytes());
+            }
+            bytes.extend_from_slice(field.as_bytes());
+        }
+        Self(fnv1a64(&bytes))
     }
 
     /// The fingerprint of a row, valid or refused.
