@@ -10,7 +10,7 @@ use std::{
 
 use clap::{Args, ValueEnum};
 use rosterkit::{
-    ChatId, E164, Error, Handle, ProviderKind,
+    ChatId, E164, Error, Handle, ProviderKind, ProviderName,
     sync::{
         self, ApplyOptions, MaxRemovals, OwnLine, Plan, Refusal, RosterSource, Rules, SyncOptions,
     },
@@ -212,8 +212,9 @@ fn parse_rosters(text: &str, name: &str, default: Option<Provider>) -> Result<Ve
         let provider = match (provider, default) {
             ("", Some(p)) => p,
             ("", None) => return Err(at("no provider, and no --provider".to_owned())),
-            (p, _) => Provider::from_str(p, true)
-                .map_err(|_| at(format!("unknown provider {p:?} (chert, linq, zapi or acs)")))?,
+            (p, _) => {
+                Provider::from_str(p, true).map_err(|_| at(format!("unknown provider {p:?}")))?
+            }
         };
         if chat.is_empty() {
             return Err(at("no chat".to_owned()));
@@ -361,7 +362,7 @@ async fn sync_chat(
     current: Option<Vec<Handle>>,
     many: bool,
 ) -> End {
-    let provider = ProviderKind::from(common.provider);
+    let provider = ProviderName::from(common.provider);
     let name = if many {
         format!("{provider} {}: ", common.chat)
     } else {
@@ -481,18 +482,18 @@ async fn linq_own_line(common: &Common, chat: &ChatId) -> Result<OwnLine, Error>
 }
 
 /// The rules from the flags.
-fn rules(args: &SyncArgs, provider: ProviderKind) -> Result<Rules, String> {
+fn rules(args: &SyncArgs, provider: ProviderName) -> Result<Rules, String> {
     let protected = args
         .protect
         .iter()
         .map(|h| parse_handle(h).map_err(|e| format!("--protect {h}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let own_line = match (&args.own_line, provider) {
+    let own_line = match (&args.own_line, provider.as_str()) {
         (Some(h), _) => {
             OwnLine::Handle(parse_handle(h).map_err(|e| format!("--own-line {h}: {e}"))?)
         }
-        (None, ProviderKind::Chert) => OwnLine::NotInRoster,
-        (None, ProviderKind::Acs) => match std::env::var("ACS_USER_ID") {
+        (None, "chert") => OwnLine::NotInRoster,
+        (None, "acs") => match std::env::var("ACS_USER_ID") {
             Ok(id) if !id.trim().is_empty() => {
                 OwnLine::Handle(parse_handle(id.trim()).map_err(|e| format!("ACS_USER_ID: {e}"))?)
             }

@@ -176,7 +176,7 @@ async fn invalid_input_exits_2_and_sends_nothing() {
     )
     .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("chert, linq, zapi, acs"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acs, chert, linq, matrix, zapi"));
     let out = rosterkit(&sandbox, &["remove", "-p", "chert", "-c", &chat]).await;
     assert_eq!(
         out.status.code(),
