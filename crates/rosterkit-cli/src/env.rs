@@ -30,7 +30,7 @@ pub(crate) fn help() -> String {
         "  RUST_LOG               log filter for stderr (e.g. rosterkit=debug); secrets are never logged\n\
          \n\
          For the local sandbox: run `rosterkit sandbox --env` and paste its export lines\n\
-         (or source them), then e.g. `rosterkit list -p chert -c <chat id>`. For Matrix, \n\
+         (or source them), then e.g. `rosterkit list -p chert -c <chat id>`. For Matrix,\n\
          `cargo xtask synapse` starts a local Synapse and prints its MATRIX_* lines.\n\
          \n\
          Exit codes:\n  \
