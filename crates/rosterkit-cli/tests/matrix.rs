@@ -143,3 +143,45 @@ fn the_tour_walks_matrix_against_synapse() {
         assert!(!stdout.contains("matrix: skipped"), "{}", report(&out));
     }
 }
+
+/// A bulk file's Matrix rows: the provider from the registry, each handle read with Matrix's
+/// rules (no `native:` prefix), one result line per row.
+#[test]
+fn bulk_rows_reach_matrix_by_name() {
+    let synapse = harness::shared();
+    let owner = synapse.user("bulkowner", false).unwrap();
+    let a = synapse.user("bulka", false).unwrap();
+    let b = synapse.user("bulkb", false).unwrap();
+    let room = synapse.room(&owner, &[&a, &b], json!({})).unwrap();
+    let dir = std::env::temp_dir().join(format!("rosterkit-matrix-bulk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rows.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "op,provider,chat,handle\nremove,matrix,{room},{}\nremove,matrix,{room},{}\n",
+            a.user_id, b.user_id
+        ),
+    )
+    .unwrap();
+    let out = rosterkit(
+        synapse,
+        &owner.token,
+        &["bulk", "--file", file.to_str().unwrap(), "-q"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", report(&out));
+    for line in &lines {
+        assert_eq!(line["provider"], "matrix", "{line}");
+        assert_eq!(line["outcome"], "applied", "{line}");
+    }
+    for user in [&a, &b] {
+        let state = synapse.member_state(&owner, &room, &user.user_id).unwrap();
+        assert_eq!(state["membership"], "leave", "{state}");
+    }
+}
