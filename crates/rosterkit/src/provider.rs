@@ -97,9 +97,10 @@ impl From<UnknownProvider> for rosterkit_core::Error {
     }
 }
 
-/// A registered provider's name (`"matrix"`): what bulk rows, [`crate::bulk::Clients`] and
-/// pacing are keyed by. Parsing one looks it up in the process-wide [`crate::Registry`], so a
-/// `ProviderName` always names a provider that was registered (or a [`ProviderKind`]).
+/// A provider's name (`"matrix"`): what bulk rows, [`crate::bulk::Clients`] and pacing are
+/// keyed by. Parsing one looks it up in the process-wide [`crate::Registry`], so a parsed name
+/// is a registered provider's; [`ProviderName::of`] names any [`Provider`] value and a
+/// [`ProviderKind`] converts.
 ///
 /// ```
 /// use rosterkit::{ProviderKind, ProviderName};
