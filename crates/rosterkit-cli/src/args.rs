@@ -1,12 +1,15 @@
 //! Command-line arguments.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use rosterkit::ProviderKind;
+use std::sync::{Arc, OnceLock};
+
+use clap::{Args, Parser, Subcommand, ValueEnum, builder::PossibleValue};
+use rosterkit::{ProviderKind, ProviderName, Registry};
 
 /// Manage group-chat membership across messaging providers.
 ///
-/// Remove, add, leave and list members of group chats on Chert, Linq, Z-API and Azure
-/// Communication Services, one at a time or in bulk, and run the providers' emulators locally.
+/// Remove, add, leave and list members of group chats on Chert, Linq, Z-API, Azure
+/// Communication Services and Matrix, one at a time or in bulk, and run the providers'
+/// emulators locally.
 /// Start with `rosterkit sandbox --env`.
 #[derive(Debug, Parser)]
 #[command(name = "rosterkit", version)]
@@ -38,27 +41,48 @@ pub(crate) enum Command {
     Completions(crate::completions::CompletionsArgs),
 }
 
-/// A provider, as `--provider` takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Provider {
-    /// Chert (iMessage).
-    Chert,
-    /// Linq API v3 (iMessage).
-    Linq,
-    /// Z-API (WhatsApp).
-    Zapi,
-    /// Azure Communication Services Chat.
-    Acs,
+/// A provider, as `--provider` takes it: any provider in rosterkit's registry
+/// ([`rosterkit::Registry::global`]), so one registered there is selectable here, listed by
+/// `--help` and offered by shell completion without a change to this file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Provider(ProviderName);
+
+/// Built-in providers by their former variant names, as `sync`'s tests name them.
+#[cfg(test)]
+#[allow(non_upper_case_globals)]
+impl Provider {
+    pub(crate) const Zapi: Self = Self(ProviderKind::Zapi.name());
+    pub(crate) const Acs: Self = Self(ProviderKind::Acs.name());
 }
 
-impl From<Provider> for ProviderKind {
+impl Provider {
+    /// The provider's rules (environment variables, handle syntax, connection).
+    pub(crate) fn rules(self) -> Result<Arc<dyn rosterkit::Provider>, rosterkit::Error> {
+        Registry::global().get(self.0.as_str())
+    }
+}
+
+impl From<Provider> for ProviderName {
     fn from(p: Provider) -> Self {
-        match p {
-            Provider::Chert => Self::Chert,
-            Provider::Linq => Self::Linq,
-            Provider::Zapi => Self::Zapi,
-            Provider::Acs => Self::Acs,
-        }
+        p.0
+    }
+}
+
+impl ValueEnum for Provider {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: OnceLock<Vec<Provider>> = OnceLock::new();
+        ALL.get_or_init(|| {
+            Registry::global()
+                .providers()
+                .filter_map(|p| ProviderName::of(p.as_ref()).ok())
+                .map(Provider)
+                .collect()
+        })
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let summary = self.rules().ok().map(|p| p.summary());
+        Some(PossibleValue::new(self.0.as_str()).help(summary.unwrap_or_default()))
     }
 }
 
@@ -69,7 +93,8 @@ pub(crate) struct Common {
     #[arg(long, short = 'p', value_enum, env = "ROSTERKIT_PROVIDER")]
     pub(crate) provider: Provider,
     /// Chat id: a Chert chat (ch_...), a Linq chat UUID, a Z-API group (...-group) or
-    /// community id, an ACS thread (19:...@thread.v2).
+    /// community id, an ACS thread (19:...@thread.v2), a Matrix room (!id:server or
+    /// #alias:server).
     #[arg(long, short = 'c')]
     pub(crate) chat: String,
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
@@ -78,6 +103,9 @@ pub(crate) struct Common {
     /// Retries after the first attempt (at most 9).
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
     pub(crate) max_retries: u32,
+    /// Give up after SECS, retries and waits included (a silent server costs at most this).
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) timeout: u64,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -101,7 +129,8 @@ pub(crate) struct Wait {
 /// Handles for remove and add.
 #[derive(Debug, Args)]
 pub(crate) struct Handles {
-    /// Handles: +E.164 phones, emails, or native ids (8:acs:..., native:...).
+    /// Handles: +E.164 phones, emails, or native ids (8:acs:..., 1234@lid, a Matrix
+    /// @user:server, native:...), read with the provider's rules.
     #[arg(required = true)]
     pub(crate) handles: Vec<String>,
     /// Z-API: read the group back afterwards to confirm each change (else `unconfirmed`).
@@ -161,19 +190,25 @@ const PROVIDER_FLAGS: &[(&str, &[ProviderKind])] = &[
     ("--verify", &[ProviderKind::Zapi]),
 ];
 
-/// The providers where `flag` applies (every provider when it is not provider-specific).
-pub(crate) fn applies_to(flag: &str) -> &'static [ProviderKind] {
+/// The providers where `flag` applies (`None`: every provider, as it is not provider-specific).
+pub(crate) fn applies_to(flag: &str) -> Option<&'static [ProviderKind]> {
     PROVIDER_FLAGS
         .iter()
         .find(|(f, _)| *f == flag)
-        .map_or(&ProviderKind::ALL, |(_, p)| p)
+        .map(|(_, p)| *p)
 }
 
 /// A usage error for the first of `used` (flag, given) that `provider` does not honour.
-pub(crate) fn check_flags(provider: ProviderKind, used: &[(&str, bool)]) -> Result<(), String> {
+pub(crate) fn check_flags(
+    provider: impl Into<ProviderName>,
+    used: &[(&str, bool)],
+) -> Result<(), String> {
+    let provider = provider.into();
     for (flag, given) in used {
-        let providers = applies_to(flag);
-        if *given && !providers.contains(&provider) {
+        let Some(providers) = applies_to(flag) else {
+            continue;
+        };
+        if *given && !providers.iter().any(|p| provider == *p) {
             let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
             return Err(format!(
                 "{flag} does not apply to {provider}; it applies to {} only",
@@ -206,12 +241,22 @@ mod tests {
     }
 
     #[test]
-    fn the_provider_enum_covers_every_provider() {
-        let names: Vec<String> = Provider::value_variants()
+    fn provider_takes_every_registered_provider() {
+        let names: Vec<&str> = Provider::value_variants()
             .iter()
-            .map(|p| ProviderKind::from(*p).to_string())
+            .map(|p| ProviderName::from(*p).as_str())
             .collect();
-        let all: Vec<String> = ProviderKind::ALL.iter().map(ToString::to_string).collect();
-        assert_eq!(names, all);
+        let registered: Vec<&str> = Registry::global().names().collect();
+        assert_eq!(names, registered);
+        for kind in ProviderKind::ALL {
+            assert!(names.contains(&kind.as_str()), "{kind}");
+        }
+        assert!(names.contains(&"matrix"));
+        let help = Provider::from_str("matrix", false)
+            .unwrap()
+            .to_possible_value()
+            .unwrap();
+        assert!(help.get_help().unwrap().to_string().contains("Matrix"));
+        assert!(Provider::from_str("telegram", false).is_err());
     }
 }

@@ -1,10 +1,13 @@
 //! `remove`, `add`, `leave` and `list`.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use std::sync::Arc;
 
 use rosterkit::{
     ChangeOptions, ChatId, ClientOptions, Confirm, ConnectOptions, Error, ErrorKind, Handle,
-    Membership, Outcome, ProviderKind, RetryPolicy,
+    Membership, Outcome, Provider, ProviderName, RetryPolicy,
 };
 
 use crate::{
@@ -41,7 +44,9 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> Exit {
 }
 
 pub(crate) struct Prepared {
-    provider: ProviderKind,
+    provider: ProviderName,
+    /// The provider's rules: how its handles parse.
+    rules: Arc<dyn Provider>,
     pub(crate) client: Box<dyn Membership>,
     pub(crate) chat: ChatId,
 }
@@ -53,7 +58,8 @@ pub(crate) fn prepare(
     used: &[(&str, bool)],
     verify: bool,
 ) -> Result<Prepared, Exit> {
-    let provider = ProviderKind::from(common.provider);
+    let provider = ProviderName::from(common.provider);
+    let rules = common.provider.rules().map_err(usage)?;
     args::check_flags(provider, used).map_err(usage)?;
     let missing = env::missing(provider, common.base_url.is_some(), |name| {
         std::env::var(name).ok()
@@ -62,7 +68,9 @@ pub(crate) fn prepare(
         return Err(usage(env::missing_message(provider, &missing)));
     }
     let chat = ChatId::new(common.chat.as_str()).map_err(usage)?;
-    let retries = RetryPolicy::default().with_max_attempts(common.max_retries.saturating_add(1));
+    let retries = RetryPolicy::default()
+        .with_max_attempts(common.max_retries.saturating_add(1))
+        .with_total_timeout(Some(Duration::from_secs(common.timeout)));
     let confirm = if verify {
         Confirm::ReadBack
     } else {
@@ -77,21 +85,28 @@ pub(crate) fn prepare(
     if let Some(url) = &common.base_url {
         options = options.with_base_url(url.clone());
     }
-    let client =
-        rosterkit::connect_with(provider, options).map_err(|e| usage(messages::for_cli(&e)))?;
+    let client = rules
+        .connect(options)
+        .map_err(|e| usage(messages::for_cli(&e)))?;
     Ok(Prepared {
         provider,
+        rules,
         client,
         chat,
     })
 }
 
-/// Parses handles and checks the provider accepts their kind, before any request.
-fn parse_handles(raw: &[String], client: &dyn Membership) -> Result<Vec<Handle>, Exit> {
+/// Parses handles with the provider's rules and checks it accepts their kind, before any
+/// request.
+fn parse_handles(
+    raw: &[String],
+    rules: &dyn Provider,
+    client: &dyn Membership,
+) -> Result<Vec<Handle>, Exit> {
     let accepted = client.capabilities().handles;
     raw.iter()
         .map(|text| {
-            let handle: Handle = text.parse().map_err(usage)?;
+            let handle = rules.parse_handle(text).map_err(usage)?;
             if !accepted.accepts(&handle) {
                 return Err(usage(format!(
                     "{} does not accept {} handles ({})",
@@ -132,7 +147,7 @@ fn finish(records: &[Record], errors: &[&Error], json: bool) -> Exit {
 
 /// The records of a change, with the CLI's wording for errors and the notes of waits.
 fn records_of(
-    provider: ProviderKind,
+    provider: ProviderName,
     operation: &'static str,
     chat: &ChatId,
     handles: &[Option<&Handle>],
@@ -166,13 +181,14 @@ pub(crate) async fn change(
     let used = [("--wait", wait.wait), ("--verify", handles.verify)];
     let Prepared {
         provider,
+        rules,
         client,
         chat,
     } = match prepare(common, &used, handles.verify) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let parsed = match parse_handles(&handles.handles, client.as_ref()) {
+    let parsed = match parse_handles(&handles.handles, rules.as_ref(), client.as_ref()) {
         Ok(h) => h,
         Err(exit) => return exit,
     };
@@ -204,6 +220,7 @@ pub(crate) async fn leave(args: &LeaveArgs) -> Exit {
         provider,
         client,
         chat,
+        ..
     } = match prepare(common, &[("--wait", args.wait.wait)], false) {
         Ok(p) => p,
         Err(exit) => return exit,
@@ -234,6 +251,7 @@ pub(crate) async fn list(args: &ListArgs) -> Exit {
         provider,
         client,
         chat,
+        ..
     } = match prepare(common, &[], false) {
         Ok(p) => p,
         Err(exit) => return exit,

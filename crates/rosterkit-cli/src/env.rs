@@ -4,80 +4,34 @@
 
 use std::fmt::Write as _;
 
-use rosterkit::ProviderKind;
+use rosterkit::{EnvVar, ProviderName, Registry};
 use rosterkit_sandbox::SandboxInfo;
 
-/// One variable.
-pub(crate) struct Var {
-    pub(crate) name: &'static str,
-    pub(crate) meaning: &'static str,
-}
-
-const fn var(name: &'static str, meaning: &'static str) -> Var {
-    Var { name, meaning }
-}
-
-/// Every variable rosterkit reads (the provider crates' `from_env` names).
-pub(crate) const VARS: &[Var] = &[
-    var(
+/// Every variable rosterkit reads: `ROSTERKIT_PROVIDER`, then each registered provider's
+/// ([`rosterkit::Provider::env`]), so a provider added to the registry is documented here too.
+pub(crate) fn vars() -> Vec<EnvVar> {
+    let mut vars = vec![EnvVar::optional(
         "ROSTERKIT_PROVIDER",
         "default for --provider (any provider)",
-    ),
-    var(
-        "CHERT_TENANT",
-        "tenant slug (x-chert-tenant); required with hmac auth",
-    ),
-    var(
-        "CHERT_SIGNING_SECRET",
-        "the tenant's signing secret; required",
-    ),
-    var("CHERT_AUTH", "hmac (default) or bearer"),
-    var(
-        "CHERT_BASE_URL",
-        "default https://console.trychert.com/api/v1",
-    ),
-    var("LINQ_API_V3_API_KEY", "bearer token; required"),
-    var(
-        "LINQ_API_V3_BASE_URL",
-        "default https://api.linqapp.com/api/partner",
-    ),
-    var("ZAPI_INSTANCE_ID", "instance id (in the path); required"),
-    var(
-        "ZAPI_INSTANCE_TOKEN",
-        "instance token (in the path); required",
-    ),
-    var(
-        "ZAPI_CLIENT_TOKEN",
-        "account security token (Client-Token header); required",
-    ),
-    var("ZAPI_BASE_URL", "default https://api.z-api.io"),
-    var(
-        "ACS_ENDPOINT",
-        "https://<resource>.communication.azure.com; or ACS_CONNECTION_STRING",
-    ),
-    var(
-        "ACS_USER_TOKEN",
-        "a user access token; or ACS_CONNECTION_STRING to mint one",
-    ),
-    var(
-        "ACS_CONNECTION_STRING",
-        "endpoint=...;accesskey=... (mints chat tokens for ACS_USER_ID)",
-    ),
-    var("ACS_USER_ID", "our own identity (8:acs:...), for leave"),
-    var("ACS_API_VERSION", "default 2025-03-15"),
-];
+    )];
+    for provider in Registry::global().providers() {
+        vars.extend_from_slice(provider.env());
+    }
+    vars
+}
 
 /// The ENVIRONMENT section of `rosterkit --help`.
 pub(crate) fn help() -> String {
     let mut text = String::from("Environment (credentials are read only from here):\n");
-    for v in VARS {
+    for v in vars() {
         let _ = writeln!(text, "  {:<22} {}", v.name, v.meaning);
     }
     text.push_str(
         "  RUST_LOG               log filter for stderr (e.g. rosterkit=debug); secrets are never logged\n\
          \n\
          For the local sandbox: run `rosterkit sandbox --env` and paste its export lines\n\
-         (or source them), then e.g. `rosterkit list -p chert -c <chat id>`.\n\
+         (or source them), then e.g. `rosterkit list -p chert -c <chat id>`. For Matrix,\n\
+         `cargo xtask synapse` starts a local Synapse and prints its MATRIX_* lines.\n\
          \n\
          Exit codes:\n  \
          0  every operation succeeded (a queued change counts)\n  \
@@ -88,55 +42,30 @@ pub(crate) fn help() -> String {
 }
 
 /// The variables `provider` needs and `lookup` does not have, each as the user should set it
-/// (`A (or B)` when either does). `base_url` set counts as the endpoint.
+/// (`A (or B)` when either does): the provider's own [`rosterkit::Provider::missing_env`].
+/// `base_url` set counts as the endpoint.
 pub(crate) fn missing(
-    provider: ProviderKind,
+    provider: impl Into<ProviderName>,
     base_url: bool,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Vec<&'static str> {
-    let has = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
-    let needs: &[(&'static str, bool)] = match provider {
-        ProviderKind::Chert => {
-            let bearer =
-                lookup("CHERT_AUTH").is_some_and(|a| a.trim().eq_ignore_ascii_case("bearer"));
-            &[
-                ("CHERT_TENANT", bearer || has("CHERT_TENANT")),
-                ("CHERT_SIGNING_SECRET", has("CHERT_SIGNING_SECRET")),
-            ]
-        }
-        ProviderKind::Linq => &[("LINQ_API_V3_API_KEY", has("LINQ_API_V3_API_KEY"))],
-        ProviderKind::Zapi => &[
-            ("ZAPI_INSTANCE_ID", has("ZAPI_INSTANCE_ID")),
-            ("ZAPI_INSTANCE_TOKEN", has("ZAPI_INSTANCE_TOKEN")),
-            ("ZAPI_CLIENT_TOKEN", has("ZAPI_CLIENT_TOKEN")),
-        ],
-        ProviderKind::Acs => {
-            let cs = has("ACS_CONNECTION_STRING");
-            &[
-                (
-                    "ACS_ENDPOINT (or ACS_CONNECTION_STRING)",
-                    base_url || cs || has("ACS_ENDPOINT"),
-                ),
-                (
-                    "ACS_USER_TOKEN (or ACS_CONNECTION_STRING)",
-                    cs || has("ACS_USER_TOKEN"),
-                ),
-            ]
-        }
-        _ => &[],
-    };
-    needs
-        .iter()
-        .filter(|(_, present)| !present)
-        .map(|(name, _)| *name)
-        .collect()
+    Registry::global()
+        .get(provider.into().as_str())
+        .map(|p| p.missing_env(&lookup, base_url))
+        .unwrap_or_default()
 }
 
 /// The message for [`missing`] variables.
-pub(crate) fn missing_message(provider: ProviderKind, missing: &[&str]) -> String {
+pub(crate) fn missing_message(provider: impl Into<ProviderName>, missing: &[&str]) -> String {
+    let provider = provider.into();
+    let hint = if provider == "matrix" {
+        "for a local Synapse, `cargo xtask synapse` prints them"
+    } else {
+        "for the local sandbox, `rosterkit sandbox --env` prints them"
+    };
     format!(
-        "{provider} needs {} in the environment; for the local sandbox, `rosterkit sandbox --env` \
-         prints them (see `rosterkit --help` for every variable)",
+        "{provider} needs {} in the environment; {hint} (see `rosterkit --help` for every \
+         variable)",
         missing.join(", ")
     )
 }
@@ -177,6 +106,7 @@ pub(crate) fn sandbox_exports(info: &SandboxInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rosterkit::ProviderKind;
 
     #[test]
     fn every_missing_variable_is_named_at_once() {
@@ -189,18 +119,18 @@ mod tests {
                 "ZAPI_CLIENT_TOKEN"
             ]
         );
-        assert_eq!(
-            missing(ProviderKind::Chert, false, none),
-            ["CHERT_TENANT", "CHERT_SIGNING_SECRET"]
-        );
         let bearer = |n: &str| (n == "CHERT_AUTH").then(|| "bearer".to_owned());
         assert_eq!(
             missing(ProviderKind::Chert, false, bearer),
             ["CHERT_SIGNING_SECRET"]
         );
-        let cs = |n: &str| (n == "ACS_CONNECTION_STRING").then(|| "endpoint=x".to_owned());
-        assert!(missing(ProviderKind::Acs, false, cs).is_empty());
-        assert_eq!(missing(ProviderKind::Acs, true, none).len(), 1);
+        let matrix: ProviderName = "matrix".parse().unwrap();
+        assert_eq!(
+            missing(matrix, false, none),
+            ["MATRIX_HOMESERVER", "MATRIX_ACCESS_TOKEN"]
+        );
+        assert_eq!(missing(matrix, true, none), ["MATRIX_ACCESS_TOKEN"]);
+        assert!(missing_message(matrix, &["MATRIX_ACCESS_TOKEN"]).contains("cargo xtask synapse"));
         let blank = |_: &str| Some("  ".to_owned());
         assert_eq!(
             missing(ProviderKind::Linq, false, blank),
@@ -217,9 +147,10 @@ mod tests {
     #[test]
     fn the_help_names_every_variable_and_the_exit_codes() {
         let help = help();
-        for v in VARS {
+        for v in vars() {
             assert!(help.contains(v.name), "{}", v.name);
         }
+        assert!(help.contains("MATRIX_ACCESS_TOKEN"));
         assert!(help.contains("Exit codes") && help.contains("2  bad input"));
     }
 }

@@ -5,7 +5,7 @@
 //! a person at a shell can only set variables and pass flags, so the hints are rewritten here,
 //! at the boundary, and the library keeps its own wording.
 
-use rosterkit::{Error, ErrorKind, ProviderKind};
+use rosterkit::{Error, ErrorKind, ProviderName, Registry};
 
 /// `e` as a one-line CLI message (the error's `Display`, rewritten).
 pub(crate) fn for_cli(e: &Error) -> String {
@@ -16,11 +16,16 @@ pub(crate) fn for_cli(e: &Error) -> String {
 /// client could not be configured; for a connection failure,
 /// the host and port tried (from `--base-url`, the provider's variable or its default; never
 /// the path, which can hold a credential).
-pub(crate) fn for_cli_at(e: &Error, provider: ProviderKind, base_url: Option<&str>) -> String {
+pub(crate) fn for_cli_at(
+    e: &Error,
+    provider: impl Into<ProviderName>,
+    base_url: Option<&str>,
+) -> String {
+    let provider = provider.into();
     let mut message = rewrite(&e.message());
     if e.kind() == ErrorKind::InvalidInput
         && e.attempts() == 0
-        && crate::env::VARS.iter().any(|v| message.contains(v.name))
+        && crate::env::vars().iter().any(|v| message.contains(v.name))
     {
         let missing = crate::env::missing(provider, base_url.is_some(), |name| {
             std::env::var(name).ok()
@@ -87,18 +92,17 @@ fn find_method(text: &str) -> Option<(usize, usize, String)> {
     None
 }
 
-/// The base URL a provider's client uses.
-fn base_url_of(provider: ProviderKind, flag: Option<&str>) -> String {
+/// The base URL a provider's client uses: the flag's, else its variable's or its default
+/// ([`rosterkit::Provider::base_url`]).
+fn base_url_of(provider: ProviderName, flag: Option<&str>) -> String {
     if let Some(url) = flag {
         return url.to_owned();
     }
-    let (var, default) = match provider {
-        ProviderKind::Chert => ("CHERT_BASE_URL", rosterkit::chert::DEFAULT_BASE_URL),
-        ProviderKind::Linq => ("LINQ_API_V3_BASE_URL", rosterkit::linq::DEFAULT_BASE_URL),
-        ProviderKind::Zapi => ("ZAPI_BASE_URL", rosterkit::zapi::DEFAULT_BASE_URL),
-        _ => ("ACS_ENDPOINT", ""),
-    };
-    std::env::var(var).unwrap_or_else(|_| default.to_owned())
+    Registry::global()
+        .get(provider.as_str())
+        .ok()
+        .and_then(|p| p.base_url(&|name| std::env::var(name).ok()))
+        .unwrap_or_default()
 }
 
 /// `host:port` of a URL, without credentials or path.

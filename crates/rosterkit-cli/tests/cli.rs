@@ -176,7 +176,7 @@ async fn invalid_input_exits_2_and_sends_nothing() {
     )
     .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("chert, linq, zapi, acs"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acs, chert, linq, matrix, zapi"));
     let out = rosterkit(&sandbox, &["remove", "-p", "chert", "-c", &chat]).await;
     assert_eq!(
         out.status.code(),
@@ -254,4 +254,67 @@ async fn sandbox_command_prints_its_credentials_as_one_json_line() {
         "{base}"
     );
     assert!(info["chert"]["signing_secret"].is_string());
+}
+
+/// `--timeout` on a single command: a silent server costs SECS, retries included, and the
+/// remove fails as a timeout (exit 1); `--timeout 0` is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn timeout_bounds_a_single_command_against_a_silent_server() {
+    use rosterkit_sandbox::{Fault, FaultAction, Provider};
+    use std::time::{Duration, Instant};
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let chat = sandbox.chert().create_group(&[
+        "+14155550100",
+        "+14155550200",
+        "+14155550300",
+        "+14155550400",
+    ]);
+    let out = rosterkit(
+        &sandbox,
+        &[
+            "remove",
+            "-p",
+            "chert",
+            "-c",
+            &chat,
+            "+14155550200",
+            "--timeout",
+            "0",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(sandbox.journal().is_empty(), "refused before any request");
+
+    sandbox.faults().inject(
+        Fault::new(
+            Provider::Chert,
+            FaultAction::Latency(Duration::from_secs(600)),
+        )
+        .times(10),
+    );
+    let started = Instant::now();
+    let out = rosterkit(
+        &sandbox,
+        &[
+            "remove",
+            "-p",
+            "chert",
+            "-c",
+            &chat,
+            "+14155550200",
+            "--timeout",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let line = &lines(&out)[0];
+    assert_eq!(line["outcome"], "failed", "{line}");
+    assert_eq!(line["error"]["kind"], "timeout", "{line}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    sandbox.shutdown().await;
 }

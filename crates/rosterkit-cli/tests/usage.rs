@@ -100,7 +100,8 @@ fn completions_offer_the_providers() {
         .output()
         .unwrap();
     let script = text(&out.stdout);
-    assert!(script.contains("chert linq zapi acs"), "{script}");
+    // From the provider registry: every registered provider, Matrix included.
+    assert!(script.contains("acs chert linq matrix zapi"), "{script}");
 }
 
 /// A flag the provider or command does not honour is a usage error naming where it applies;

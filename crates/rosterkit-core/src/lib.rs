@@ -44,6 +44,7 @@ mod membership;
 mod operation;
 mod outcome;
 mod pace;
+mod provider;
 mod reason;
 pub mod redact;
 mod retry;
@@ -65,6 +66,7 @@ pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership};
 pub use operation::{Attempt, Operation, Probe, ProbeWith, Recovery, Settled};
 pub use outcome::{Outcome, Participant};
 pub use pace::{Pacer, Pacing, Rate};
+pub use provider::{ConnectOptions, EnvVar, Provider};
 pub use reason::Reason;
 pub use retry::{
     HintUnit, MAX_RETRY_HINT, RetryPolicy, retry_after_from_headers, retry_hint, retry_hint_f64,

@@ -23,12 +23,15 @@ fn main() -> Result<(), String> {
     let room = synapse.room(&owner, &[&bob], serde_json::json!({}))?;
     println!("export MATRIX_HOMESERVER={}", synapse.base_url);
     println!("export MATRIX_ACCESS_TOKEN={}", owner.token);
+    // For `rosterkit tour`'s Matrix steps.
+    println!("export ROSTERKIT_TOUR_MATRIX_ROOM='{room}'");
+    println!("export ROSTERKIT_TOUR_MATRIX_MEMBER='{}'", bob.user_id);
     println!(
         "# room {room} (owner {}, member {})",
         owner.user_id, bob.user_id
     );
     println!(
-        "# try: rosterkit_matrix::MatrixClient::from_env()?.kick(&ChatId::new(\"{room}\")?, &Handle::Native(NativeId::new(\"{}\")?), Default::default())",
+        "# try: rosterkit remove --provider matrix --chat '{room}' {}",
         bob.user_id
     );
     eprintln!("Synapse runs until Enter or Ctrl-C.");

@@ -5,8 +5,8 @@ use std::{fmt, sync::Arc};
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, Clock, Endpoint, Error, Executor, ExecutorBuilder, Handle, HttpClient,
-    Outcome, Participant, RetryPolicy, Secret, http::HeaderValue,
+    ChangeOptions, ChatId, ClientBuilder, ClientOptions, Clock, Endpoint, Error, Executor, Handle,
+    HttpClient, Outcome, Participant, RetryPolicy, Secret, http::HeaderValue,
 };
 
 use crate::{
@@ -15,8 +15,8 @@ use crate::{
     ops::{Invite, JoinedMembers, Kick, Leave, ResolveAlias},
 };
 
-const ENV_HOMESERVER: &str = "MATRIX_HOMESERVER";
-const ENV_TOKEN: &str = "MATRIX_ACCESS_TOKEN";
+pub(crate) const ENV_HOMESERVER: &str = "MATRIX_HOMESERVER";
+pub(crate) const ENV_TOKEN: &str = "MATRIX_ACCESS_TOKEN";
 
 /// What every operation of one client shares: where to send and the `Authorization` value
 /// (marked sensitive, so `http` redacts it in `Debug`).
@@ -105,7 +105,8 @@ impl MatrixClient {
     /// Kicks `user` out of `chat` (`POST /rooms/{roomId}/kick`), with `options.reason`.
     ///
     /// Matrix answers "not in the room" and "no power" alike (403 M_FORBIDDEN), so after a 403
-    /// the joined members are read ([`Kick::reconcile`]): an absent user is `NotAMember`, or
+    /// the executor reads the joined members ([`Kick`]'s `on_failure` probe,
+    /// [`Kick::reconcile`]): an absent user is `NotAMember`, or
     /// [`Outcome::AlreadyDone`] in ensure mode; a present one keeps the `Forbidden` error.
     ///
     /// # Errors
@@ -122,12 +123,7 @@ impl MatrixClient {
             user_id(user)?;
             let room = self.room_id(chat).await?;
             let op = Kick::new(self, &room, user, options.reason)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Err(e) if op.needs_membership_read(&e) => {
-                    op.reconcile(e, self.joined_after_403(&room).await.as_deref())
-                }
-                other => other,
-            }
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -136,7 +132,7 @@ impl MatrixClient {
     /// Invites `user` to `chat` (`POST /rooms/{roomId}/invite`), with `options.reason`. The
     /// user becomes a member when they accept.
     ///
-    /// After a 403 the joined members are read ([`Invite::reconcile`]): a user already in the
+    /// After a 403 the executor reads the joined members ([`Invite::reconcile`]): a user already in the
     /// room is [`Outcome::AlreadyDone`] in ensure mode and `Conflict` otherwise.
     ///
     /// # Errors
@@ -153,12 +149,7 @@ impl MatrixClient {
             user_id(user)?;
             let room = self.room_id(chat).await?;
             let op = Invite::new(self, &room, user, options.reason)?.ensure(options.ensure);
-            match self.executor.execute(&op).await {
-                Err(e) if op.needs_membership_read(&e) => {
-                    op.reconcile(e, self.joined_after_403(&room).await.as_deref())
-                }
-                other => other,
-            }
+            self.executor.execute(&op).await
         }
         .instrument(span)
         .await
@@ -195,19 +186,6 @@ impl MatrixClient {
             .execute(&JoinedMembers::new(self, &room)?)
             .await
     }
-
-    /// `room`'s joined members, read to explain a 403; `None` when they cannot be read (then
-    /// the caller keeps the error it had).
-    async fn joined_after_403(&self, room: &ChatId) -> Option<Vec<Participant>> {
-        let op = JoinedMembers::new(self, room).ok()?;
-        match self.executor.execute(&op).await {
-            Ok(members) => Some(members),
-            Err(e) => {
-                tracing::debug!(error = %e, "membership read after a 403 failed");
-                None
-            }
-        }
-    }
 }
 
 /// Builds a [`MatrixClient`]. Its `Debug` output never shows the access token.
@@ -216,7 +194,7 @@ pub struct MatrixClientBuilder {
     homeserver: Option<String>,
     access_token: Option<Secret>,
     /// HTTP client, retry policy, clock and the insecure-http switch.
-    transport: ExecutorBuilder,
+    options: ClientOptions,
 }
 
 impl MatrixClientBuilder {
@@ -246,10 +224,18 @@ impl MatrixClientBuilder {
         self
     }
 
+    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
+    /// switch), as every adapter's builder does ([`ClientBuilder`]).
+    #[must_use]
+    pub fn client_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Sets the retry policy (default [`RetryPolicy::default`]).
     #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.transport = self.transport.retry_policy(policy);
+        self.options = self.options.retry_policy(policy);
         self
     }
 
@@ -257,21 +243,21 @@ impl MatrixClientBuilder {
     /// the `reqwest` feature; required without it).
     #[must_use]
     pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.transport = self.transport.http_client(client);
+        self.options = self.options.http_client(client);
         self
     }
 
     /// Sets the clock (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.transport = self.transport.clock(clock);
+        self.options = self.options.clock(clock);
         self
     }
 
     /// Allows a plain `http://` homeserver that is not loopback (default: refused).
     #[must_use]
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.transport = self.transport.allow_insecure_http(allow);
+        self.options = self.options.allow_insecure_http(allow);
         self
     }
 
@@ -287,7 +273,7 @@ impl MatrixClientBuilder {
                 "missing Matrix homeserver: call .homeserver(..) or set {ENV_HOMESERVER}"
             ))
         })?;
-        let endpoint = Endpoint::parse_with(&homeserver, self.transport.allows_insecure_http())
+        let endpoint = Endpoint::parse_with(&homeserver, self.options.allows_insecure_http())
             .map_err(|e| invalid(format!("{e} (.homeserver(..) or {ENV_HOMESERVER})")))?;
         let token = self.access_token.ok_or_else(|| {
             invalid(format!(
@@ -304,7 +290,7 @@ impl MatrixClientBuilder {
             })?;
         authorization.set_sensitive(true);
         // Scrubbed from every error, should a server echo the request's `Authorization`.
-        let executor = self.transport.secrets([token]).build(PROVIDER)?;
+        let executor = self.options.secrets([token]).build(PROVIDER)?;
         Ok(MatrixClient {
             config: Arc::new(Config {
                 endpoint,
@@ -312,6 +298,23 @@ impl MatrixClientBuilder {
             }),
             executor,
         })
+    }
+}
+
+/// The provider-agnostic builder: the base URL is the homeserver.
+impl ClientBuilder for MatrixClientBuilder {
+    type Client = MatrixClient;
+
+    fn base_url(self, url: impl Into<String>) -> Self {
+        self.homeserver(url)
+    }
+
+    fn client_options(self, options: ClientOptions) -> Self {
+        MatrixClientBuilder::client_options(self, options)
+    }
+
+    fn build(self) -> Result<MatrixClient, Error> {
+        MatrixClientBuilder::build(self)
     }
 }
 
@@ -448,6 +451,36 @@ mod scripted {
         assert_eq!(sent[1].method, "GET");
         assert_eq!(sent[1].path(), members);
         assert_eq!(http.unused(), 0);
+    }
+
+    /// The membership read is the operation's own probe: an op run with the executor settles
+    /// the 403 exactly as the client method does.
+    #[tokio::test]
+    async fn an_op_run_by_the_executor_equals_the_client_method() {
+        let kick = format!("{ROOM}/kick");
+        let members = format!("{ROOM}/joined_members");
+        let script = || {
+            Arc::new(
+                ScriptedClient::new()
+                    .reply("POST", &kick, 403, FORBIDDEN)
+                    .reply("GET", &members, 200, ONLY_ALICE),
+            )
+        };
+        let bob = user("@bob:example.org");
+        let http = script();
+        let m = matrix(&http, RetryPolicy::no_retries());
+        let op = crate::ops::Kick::new(&m, &room(), &bob, None)
+            .unwrap()
+            .ensure(true);
+        let by_op = m.executor().execute(&op).await;
+        assert_eq!(http.unused(), 0, "the op read the members itself");
+        let http = script();
+        let by_client = matrix(&http, RetryPolicy::no_retries())
+            .kick(&room(), &bob, ChangeOptions::ensure())
+            .await;
+        assert_eq!(by_op.unwrap(), Outcome::already_done());
+        assert_eq!(by_client.unwrap(), Outcome::already_done());
+        assert_eq!(http.sent().len(), 2);
     }
 
     #[tokio::test]

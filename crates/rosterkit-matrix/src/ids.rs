@@ -50,7 +50,7 @@ impl<'a> Room<'a> {
 pub fn user_id(handle: &Handle) -> Result<&str, Error> {
     let Handle::Native(id) = handle else {
         return Err(invalid(
-            "Matrix members are user ids (@localpart:server), not phone numbers or emails; write `native:@alice:example.org` on the command line",
+            "Matrix members are user ids (@localpart:server), not phone numbers or emails",
         ));
     };
     let s = id.as_str();
@@ -62,6 +62,30 @@ pub fn user_id(handle: &Handle) -> Result<&str, Error> {
             "a Matrix user id is `@localpart:server` (for example @alice:example.org)",
         ))
     }
+}
+
+/// Reads a handle as Matrix writes it: `@localpart:server` is a user id (no `native:` prefix
+/// needed); anything else goes to [`Handle`]'s own parser (and is refused later if it is not
+/// a user id).
+///
+/// ```
+/// use rosterkit_core::Handle;
+/// let bob = rosterkit_matrix::ids::parse_user("@bob:example.org")?;
+/// assert_eq!(rosterkit_matrix::ids::user_id(&bob)?, "@bob:example.org");
+/// assert!(rosterkit_matrix::ids::parse_user("@bob").is_err());
+/// # Ok::<(), rosterkit_core::Error>(())
+/// ```
+///
+/// # Errors
+/// `InvalidInput` for a malformed user id or text that is no handle at all.
+pub fn parse_user(text: &str) -> Result<Handle, Error> {
+    if !text.starts_with('@') {
+        return Ok(text.parse::<Handle>()?);
+    }
+    let handle =
+        Handle::Native(rosterkit_core::NativeId::new(text).map_err(|e| invalid(&e.to_string()))?);
+    user_id(&handle)?;
+    Ok(handle)
 }
 
 /// The server part of `Xlocal:server` when both parts are non-empty.
@@ -141,6 +165,19 @@ mod tests {
         }
         let phone: Handle = "+14155551234".parse().unwrap();
         let err = user_id(&phone).unwrap_err();
-        assert!(err.message().contains("native:@alice"), "{err}");
+        assert!(err.message().contains("@localpart:server"), "{err}");
+        assert_eq!(
+            parse_user("@bob:example.org").unwrap(),
+            native("@bob:example.org")
+        );
+        assert_eq!(parse_user("native:@bob:s").unwrap(), native("@bob:s"));
+        assert_eq!(parse_user("+14155551234").unwrap(), phone);
+        for bad in ["@bob", "@bob:", "@b ob:s", "bob"] {
+            assert_eq!(
+                parse_user(bad).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{bad}"
+            );
+        }
     }
 }

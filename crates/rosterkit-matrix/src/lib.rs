@@ -7,7 +7,7 @@
 //!   into paths (`!abc:example.org` → `%21abc%3Aexample.org`). Rooms are ids of every room
 //!   version (`!opaque:server`, and `!opaque` in version 12) or aliases `#name:server`,
 //!   resolved through the room directory first. Members are user ids `@localpart:server`,
-//!   given as native handles.
+//!   given as native handles ([`ids::parse_user`] reads them without a `native:` prefix).
 //! - **Ensure mode** ([`ChangeOptions::ensure`](rosterkit_core::ChangeOptions::ensure)): Matrix
 //!   answers a kick of a non-member with the same 403 M_FORBIDDEN as a kick without power, so
 //!   the client reads the joined members after a 403: an absent user is `not_a_member`, or
@@ -16,7 +16,11 @@
 //! - A kick, invite or leave carries [`ChangeOptions::reason`](rosterkit_core::ChangeOptions)
 //!   as Matrix's `reason`.
 //! - 429 M_LIMIT_EXCEEDED waits the longer of `retry_after_ms` and `Retry-After`.
-//! - Each call is also a sans-IO [`Operation`](rosterkit_core::Operation) in [`ops`].
+//! - Each call is also a sans-IO [`Operation`](rosterkit_core::Operation) in [`ops`]; the
+//!   membership read after a 403 is the operation's own `on_failure` probe, so running an op
+//!   with [`MatrixClient::executor`] gives what the client method gives.
+//! - [`MatrixProvider`] is Matrix for provider-agnostic code: `rosterkit::connect("matrix")`,
+//!   bulk runs and `rosterkit --provider matrix`.
 //!
 //! ```no_run
 //! use rosterkit_core::{ChangeOptions, ChatId, Handle, Membership, NativeId, Reason};
@@ -57,8 +61,10 @@ mod generated;
 pub mod ids;
 mod membership;
 pub mod ops;
+mod provider;
 
 pub use client::{MatrixClient, MatrixClientBuilder};
+pub use provider::MatrixProvider;
 
 /// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).
 pub const PROVIDER: &str = generated::PROVIDER;

@@ -25,7 +25,7 @@ use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
     Attempt, Bytes, ChatId, Error, ErrorKind, Handle, NativeId, Operation, Outcome, Participant,
-    Reason,
+    ProbeWith, Reason, Recovery, Settled,
     encode::push_path_segment,
     http::{self, Method, header},
 };
@@ -52,7 +52,7 @@ impl Call {
     /// A call on `route` whose one `{…}` path placeholder takes `param`, percent-encoded as one
     /// segment (`!` → `%21`, `:` → `%3A`, `#` → `%23`).
     fn new(
-        client: &MatrixClient,
+        config: &Arc<Config>,
         route: Route,
         param: &str,
         body: Option<Value>,
@@ -62,7 +62,7 @@ impl Call {
             .split_once('{')
             .and_then(|(before, rest)| Some((before, rest.split_once('}')?.1)))
             .unwrap_or((template, ""));
-        let config = Arc::clone(client.config());
+        let config = Arc::clone(config);
         let mut path = String::with_capacity(template.len() + param.len() * 3);
         path.push_str(before);
         push_path_segment(&mut path, param);
@@ -202,6 +202,7 @@ macro_rules! user_change {
         #[derive(Debug)]
         pub struct $name {
             call: Call,
+            room: String,
             user: String,
             ensure: bool,
         }
@@ -219,8 +220,10 @@ macro_rules! user_change {
             ) -> Result<Self, Error> {
                 let user = user_id(user)?;
                 let body = body(Some(user), reason);
+                let room = room_id(room)?;
                 Ok(Self {
-                    call: Call::new(client, $route, room_id(room)?, Some(body))?,
+                    call: Call::new(client.config(), $route, room, Some(body))?,
+                    room: room.to_owned(),
                     user: user.to_owned(),
                     ensure: false,
                 })
@@ -250,17 +253,13 @@ macro_rules! user_change {
                 error: Error,
                 joined: Option<&[Participant]>,
             ) -> Result<Outcome, Error> {
-                let Some(joined) = joined else {
-                    return Err(error);
-                };
-                let is_joined = joined.iter().any(|m| m.handle.as_str() == self.user);
-                if is_joined != $done_when_joined {
-                    Err(error)
-                } else if self.ensure {
-                    Ok(Outcome::already_done())
-                } else {
-                    Err(restate(error, $missed_kind, format!("{} {}", self.user, $missed)))
-                }
+                settle_user_change(
+                    &self.user,
+                    self.ensure,
+                    ($done_when_joined, $missed_kind, $missed),
+                    error,
+                    joined,
+                )
             }
         }
 
@@ -275,14 +274,62 @@ macro_rules! user_change {
             ) -> Result<Outcome, Error> {
                 self.call.object(response, attempt).map(|_| Outcome::applied(None))
             }
+
+            /// Matrix's ambiguous 403 is settled by a read of the joined members, sent by the
+            /// executor ([`Recovery::Probe`]); a read that fails leaves the 403 standing.
+            fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Outcome> {
+                if !self.needs_membership_read(error) {
+                    return Recovery::Standard;
+                }
+                let Ok(read) = JoinedMembers::in_room(&self.call.config, &self.room) else {
+                    return Recovery::Standard;
+                };
+                let (user, ensure) = (self.user.clone(), self.ensure);
+                Recovery::Probe(Box::new(ProbeWith::new(read, move |joined: Result<Vec<Participant>, Error>, error| {
+                    if let Err(e) = &joined {
+                        tracing::debug!(error = %e, "membership read after a 403 failed");
+                    }
+                    Settled::Finish(settle_user_change(
+                        &user,
+                        ensure,
+                        ($done_when_joined, $missed_kind, $missed),
+                        error,
+                        joined.ok().as_deref(),
+                    ))
+                })))
+            }
         }
     };
 }
 
+/// A kick's or invite's 403 decided from the joined members read after it (`None`: unread):
+/// `goal` is (done when joined, the error kind when already done outside ensure mode, its
+/// wording).
+fn settle_user_change(
+    user: &str,
+    ensure: bool,
+    goal: (bool, ErrorKind, &str),
+    error: Error,
+    joined: Option<&[Participant]>,
+) -> Result<Outcome, Error> {
+    let (done_when_joined, missed_kind, missed) = goal;
+    let Some(joined) = joined else {
+        return Err(error);
+    };
+    let is_joined = joined.iter().any(|m| m.handle.as_str() == user);
+    if is_joined != done_when_joined {
+        Err(error)
+    } else if ensure {
+        Ok(Outcome::already_done())
+    } else {
+        Err(restate(error, missed_kind, format!("{user} {missed}")))
+    }
+}
+
 user_change!(
     /// `POST /rooms/{roomId}/kick`: removes a member. A 403 M_FORBIDDEN is either "no power" or
-    /// "not in the room": [`Kick::reconcile`] tells them apart from the joined members
-    /// ([`MatrixClient::kick`] reads them).
+    /// "not in the room": [`Kick::reconcile`] tells them apart from the joined members, which
+    /// the executor reads after the 403 ([`Operation::on_failure`]).
     Kick,
     Route::Kick,
     "Kicks",
@@ -294,7 +341,7 @@ user_change!(
 user_change!(
     /// `POST /rooms/{roomId}/invite`: adds a member by invitation (they join when they accept).
     /// A 403 M_FORBIDDEN may mean "already in the room": [`Invite::reconcile`] tells from the
-    /// joined members ([`MatrixClient::invite`] reads them).
+    /// joined members, which the executor reads after the 403 ([`Operation::on_failure`]).
     Invite,
     Route::Invite,
     "Invites",
@@ -343,7 +390,7 @@ impl Leave {
     ) -> Result<Self, Error> {
         Ok(Self {
             call: Call::new(
-                client,
+                client.config(),
                 Route::Leave,
                 room_id(room)?,
                 Some(body(None, reason)),
@@ -390,8 +437,13 @@ impl JoinedMembers {
     /// # Errors
     /// `InvalidInput` for an alias or a malformed room id.
     pub fn new(client: &MatrixClient, room: &ChatId) -> Result<Self, Error> {
+        Self::in_room(client.config(), room_id(room)?)
+    }
+
+    /// The read of `room` (a checked room id) with `config`'s credentials.
+    fn in_room(config: &Arc<Config>, room: &str) -> Result<Self, Error> {
         Ok(Self {
-            call: Call::new(client, Route::JoinedMembers, room_id(room)?, None)?,
+            call: Call::new(config, Route::JoinedMembers, room, None)?,
             ensure: false,
         })
     }
@@ -461,7 +513,7 @@ impl ResolveAlias {
             );
         };
         Ok(Self {
-            call: Call::new(client, Route::ResolveAlias, alias, None)?,
+            call: Call::new(client.config(), Route::ResolveAlias, alias, None)?,
             ensure: false,
         })
     }

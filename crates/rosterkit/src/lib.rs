@@ -49,8 +49,10 @@
 //!
 //! All on by default, all additive:
 //!
-//! - `chert`, `linq`, `zapi`, `acs`: the provider adapters, re-exported as modules of the same
-//!   names. [`connect`] refuses a provider whose feature is off with an error naming the feature.
+//! - `chert`, `linq`, `zapi`, `acs`, `matrix`: the provider adapters, re-exported as modules of
+//!   the same names and registered in [`Registry::builtin`]. [`connect`] refuses a provider
+//!   whose feature is off with an error naming the feature; other providers join through
+//!   [`register`].
 //! - `reqwest`: the reqwest (rustls) HTTP client used when [`ConnectOptions`] gives none.
 //! - `bulk`: [`bulk`], streaming bulk changes with bounded concurrency, native batching,
 //!   optional pacing and one result per input row (adds tokio's `rt` and `sync`).
@@ -59,18 +61,21 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod builtin;
 #[cfg(feature = "bulk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
 pub mod bulk;
 pub mod conformance;
 mod connect;
 mod provider;
+mod registry;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub mod sync;
 
 pub use connect::{ConnectOptions, connect, connect_with};
-pub use provider::{ProviderKind, UnknownProvider};
+pub use provider::{ProviderKind, ProviderName, UnknownProvider};
+pub use registry::{Registry, register};
 pub use rosterkit_core::*;
 
 #[cfg(feature = "acs")]
@@ -82,6 +87,9 @@ pub use rosterkit_chert as chert;
 #[cfg(feature = "linq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "linq")))]
 pub use rosterkit_linq as linq;
+#[cfg(feature = "matrix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "matrix")))]
+pub use rosterkit_matrix as matrix;
 #[cfg(feature = "zapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "zapi")))]
 pub use rosterkit_zapi as zapi;

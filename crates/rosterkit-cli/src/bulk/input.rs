@@ -468,7 +468,7 @@ mod tests {
         let op = rows[1].op.as_ref().unwrap();
         assert_eq!(
             (op.kind(), op.provider()),
-            (OpKind::Add, ProviderKind::Linq)
+            (OpKind::Add, ProviderKind::Linq.name())
         );
     }
 

@@ -11,7 +11,7 @@ use std::{
 
 use indicatif::ProgressBar;
 use rosterkit::{
-    ConnectOptions, Error, ProviderKind, RetryPolicy,
+    ConnectOptions, Error, ProviderName, RetryPolicy,
     bulk::{Bulk, BulkPacing, BulkStats, Clients, Rate, Row},
 };
 use tokio::sync::mpsc;
@@ -46,13 +46,13 @@ struct Plan {
     out: Box<dyn Write + Send>,
     skips: HashMap<u64, Skip>,
     resume_note: Option<String>,
-    pacing: Vec<(ProviderKind, BulkPacing)>,
+    pacing: Vec<(ProviderName, BulkPacing)>,
     total: Option<u64>,
 }
 
 impl Plan {
     fn new(args: &BulkArgs) -> Result<Self, String> {
-        let mut pacing: Vec<(ProviderKind, BulkPacing)> = Vec::new();
+        let mut pacing: Vec<(ProviderName, BulkPacing)> = Vec::new();
         for spec in &args.pace {
             let (provider, pace) = parse_pace(spec)?;
             match pacing.iter_mut().find(|(p, _)| *p == provider) {
@@ -175,7 +175,7 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     )
 }
 
-fn parse_pace(spec: &str) -> Result<(ProviderKind, BulkPacing), String> {
+fn parse_pace(spec: &str) -> Result<(ProviderName, BulkPacing), String> {
     let bad = |why: String| format!("invalid --pace {spec:?}: {why}");
     let (target, rate) = spec
         .split_once('=')
@@ -186,7 +186,7 @@ fn parse_pace(spec: &str) -> Result<(ProviderKind, BulkPacing), String> {
         Some(_) => return Err(bad("the scope after '/' can only be `chat`".to_owned())),
         None => (target, false),
     };
-    let provider: ProviderKind = provider.parse().map_err(|e| bad(format!("{e}")))?;
+    let provider: ProviderName = provider.parse().map_err(|e| bad(format!("{e}")))?;
     let pacing = if per_chat {
         BulkPacing::none().with_per_chat(Some(rate))
     } else {
@@ -477,13 +477,13 @@ mod tests {
     #[test]
     fn pace_specs() {
         let (p, pace) = parse_pace("linq=5/s").unwrap();
-        assert_eq!(p, ProviderKind::Linq);
+        assert_eq!(p, rosterkit::ProviderKind::Linq);
         assert_eq!(
             pace.per_provider.unwrap().interval(),
             Duration::from_millis(200)
         );
         let (p, pace) = parse_pace("chert/chat=1/2s").unwrap();
-        assert_eq!(p, ProviderKind::Chert);
+        assert_eq!(p, rosterkit::ProviderKind::Chert);
         assert_eq!(pace.per_chat.unwrap().interval(), Duration::from_secs(2));
         for bad in ["linq", "linq=fast", "telegram=1/s", "chert/group=1/s"] {
             assert!(parse_pace(bad).is_err(), "{bad}");

@@ -75,7 +75,7 @@ impl Chat {
             line: group.line,
             provider: group.provider.map_or_else(
                 || group.provider_text.clone(),
-                |p| rosterkit::ProviderKind::from(p).as_str().to_owned(),
+                |p| rosterkit::ProviderName::from(p).as_str().to_owned(),
             ),
             chat: group.chat.clone(),
             fingerprint: group.fingerprint().to_string(),
@@ -434,7 +434,7 @@ fn start(
     let Some(provider) = group.provider else {
         return Err(format!("line {}: no provider", group.line));
     };
-    let name = format!("{} {}", rosterkit::ProviderKind::from(provider), group.chat);
+    let name = format!("{} {}", rosterkit::ProviderName::from(provider), group.chat);
     let chat = ChatId::new(group.chat.as_str()).map_err(|e| format!("{name}: {e}"))?;
     let common = common(args, provider, &group.chat);
     let client = match clients.0.iter().find(|(p, _)| *p == provider) {
@@ -451,7 +451,7 @@ fn start(
     let client = client.ok_or_else(|| {
         format!(
             "{name}: {} cannot be used (see the first error above)",
-            rosterkit::ProviderKind::from(provider)
+            rosterkit::ProviderName::from(provider)
         )
     })?;
     let args = Arc::clone(args);

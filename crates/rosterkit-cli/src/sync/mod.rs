@@ -11,7 +11,7 @@ use std::{
 
 use clap::Args;
 use rosterkit::{
-    ChatId, E164, Error, Handle, Membership, ProviderKind,
+    ChatId, E164, Error, Handle, Membership, ProviderName,
     sync::{
         self, ApplyOptions, MaxRemovals, OwnLine, Plan, Refusal, RosterSource, Rules, SyncOptions,
     },
@@ -133,9 +133,12 @@ pub(crate) struct SyncArgs {
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL", conflicts_with = "file")]
     pub(crate) base_url: Option<String>,
-    /// Retries after the first attempt.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// Retries after the first attempt of each call (at most 9).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
     pub(crate) max_retries: u32,
+    /// Give up on one call after SECS, retries and waits included.
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) timeout: u64,
     /// The plan as one JSON line, then one JSON object per step, instead of a diff and a table
     /// (with --file: one JSON line per chat, below).
     #[arg(long)]
@@ -192,23 +195,26 @@ fn parse_max_removals(text: &str) -> Result<MaxRemovals, String> {
     }
 }
 
-/// A handle as a members file or a flag writes it: phones leniently (`+1 (415) 555-0101`).
-pub(crate) fn parse_handle(text: &str) -> Result<Handle, String> {
-    match text.parse::<Handle>() {
+/// A handle as a members file or a flag writes it, by the provider's rules (a Matrix
+/// `@alice:server` needs no `native:`), and phones leniently (`+1 (415) 555-0101`).
+pub(crate) fn parse_handle(provider: Provider, text: &str) -> Result<Handle, String> {
+    let parsed = match provider.rules() {
+        Ok(rules) => rules.parse_handle(text).map_err(|e| e.to_string()),
+        Err(_) => text.parse::<Handle>().map_err(|e| e.to_string()),
+    };
+    match parsed {
         Ok(h) => Ok(h),
-        Err(e) => E164::parse_lenient(text)
-            .map(Handle::from)
-            .map_err(|_| e.to_string()),
+        Err(e) => E164::parse_lenient(text).map(Handle::from).map_err(|_| e),
     }
 }
 
 /// The handles of a members file's text: one per line, `#` comments and blank lines skipped.
-fn parse_members(text: &str, name: &str) -> Result<Vec<Handle>, String> {
+fn parse_members(provider: Provider, text: &str, name: &str) -> Result<Vec<Handle>, String> {
     text.lines()
         .enumerate()
         .map(|(i, line)| (i + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .map(|(n, line)| parse_handle(line).map_err(|e| format!("{name} line {n}: {e}")))
+        .map(|(n, line)| parse_handle(provider, line).map_err(|e| format!("{name} line {n}: {e}")))
         .collect()
 }
 
@@ -225,8 +231,8 @@ fn read_text(path: &Path) -> Result<String, String> {
 }
 
 /// Reads and parses a members file (`-`: stdin).
-fn read_members(path: &Path) -> Result<Vec<Handle>, String> {
-    parse_members(&read_text(path)?, &path.display().to_string())
+fn read_members(provider: Provider, path: &Path) -> Result<Vec<Handle>, String> {
+    parse_members(provider, &read_text(path)?, &path.display().to_string())
 }
 
 /// How one chat's sync ended.
@@ -307,11 +313,16 @@ async fn run_one(args: &SyncArgs) -> End {
     {
         return refused("--members and --current cannot both read standard input");
     }
-    let desired = match read_members(members) {
+    let desired = match read_members(provider, members) {
         Ok(d) => d,
         Err(e) => return refused(e),
     };
-    let current = match args.current.as_deref().map(read_members).transpose() {
+    let current = match args
+        .current
+        .as_deref()
+        .map(|path| read_members(provider, path))
+        .transpose()
+    {
         Ok(c) => c,
         Err(e) => return refused(e),
     };
@@ -358,6 +369,7 @@ pub(crate) fn common(args: &SyncArgs, provider: Provider, chat: &str) -> Common 
         chat: chat.to_owned(),
         base_url: args.base_url.clone(),
         max_retries: args.max_retries,
+        timeout: args.timeout,
         json: args.json,
         allow_insecure_http: args.allow_insecure_http,
     }
@@ -415,18 +427,18 @@ pub(crate) async fn sync_chat(
     current: Option<Vec<Handle>>,
     many: bool,
 ) -> Synced {
-    let provider = ProviderKind::from(common.provider);
+    let provider = ProviderName::from(common.provider);
     let name = if many {
         format!("{provider} {}: ", common.chat)
     } else {
         String::new()
     };
     let refuse = |message: String| Synced::ended(End::Refused, message);
-    let mut rules = match rules(args, provider) {
+    let mut rules = match rules(args, common.provider) {
         Ok(r) => r,
         Err(e) => return refuse(e),
     };
-    if provider == ProviderKind::Linq && args.own_line.is_none() {
+    if provider.as_str() == "linq" && args.own_line.is_none() {
         // Linq marks our line (`is_me`) in the chat it returns: one more read.
         match linq_own_line(common, chat).await {
             Ok(own) => rules = rules.with_own_line(own),
@@ -512,7 +524,7 @@ pub(crate) async fn sync_chat(
 fn records(
     report: &sync::ApplyReport,
     plan: &Plan,
-    provider: ProviderKind,
+    provider: ProviderName,
     common: &Common,
 ) -> Vec<Record> {
     report
@@ -544,18 +556,20 @@ async fn linq_own_line(common: &Common, chat: &ChatId) -> Result<OwnLine, Error>
 }
 
 /// The rules from the flags.
-fn rules(args: &SyncArgs, provider: ProviderKind) -> Result<Rules, String> {
+fn rules(args: &SyncArgs, provider: Provider) -> Result<Rules, String> {
+    let parse_handle = |text: &str| parse_handle(provider, text);
+    let provider = ProviderName::from(provider);
     let protected = args
         .protect
         .iter()
         .map(|h| parse_handle(h).map_err(|e| format!("--protect {h}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let own_line = match (&args.own_line, provider) {
+    let own_line = match (&args.own_line, provider.as_str()) {
         (Some(h), _) => {
             OwnLine::Handle(parse_handle(h).map_err(|e| format!("--own-line {h}: {e}"))?)
         }
-        (None, ProviderKind::Chert) => OwnLine::NotInRoster,
-        (None, ProviderKind::Acs) => match std::env::var("ACS_USER_ID") {
+        (None, "chert") => OwnLine::NotInRoster,
+        (None, "acs") => match std::env::var("ACS_USER_ID") {
             Ok(id) if !id.trim().is_empty() => {
                 OwnLine::Handle(parse_handle(id.trim()).map_err(|e| format!("ACS_USER_ID: {e}"))?)
             }
@@ -619,7 +633,7 @@ mod tests {
     #[test]
     fn members_files_skip_comments_and_blanks_and_name_the_bad_line() {
         let text = "# team\n+14155550101\n\n  +1 (415) 555-0102  \nAlice@Example.com\n8:acs:x\n";
-        let got = parse_members(text, "m.txt").unwrap();
+        let got = parse_members(Provider::Acs, text, "m.txt").unwrap();
         let got: Vec<&str> = got.iter().map(Handle::as_str).collect();
         assert_eq!(
             got,
@@ -630,7 +644,7 @@ mod tests {
                 "8:acs:x"
             ]
         );
-        let e = parse_members("+14155550101\nnot a handle\n", "m.txt").unwrap_err();
+        let e = parse_members(Provider::Acs, "+14155550101\nnot a handle\n", "m.txt").unwrap_err();
         assert!(e.starts_with("m.txt line 2: "), "{e}");
     }
 

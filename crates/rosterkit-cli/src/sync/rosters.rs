@@ -59,7 +59,7 @@ impl Group {
 
 /// A provider's name as rows write it.
 fn provider_name(provider: Provider) -> &'static str {
-    rosterkit::ProviderKind::from(provider).as_str()
+    rosterkit::ProviderName::from(provider).as_str()
 }
 
 /// The groups of a `--file`, in file order; `Err` ends the input (a failed read).
@@ -303,14 +303,22 @@ impl Row {
         let provider_result = match (provider, default) {
             ("", Some(p)) => Ok(p),
             ("", None) => Err("no provider, and no --provider".to_owned()),
-            (p, _) => Provider::from_str(p, true)
-                .map_err(|_| format!("unknown provider {p:?} (chert, linq, zapi or acs)")),
+            (p, _) => Provider::from_str(p, true).map_err(|_| {
+                let known: Vec<&str> = rosterkit::Registry::global().names().collect();
+                format!("unknown provider {p:?} ({})", known.join(", "))
+            }),
+        };
+        let handle = match &provider_result {
+            Ok(p) => parse_handle(*p, handle),
+            Err(_) => handle
+                .parse::<rosterkit::Handle>()
+                .map_err(|e| e.to_string()),
         };
         Ok(Self {
             provider: provider_result,
             provider_text: provider.to_ascii_lowercase(),
             chat: chat.to_owned(),
-            handle: parse_handle(handle),
+            handle,
         })
     }
 }

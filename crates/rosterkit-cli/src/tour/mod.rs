@@ -12,6 +12,7 @@ mod acs;
 mod bulk;
 mod chert;
 mod linq;
+mod matrix;
 mod sync;
 mod zapi;
 
@@ -231,6 +232,7 @@ pub(crate) async fn run() -> Exit {
     linq::run(&sandbox, &mut tour).await;
     zapi::run(&sandbox, &mut tour).await;
     acs::run(&sandbox, &mut tour).await;
+    matrix::run(&mut tour).await;
     sync::run(&sandbox, &mut tour).await;
     bulk::run(&sandbox, &mut tour).await;
     sandbox.shutdown().await;

@@ -4,9 +4,9 @@ use std::{collections::HashMap, fmt, sync::Arc};
 
 use rosterkit_core::{Error, Membership};
 
-use crate::{ConnectOptions, ProviderKind};
+use crate::{ConnectOptions, ProviderName, Registry};
 
-type Connector = Box<dyn FnMut(ProviderKind) -> Result<Arc<dyn Membership>, Error> + Send>;
+type Connector = Box<dyn FnMut(ProviderName) -> Result<Arc<dyn Membership>, Error> + Send>;
 
 enum Slot {
     Ready(Arc<dyn Membership>),
@@ -23,14 +23,16 @@ enum Slot {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use rosterkit::{ConnectOptions, ProviderKind, bulk::Clients};
+/// use rosterkit::{ConnectOptions, Registry, bulk::Clients};
 ///
-/// // Every provider from its environment variables, built when first needed.
+/// // Every registered provider from its environment variables, built when first needed.
 /// let clients = Clients::from_env(ConnectOptions::default());
+/// // The same, with the providers of one registry.
+/// let clients = Clients::from_registry(Registry::builtin(), ConnectOptions::default());
 /// # let _ = clients;
 /// ```
 pub struct Clients {
-    slots: HashMap<ProviderKind, Slot>,
+    slots: HashMap<ProviderName, Slot>,
     connector: Option<Connector>,
 }
 
@@ -44,17 +46,26 @@ impl Clients {
         }
     }
 
-    /// Clients built on first use with [`crate::connect_with`]`(provider, options)`:
-    /// credentials and base URLs from each provider's environment variables.
+    /// Clients built on first use by the process-wide registry ([`Registry::global`], as
+    /// [`crate::connect_with`]`(provider, options)`): credentials and base URLs from each
+    /// provider's environment variables.
     pub fn from_env(options: ConnectOptions) -> Self {
+        Self::from_registry(Registry::global(), options)
+    }
+
+    /// Clients built on first use by `registry`'s providers, from their environment
+    /// variables with `options` on top.
+    pub fn from_registry(registry: Registry, options: ConnectOptions) -> Self {
         Self::with_connector(move |provider| {
-            crate::connect_with(provider, options.clone()).map(Arc::from)
+            registry
+                .connect(provider.as_str(), options.clone())
+                .map(Arc::from)
         })
     }
 
     /// Clients built on first use by `connect`, called at most once per provider.
     pub fn with_connector(
-        connect: impl FnMut(ProviderKind) -> Result<Arc<dyn Membership>, Error> + Send + 'static,
+        connect: impl FnMut(ProviderName) -> Result<Arc<dyn Membership>, Error> + Send + 'static,
     ) -> Self {
         Self {
             slots: HashMap::new(),
@@ -64,18 +75,18 @@ impl Clients {
 
     /// Returns the set with `client` serving `provider` (replacing any other).
     #[must_use]
-    pub fn with(mut self, provider: ProviderKind, client: Arc<dyn Membership>) -> Self {
+    pub fn with(mut self, provider: impl Into<ProviderName>, client: Arc<dyn Membership>) -> Self {
         self.insert(provider, client);
         self
     }
 
     /// Makes `client` serve `provider` (replacing any other).
-    pub fn insert(&mut self, provider: ProviderKind, client: Arc<dyn Membership>) {
-        self.slots.insert(provider, Slot::Ready(client));
+    pub fn insert(&mut self, provider: impl Into<ProviderName>, client: Arc<dyn Membership>) {
+        self.slots.insert(provider.into(), Slot::Ready(client));
     }
 
     /// The client for `provider`, building it on first use.
-    pub(crate) fn get(&mut self, provider: ProviderKind) -> Result<Arc<dyn Membership>, Error> {
+    pub(crate) fn get(&mut self, provider: ProviderName) -> Result<Arc<dyn Membership>, Error> {
         if !self.slots.contains_key(&provider) {
             let built = match &mut self.connector {
                 Some(connect) => connect(provider),

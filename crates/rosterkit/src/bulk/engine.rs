@@ -15,7 +15,7 @@ use tokio::{
 };
 
 use super::{BulkPacing, BulkResult, BulkStats, Clients, Op, OpKind, Row};
-use crate::ProviderKind;
+use crate::ProviderName;
 
 /// How hard a stop was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,12 +33,12 @@ pub(crate) struct Config {
     pub(crate) concurrency: usize,
     pub(crate) window: usize,
     pub(crate) options: ChangeOptions,
-    pub(crate) pacing: HashMap<ProviderKind, BulkPacing>,
+    pub(crate) pacing: HashMap<ProviderName, BulkPacing>,
     pub(crate) grace: Duration,
     pub(crate) default_batch: usize,
 }
 
-type ChatKey = (ProviderKind, ChatId);
+type ChatKey = (ProviderName, ChatId);
 
 struct ProviderState {
     client: Arc<dyn Membership>,
@@ -64,7 +64,7 @@ struct Done {
 pub(crate) struct Dispatcher {
     config: Config,
     clients: Clients,
-    providers: HashMap<ProviderKind, ProviderState>,
+    providers: HashMap<ProviderName, ProviderState>,
     chats: HashMap<ChatKey, ChatState>,
     /// Chats that are not busy and have waiting rows, in the order they became ready.
     ready: VecDeque<ChatKey>,
@@ -213,7 +213,7 @@ impl Dispatcher {
         self.queued += 1;
     }
 
-    fn provider(&mut self, kind: ProviderKind) -> Result<&mut ProviderState, Error> {
+    fn provider(&mut self, kind: ProviderName) -> Result<&mut ProviderState, Error> {
         if !self.providers.contains_key(&kind) {
             let client = self.clients.get(kind)?;
             let state = ProviderState {
@@ -340,7 +340,7 @@ impl Dispatcher {
 /// One adapter call: a single row, or a batch of rows on one chat.
 struct Unit {
     client: Arc<dyn Membership>,
-    provider: ProviderKind,
+    provider: ProviderName,
     kind: OpKind,
     chat: ChatId,
     items: Vec<(u64, Op)>,
@@ -444,7 +444,7 @@ impl Unit {
 }
 
 /// The error of a row whose call was cut off at the end of the grace period after a stop.
-fn interrupted_error(provider: ProviderKind) -> Error {
+fn interrupted_error(provider: ProviderName) -> Error {
     Error::new(
         ErrorKind::Timeout,
         "interrupted: the run was stopped before the reply arrived; the change may have been applied",
@@ -454,7 +454,7 @@ fn interrupted_error(provider: ProviderKind) -> Error {
     .with_ambiguous(true)
 }
 
-fn wrong_handle_kind(provider: ProviderKind, capabilities: Capabilities, handle: &Handle) -> Error {
+fn wrong_handle_kind(provider: ProviderName, capabilities: Capabilities, handle: &Handle) -> Error {
     let accepted = capabilities.handles;
     let names: Vec<&str> = [
         (accepted.phone, "phone"),

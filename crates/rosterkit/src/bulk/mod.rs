@@ -88,7 +88,7 @@ pub use op::{BadRow, BulkResult, Op, OpKind, RawOp, Row};
 pub use pacing::BulkPacing;
 pub use rosterkit_core::Rate;
 
-use crate::ProviderKind;
+use crate::ProviderName;
 use engine::{Config, Dispatcher, StopLevel};
 
 /// Units (single calls or batches) in flight at once, by default.
@@ -157,8 +157,8 @@ impl Bulk {
 
     /// Paces `provider`'s changes.
     #[must_use]
-    pub fn pacing(mut self, provider: ProviderKind, pacing: BulkPacing) -> Self {
-        self.config.pacing.insert(provider, pacing);
+    pub fn pacing(mut self, provider: impl Into<ProviderName>, pacing: BulkPacing) -> Self {
+        self.config.pacing.insert(provider.into(), pacing);
         self
     }
 

@@ -4,7 +4,7 @@ use std::{fmt, str::FromStr};
 
 use rosterkit_core::{ChatId, Error, Handle, Outcome};
 
-use crate::ProviderKind;
+use crate::{ProviderName, Registry};
 
 /// The membership change an [`Op`] makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,37 +63,37 @@ impl FromStr for OpKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
     kind: OpKind,
-    provider: ProviderKind,
+    provider: ProviderName,
     chat: ChatId,
     handle: Option<Handle>,
 }
 
 impl Op {
     /// Remove `handle` from `chat`.
-    pub fn remove(provider: ProviderKind, chat: ChatId, handle: Handle) -> Self {
+    pub fn remove(provider: impl Into<ProviderName>, chat: ChatId, handle: Handle) -> Self {
         Self {
             kind: OpKind::Remove,
-            provider,
+            provider: provider.into(),
             chat,
             handle: Some(handle),
         }
     }
 
     /// Add `handle` to `chat`.
-    pub fn add(provider: ProviderKind, chat: ChatId, handle: Handle) -> Self {
+    pub fn add(provider: impl Into<ProviderName>, chat: ChatId, handle: Handle) -> Self {
         Self {
             kind: OpKind::Add,
-            provider,
+            provider: provider.into(),
             chat,
             handle: Some(handle),
         }
     }
 
     /// Leave `chat`.
-    pub fn leave(provider: ProviderKind, chat: ChatId) -> Self {
+    pub fn leave(provider: impl Into<ProviderName>, chat: ChatId) -> Self {
         Self {
             kind: OpKind::Leave,
-            provider,
+            provider: provider.into(),
             chat,
             handle: None,
         }
@@ -105,7 +105,7 @@ impl Op {
     }
 
     /// The provider.
-    pub fn provider(&self) -> ProviderKind {
+    pub fn provider(&self) -> ProviderName {
         self.provider
     }
 
@@ -128,7 +128,7 @@ impl Op {
 pub struct RawOp {
     /// `remove`, `add` or `leave`.
     pub op: Option<String>,
-    /// `chert`, `linq`, `zapi` or `acs`.
+    /// A registered provider's name (`chert`, `linq`, `zapi`, `acs`, `matrix`, ...).
     pub provider: Option<String>,
     /// The chat id.
     pub chat: Option<String>,
@@ -152,15 +152,27 @@ impl RawOp {
         }
     }
 
-    /// Validates the row.
+    /// Validates the row against the process-wide registry ([`Registry::global`]):
+    /// [`RawOp::parse_with`].
+    ///
+    /// # Errors
+    /// As [`RawOp::parse_with`].
+    pub fn parse(&self) -> Result<Op, Error> {
+        self.parse_with(&Registry::global())
+    }
+
+    /// Validates the row; the handle is read with the row's provider's rules
+    /// ([`Provider::parse_handle`](crate::Provider::parse_handle): a Matrix `@alice:server`
+    /// needs no `native:` prefix).
     ///
     /// Empty or whitespace-only fields count as missing.
     ///
     /// # Errors
-    /// `InvalidInput` naming the first problem: a missing column, an unknown op or provider, a
-    /// chat id or handle that does not parse, a remove or add without a handle, or a leave
-    /// with one. Messages never echo a phone number (digit runs are masked).
-    pub fn parse(&self) -> Result<Op, Error> {
+    /// `InvalidInput` naming the first problem: a missing column, an unknown op or a provider
+    /// not in `registry`, a chat id or handle that does not parse, a remove or add without a
+    /// handle, or a leave with one. Messages never echo a phone number (digit runs are
+    /// masked).
+    pub fn parse_with(&self, registry: &Registry) -> Result<Op, Error> {
         let field = |value: &Option<String>, name: &str| -> Result<String, Error> {
             match value.as_deref().map(str::trim) {
                 Some(v) if !v.is_empty() => Ok(v.to_owned()),
@@ -168,7 +180,8 @@ impl RawOp {
             }
         };
         let kind: OpKind = field(&self.op, "op")?.parse()?;
-        let provider: ProviderKind = field(&self.provider, "provider")?.parse()?;
+        let rules = registry.get(&field(&self.provider, "provider")?)?;
+        let provider = ProviderName::of(rules.as_ref())?;
         let chat = ChatId::new(field(&self.chat, "chat")?)?;
         let handle = self
             .handle
@@ -180,7 +193,7 @@ impl RawOp {
                 "missing column handle: {kind} needs a participant"
             ))),
             (true, Some(text)) => {
-                let handle: Handle = text.parse()?;
+                let handle = rules.parse_handle(text)?;
                 Ok(Op {
                     kind,
                     provider,
@@ -279,6 +292,7 @@ impl BulkResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ProviderKind;
     use rosterkit_core::ErrorKind;
 
     fn raw(op: &str, provider: &str, chat: &str, handle: &str) -> RawOp {
@@ -301,6 +315,25 @@ mod tests {
         assert_eq!(op.kind(), OpKind::Add);
         let op = raw("leave", "zapi", "g", "  ").parse().unwrap();
         assert_eq!(op, Op::leave(ProviderKind::Zapi, ChatId::new("g").unwrap()));
+    }
+
+    /// The handle is read with the row's provider's rules.
+    #[cfg(feature = "matrix")]
+    #[test]
+    fn handles_parse_with_the_rows_provider() {
+        let op = raw("remove", "matrix", "!r:example.org", "@bob:example.org")
+            .parse()
+            .unwrap();
+        assert_eq!(op.provider(), "matrix");
+        assert!(
+            matches!(op.handle(), Some(Handle::Native(id)) if id.as_str() == "@bob:example.org")
+        );
+        let err = raw("remove", "chert", "c", "@bob:example.org")
+            .parse()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = raw("remove", "matrix", "!r:s", "@bob").parse().unwrap_err();
+        assert!(err.message().contains("@localpart:server"), "{err}");
     }
 
     #[test]

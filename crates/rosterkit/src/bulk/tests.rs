@@ -17,6 +17,7 @@ use rosterkit_core::{
 use tokio::{sync::mpsc, time::Instant};
 
 use super::*;
+use crate::ProviderKind;
 
 /// Removing this handle answers `NotAMember`.
 const NOT_A_MEMBER: &str = "+15550000404";
@@ -434,9 +435,10 @@ async fn unbuildable_clients_and_refused_handle_kinds_fail_their_rows_only() {
     let good = Arc::clone(&fake);
     let clients = Clients::with_connector(move |provider| {
         counter.fetch_add(1, Ordering::SeqCst);
-        match provider {
-            ProviderKind::Chert => Ok(Arc::clone(&good) as Arc<dyn Membership>),
-            _ => Err(Error::invalid_input("LINQ_API_V3_API_KEY is not set")),
+        if provider == ProviderKind::Chert {
+            Ok(Arc::clone(&good) as Arc<dyn Membership>)
+        } else {
+            Err(Error::invalid_input("LINQ_API_V3_API_KEY is not set"))
         }
     });
     let mut rows = Vec::new();
