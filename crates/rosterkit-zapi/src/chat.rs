@@ -220,8 +220,11 @@ fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A refusal in our own words (the accepted shapes, with examples that are not anyone's data).
 fn invalid(message: &str) -> Error {
-    Error::invalid_input(message).with_provider(PROVIDER)
+    Error::invalid_input("")
+        .with_own_message(message)
+        .with_provider(PROVIDER)
 }
 
 /// The wire form of a participant: an E.164 number's digits without `+` (`5544999999999`), or
