@@ -61,7 +61,7 @@ pub use error::{CodeEntry, Error, ErrorKind};
 pub use executor::{ClientBuilder, ClientOptions, Confirm, Executor, ExecutorBuilder, Polled};
 pub use handle::{E164, Email, Handle, NativeId};
 pub use input::{ParseError, Rule};
-pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership};
+pub use membership::{Capabilities, ChangeOptions, HandleKinds, Membership, Pending};
 pub use operation::{Attempt, Operation, Probe, ProbeWith, Recovery, Settled};
 pub use outcome::{Outcome, Participant};
 pub use pace::{Pacer, Pacing, Rate};
