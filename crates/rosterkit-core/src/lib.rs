@@ -44,6 +44,7 @@ mod membership;
 mod operation;
 mod outcome;
 mod pace;
+pub mod prelude;
 mod reason;
 pub mod redact;
 mod retry;

@@ -1,6 +1,6 @@
 //! Matrix adapter for rosterkit: kick, invite, leave and list room members through the Matrix
 //! client-server API, natively or through the provider-agnostic
-//! [`Membership`](rosterkit_core::Membership) trait. Built only on `rosterkit-core`'s public
+//! [`Membership`] trait. Built only on `rosterkit-core`'s public
 //! API, the way a downstream adapter is.
 //!
 //! - [`MatrixClient`] sends `Authorization: Bearer <access token>` and percent-encodes room ids
@@ -8,7 +8,7 @@
 //!   version (`!opaque:server`, and `!opaque` in version 12) or aliases `#name:server`,
 //!   resolved through the room directory first. Members are user ids `@localpart:server`,
 //!   given as native handles.
-//! - **Ensure mode** ([`ChangeOptions::ensure`](rosterkit_core::ChangeOptions::ensure)): Matrix
+//! - **Ensure mode** ([`ChangeOptions::ensure`]): Matrix
 //!   answers a kick of a non-member with the same 403 M_FORBIDDEN as a kick without power, so
 //!   the client reads the joined members after a 403: an absent user is `not_a_member`, or
 //!   `already_done` in ensure mode. Leaving a room already left is `already_done` in ensure
@@ -19,8 +19,7 @@
 //! - Each call is also a sans-IO [`Operation`](rosterkit_core::Operation) in [`ops`].
 //!
 //! ```no_run
-//! use rosterkit_core::{ChangeOptions, ChatId, Handle, Membership, NativeId, Reason};
-//! use rosterkit_matrix::MatrixClient;
+//! use rosterkit_matrix::{ChangeOptions, ChatId, Handle, MatrixClient, Membership, NativeId, Reason};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! // MATRIX_HOMESERVER=https://matrix.example.org MATRIX_ACCESS_TOKEN=syt_...
@@ -60,7 +59,14 @@ pub mod ops;
 
 pub use client::{MatrixClient, MatrixClientBuilder};
 
-/// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).
+/// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].
+pub use rosterkit_core;
+/// The application types of `rosterkit-core` this crate's API takes and returns
+/// ([`rosterkit_core::prelude`]), so a program that depends only on this crate names them from
+/// here.
+pub use rosterkit_core::prelude::*;
+
+/// The provider's name, as in errors and [`Membership::provider`].
 pub const PROVIDER: &str = generated::PROVIDER;
 
 /// The adapter guide (`docs/writing-an-adapter.md`), which walks through this crate: its code
@@ -68,3 +74,8 @@ pub const PROVIDER: &str = generated::PROVIDER;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/writing-an-adapter.md")]
 pub struct AdapterGuide;
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
