@@ -90,7 +90,8 @@ impl Membership for AcsClient {
                 Ok(reply) => {
                     for (index, participant) in batch {
                         let result = match reply.invalid_for(&participant.identifier) {
-                            Some(item) => Err(item.to_error()),
+                            // Refused in the reply to a request that was sent.
+                            Some(item) => Err(item.to_error().with_attempts(1)),
                             None => Ok(Outcome::applied(None)),
                         };
                         results.set(*index, result);

@@ -220,7 +220,10 @@ impl Error {
         self
     }
 
-    /// Sets the operation name (`"remove_participant"`, …).
+    /// Sets the operation name: the [`Membership`](crate::Membership) method's name for a
+    /// membership change (`"remove_participant"`, `"add_participant"`, `"leave"`,
+    /// `"participants"`), so an error names the call in the trait's vocabulary; a provider's
+    /// own calls without a trait method keep their own name (`"wait_for"`).
     #[must_use]
     pub fn with_operation(mut self, operation: &'static str) -> Self {
         self.0.operation = Some(operation);
@@ -408,6 +411,17 @@ impl Error {
                 i.source = Some(Arc::new(ScrubbedCause(clean)));
             }
         }
+        self
+    }
+
+    /// Sets how many attempts were made, for an error an adapter makes from a reply the
+    /// executor returned as a success: one item a batch reply refused, or a read-back that
+    /// contradicts an "ok". Such an error follows at least one answered request, so it is never
+    /// mistaken for a refusal made before anything was sent (`attempts() == 0`). The executor
+    /// counts its own errors itself.
+    #[must_use]
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.0.attempts = attempts;
         self
     }
 

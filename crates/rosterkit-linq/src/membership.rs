@@ -89,7 +89,11 @@ impl Membership for LinqClient {
 
     /// The active handles of `GET /v3/chats/{chatId}`, our own line included.
     async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
-        let read = self.get_chat(chat).await?;
+        // Labelled by the method called, not the route read for it (`get_chat`).
+        let read = self
+            .get_chat(chat)
+            .await
+            .map_err(|e| e.with_operation("participants"))?;
         Ok(read
             .participants()
             .into_iter()

@@ -100,6 +100,8 @@ fn not_reached(change: Change) -> Error {
         .with_operation(change.name())
         .with_retryable(false)
         .with_ambiguous(false)
+        // After the change was sent and answered.
+        .with_attempts(1)
 }
 
 impl ZapiClient {

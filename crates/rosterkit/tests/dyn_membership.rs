@@ -215,5 +215,37 @@ async fn debug_of_a_refused_remove_is_consistent() {
         debug.contains("e.g. 550e8400-e29b-41d4-a716-446655440000"),
         "{debug}"
     );
+
+    // A roster read names the trait method called, not the route read for it (`get_chat`).
+    let unknown = ChatId::new("550e8400-e29b-41d4-a716-446655440000").unwrap();
+    let err = linq.participants(&unknown).await.unwrap_err();
+    assert_eq!(err.operation(), Some("participants"), "{err:?}");
+    assert_eq!(err.attempts(), 1, "{err:?}");
+    sandbox.shutdown().await;
+}
+
+/// A participant refused inside ACS's 201 reply: the error follows a request that was sent, so
+/// it never reads as a refusal made before sending (`attempts: 0`, the CLI's exit 2).
+#[tokio::test]
+async fn an_item_refused_in_a_batch_reply_counts_its_attempt() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let info = sandbox.info().acs;
+    let acs: Box<dyn Membership> = Box::new(
+        rosterkit::acs::AcsClient::builder()
+            .base_url(info.endpoint)
+            .user_token(info.user_token)
+            .build()
+            .unwrap(),
+    );
+    let thread = ChatId::new(sandbox.acs().create_thread(&["8:acs:1111_2222"])).unwrap();
+    sandbox
+        .acs()
+        .set_invalid_participant("8:acs:1111_3333", "400", "Invalid participant");
+    let err = acs
+        .add_participant(&thread, &h("8:acs:1111_3333"), ChangeOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("400"), "{err:?}");
+    assert!(err.attempts() >= 1, "{err:?}");
     sandbox.shutdown().await;
 }
