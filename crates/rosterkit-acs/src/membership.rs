@@ -53,8 +53,10 @@ impl Membership for AcsClient {
     }
 
     async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
+        // Labelled by the method called, not the route read for it (`list_participants`).
         self.list(chat)
-            .await?
+            .await
+            .map_err(|e| e.with_operation("participants"))?
             .into_iter()
             .map(|p| {
                 let handle = p.identifier.to_handle().map_err(|e| {

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use rosterkit::{
-    ChangeOptions, ChatId, ErrorKind, Handle, Membership, Outcome, Pending, chert::ChertClient,
-    linq::LinqClient, zapi::ZapiClient,
+    ChangeOptions, ChatId, ErrorKind, Handle, Membership, Outcome, Pending, acs::AcsClient,
+    chert::ChertClient, linq::LinqClient, zapi::ZapiClient,
 };
 use rosterkit_sandbox::{Provider, Sandbox};
 
@@ -22,6 +22,42 @@ fn linq(sandbox: &Sandbox) -> Box<dyn Membership> {
         LinqClient::builder()
             .base_url(info.base_url)
             .api_key(info.api_key)
+            .build()
+            .unwrap(),
+    )
+}
+
+fn zapi(sandbox: &Sandbox) -> Box<dyn Membership> {
+    let info = sandbox.info().zapi;
+    Box::new(
+        ZapiClient::builder()
+            .base_url(info.base_url)
+            .instance_id(info.instance_id)
+            .instance_token(info.instance_token)
+            .client_token(info.client_token)
+            .build()
+            .unwrap(),
+    )
+}
+
+fn chert(sandbox: &Sandbox) -> Box<dyn Membership> {
+    let info = sandbox.info().chert;
+    Box::new(
+        ChertClient::builder()
+            .base_url(info.base_url)
+            .tenant(info.tenant)
+            .signing_secret(info.signing_secret)
+            .build()
+            .unwrap(),
+    )
+}
+
+fn acs(sandbox: &Sandbox) -> Box<dyn Membership> {
+    let info = sandbox.info().acs;
+    Box::new(
+        AcsClient::builder()
+            .base_url(info.endpoint)
+            .user_token(info.user_token)
             .build()
             .unwrap(),
     )
@@ -103,16 +139,7 @@ async fn linq_queued_changes_are_confirmed_or_left_queued_when_time_runs_out() {
 #[tokio::test]
 async fn zapi_ok_is_read_back_and_nothing_pending_sends_nothing() {
     let sandbox = Sandbox::start().await.unwrap();
-    let info = sandbox.info().zapi;
-    let zapi: Box<dyn Membership> = Box::new(
-        ZapiClient::builder()
-            .base_url(info.base_url)
-            .instance_id(info.instance_id)
-            .instance_token(info.instance_token)
-            .client_token(info.client_token)
-            .build()
-            .unwrap(),
-    );
+    let zapi = zapi(&sandbox);
     let chat = ChatId::new(
         sandbox
             .zapi()
@@ -151,15 +178,7 @@ async fn zapi_ok_is_read_back_and_nothing_pending_sends_nothing() {
     );
 
     // Applied already: returned as it is, with no request.
-    let info = sandbox.info().chert;
-    let chert: Box<dyn Membership> = Box::new(
-        ChertClient::builder()
-            .base_url(info.base_url)
-            .tenant(info.tenant)
-            .signing_secret(info.signing_secret)
-            .build()
-            .unwrap(),
-    );
+    let chert = chert(&sandbox);
     let applied = Outcome::applied(None);
     let same = chert
         .confirm(
@@ -229,14 +248,7 @@ async fn debug_of_a_refused_remove_is_consistent() {
 #[tokio::test]
 async fn an_item_refused_in_a_batch_reply_counts_its_attempt() {
     let sandbox = Sandbox::start().await.unwrap();
-    let info = sandbox.info().acs;
-    let acs: Box<dyn Membership> = Box::new(
-        rosterkit::acs::AcsClient::builder()
-            .base_url(info.endpoint)
-            .user_token(info.user_token)
-            .build()
-            .unwrap(),
-    );
+    let acs = acs(&sandbox);
     let thread = ChatId::new(sandbox.acs().create_thread(&["8:acs:1111_2222"])).unwrap();
     sandbox
         .acs()
@@ -247,5 +259,28 @@ async fn an_item_refused_in_a_batch_reply_counts_its_attempt() {
         .unwrap_err();
     assert_eq!(err.code(), Some("400"), "{err:?}");
     assert!(err.attempts() >= 1, "{err:?}");
+    sandbox.shutdown().await;
+}
+
+/// A roster read fails under the name of the trait method called (`participants`), whatever
+/// route each provider reads for it, before a request or after one.
+#[tokio::test]
+async fn roster_reads_are_labelled_participants_on_every_provider() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let unknown = [
+        (chert(&sandbox), "ch_unknown"),
+        (linq(&sandbox), "550e8400-e29b-41d4-a716-446655440000"),
+        (zapi(&sandbox), "120363019502650977-group"),
+        (acs(&sandbox), "19:unknown@thread.v2"),
+        (linq(&sandbox), "not-a-uuid"),
+        (zapi(&sandbox), "not a group"),
+    ];
+    for (client, chat) in unknown {
+        let err = client
+            .participants(&ChatId::new(chat).unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.operation(), Some("participants"), "{err:?}");
+    }
     sandbox.shutdown().await;
 }
