@@ -94,10 +94,12 @@ impl Membership for LinqClient {
             .get_chat(chat)
             .await
             .map_err(|e| e.with_operation("participants"))?;
+        // Linq marks our own line with `is_me: true` (linq.md §2).
         Ok(read
-            .participants()
-            .into_iter()
-            .map(Participant::new)
+            .handles
+            .iter()
+            .filter(|h| h.is_active())
+            .map(|h| Participant::new(h.handle.clone()).with_self(Some(h.is_me)))
             .collect())
     }
 }

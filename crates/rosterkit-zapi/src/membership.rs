@@ -274,6 +274,14 @@ fn settle(
         (Sent::Accepted, false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
         (Sent::Accepted, false) => Err(not_reached(change)),
         (_, true) if options.ensure => Ok(Outcome::already_done()),
+        // Refused, and the read shows the phone absent: it was not a member (as Chert's 1001
+        // and Linq's 1005 say), not an open question.
+        (Sent::Refused(e), true) if change == Change::Remove => Err(e
+            .clone()
+            .with_kind(ErrorKind::NotAMember)
+            .with_message(
+                "Z-API answered {\"value\": false} and the group's metadata does not list the phone: it is not a member",
+            )),
         (_, true) => Ok(Outcome::unconfirmed(handles())),
         (Sent::Refused(_) | Sent::Ambiguous(_), false)
             if options.ensure && round == 1 && !change.inviting() =>
@@ -331,9 +339,9 @@ impl Membership for ZapiClient {
 
     /// [`ZapiClient::leave_group`]: `value: true` is `Unconfirmed` (Z-API does not say which
     /// number is connected, so a roster read cannot confirm it). In ensure mode, after
-    /// `value: false` or an ambiguous failure, a metadata read that finds the group gone for
-    /// this instance (`ChatNotFound`, `Forbidden`) is `Unconfirmed` too. A community is
-    /// `Unsupported`.
+    /// `value: false` or an ambiguous failure, a metadata read that no longer finds the group
+    /// for this instance (`ChatNotFound`: only members read a group's metadata) is
+    /// `AlreadyDone`; a `Forbidden` read is `Unconfirmed`. A community is `Unsupported`.
     async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
         let chat = ZapiChat::from_chat_id(chat).map_err(|e| e.with_operation("leave"))?;
         let op = LeaveGroup::new(self.config(), &chat)?.ensure(options.ensure);
@@ -344,12 +352,10 @@ impl Membership for ZapiClient {
                     return Err(e);
                 }
                 match self.read_group(&chat, MetadataDetail::Light).await {
-                    Err(read)
-                        if matches!(
-                            read.kind(),
-                            ErrorKind::ChatNotFound | ErrorKind::Forbidden
-                        ) =>
-                    {
+                    Err(read) if read.kind() == ErrorKind::ChatNotFound => {
+                        Ok(Outcome::already_done())
+                    }
+                    Err(read) if read.kind() == ErrorKind::Forbidden => {
                         Ok(Outcome::unconfirmed(None))
                     }
                     _ => Err(e),

@@ -146,18 +146,10 @@ pub(crate) static ERRORS: &[CodeEntry] = &[
     CodeEntry::new(
         "NotFound",
         404,
-        ErrorKind::NotAMember,
-        false,
-        false,
-        "Removing someone who is not (or no longer) a participant; ensure mode turns it into AlreadyDone",
-    ),
-    CodeEntry::new(
-        "NotFound",
-        404,
         ErrorKind::ChatNotFound,
         false,
         false,
-        "Unknown thread (assumed)",
+        "Unknown thread (assumed), on every route: a non-member's removal answers 204, so a 404 is the thread",
     ),
     CodeEntry::new(
         "RequestTimeout",
@@ -213,19 +205,18 @@ pub(crate) static ERRORS: &[CodeEntry] = &[
 /// every route.
 pub(crate) fn error_entry(route: Route, code: &str) -> Option<&'static CodeEntry> {
     let index = match (route, code) {
-        (Route::RemoveParticipant | Route::Leave, "NotFound") => 5,
-        (Route::AddParticipants, "403") => 11,
-        (Route::AddParticipants, "404") => 12,
+        (Route::AddParticipants, "403") => 10,
+        (Route::AddParticipants, "404") => 11,
         (_, "Unauthorized") => 0,
         (_, "Forbidden") => 1,
         (_, "TooManyRequests") => 2,
         (_, "ServiceUnavailable") => 3,
         (_, "BadRequest") => 4,
-        (_, "NotFound") => 6,
-        (_, "RequestTimeout") => 7,
-        (_, "InternalServerError") => 8,
-        (_, "BadGateway") => 9,
-        (_, "GatewayTimeout") => 10,
+        (_, "NotFound") => 5,
+        (_, "RequestTimeout") => 6,
+        (_, "InternalServerError") => 7,
+        (_, "BadGateway") => 8,
+        (_, "GatewayTimeout") => 9,
         _ => return None,
     };
     ERRORS.get(index)
