@@ -50,12 +50,14 @@ use std::{
 };
 
 use rosterkit::{
-    Bytes, ChangeOptions, ChatId, Error, Handle, HttpClient, Membership, Outcome, Participant,
-    ReqwestClient, RetryPolicy, TransportError,
+    ChangeOptions, ChatId, Error, Handle, HttpClient, Membership, Outcome, Participant,
+    ReqwestClient, RetryPolicy,
     acs::{AcsClient, Pacing},
-    async_trait,
+    adapter::{
+        Bytes, TransportError, async_trait,
+        http::{self, HeaderName, HeaderValue},
+    },
     chert::ChertClient,
-    http::{self, HeaderName, HeaderValue},
     linq::LinqClient,
     zapi::ZapiClient,
 };

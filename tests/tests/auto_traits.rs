@@ -11,8 +11,9 @@
 use std::{future::Future, sync::Arc};
 
 use rosterkit::{
-    ChangeOptions, ChatId, Executor, Handle, Membership, ReqwestClient,
+    ChangeOptions, ChatId, Handle, Membership, ReqwestClient,
     acs::{AcsClient, CommunicationIdentifier},
+    adapter::Executor,
     bulk::{Bulk, BulkRun, Row},
     chert::ChertClient,
     linq::{Expect, LinqClient, WaitOptions},

@@ -26,9 +26,10 @@ use std::{
 };
 
 use rosterkit::{
-    ChangeOptions, ChatId, Error, ErrorKind, Handle, MAX_RETRY_HINT, Membership, NativeId,
-    ProviderKind, RetryPolicy,
+    ChangeOptions, ChatId, Error, ErrorKind, Handle, Membership, NativeId, ProviderKind,
+    RetryPolicy,
     acs::{AcsClient, Pacing},
+    adapter::MAX_RETRY_HINT,
     bulk::{Bulk, Clients, Op, Row},
     chert::ChertClient,
     linq::LinqClient,

@@ -25,8 +25,8 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use rosterkit::{
     ChangeOptions, ChatId, ErrorKind, Handle, Membership, NativeId, RetryPolicy,
     acs::{AcsClient, Pacing},
+    adapter::encode::path_segment,
     chert::ChertClient,
-    encode::path_segment,
     linq::LinqClient,
     zapi::ZapiClient,
 };

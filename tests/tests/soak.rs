@@ -16,7 +16,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rosterkit::{Bytes, HttpClient, TransportError, async_trait, http};
+use rosterkit::{
+    HttpClient,
+    adapter::{Bytes, TransportError, async_trait, http},
+};
 use rosterkit_tests::soak::{self, SoakConfig};
 
 /// One soak at a time in this process: each counts every panic in the process and wants the

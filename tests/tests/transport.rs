@@ -15,11 +15,10 @@ use std::{
 };
 
 use rosterkit::{
-    Bytes, ChangeOptions, ChatId, ErrorKind, Handle, HttpClient, Membership, ReqwestClient,
-    RetryPolicy, TransportErrorKind,
+    ChangeOptions, ChatId, ErrorKind, Handle, HttpClient, Membership, ReqwestClient, RetryPolicy,
     acs::{AcsClient, Pacing},
+    adapter::{Bytes, TransportErrorKind, http},
     chert::ChertClient,
-    http,
     linq::LinqClient,
     zapi::ZapiClient,
 };

@@ -16,7 +16,7 @@ use std::{
 
 use rosterkit::{
     ChangeOptions, ChatId, ErrorKind,
-    http::{HeaderMap, HeaderName, HeaderValue},
+    adapter::http::{HeaderMap, HeaderName, HeaderValue},
     linq::{
         LinqClient,
         webhook::{EventKind, WebhookError, WebhookVerifier},

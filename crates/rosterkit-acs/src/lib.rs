@@ -1,7 +1,7 @@
 //! Azure Communication Services (ACS) Chat adapter for rosterkit: remove, add and list the
 //! participants of chat threads and leave them, through the Chat REST API (`2025-03-15`), with
 //! ACS's full replies or through the provider-agnostic
-//! [`Membership`](rosterkit_core::Membership) trait.
+//! [`Membership`] trait.
 //!
 //! - [`AcsClient`] calls the Chat API as a user: `Authorization: Bearer <user access token>`.
 //!   The token is given (`ACS_USER_TOKEN`), or minted for `ACS_USER_ID` with the resource
@@ -15,7 +15,7 @@
 //!   200, per-participant [`InvalidParticipant`]s), [`AcsClient::list`] (follows `nextLink`
 //!   only to the endpoint's own scheme, host and port), [`AcsClient::leave_thread`] (removes our
 //!   own identity).
-//! - **Ensure mode** ([`ChangeOptions::ensure`](rosterkit_core::ChangeOptions::ensure)): a 403 on
+//! - **Ensure mode** ([`ChangeOptions::ensure`]): a 403 on
 //!   our own leave is settled by a listing (403 or absent → `AlreadyDone`); after an ambiguous failure (5xx, timeout, dropped connection) the
 //!   thread is listed before the remove is repeated, and an absent participant is `AlreadyDone`.
 //!   Without ensure an ambiguous remove is not repeated (ACS does not document remove as
@@ -28,8 +28,7 @@
 //!   [`AcsClient::chat_context`].
 //!
 //! ```
-//! use rosterkit_acs::{AcsClient, CommunicationIdentifier};
-//! use rosterkit_core::{ChangeOptions, ChatId, Outcome};
+//! use rosterkit_acs::{AcsClient, ChangeOptions, ChatId, CommunicationIdentifier, Outcome};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -73,8 +72,8 @@
 //!
 //! # Feature flags
 //!
-//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`](rosterkit_core::ReqwestClient)
-//!   unless given another [`HttpClient`](rosterkit_core::HttpClient). Without it,
+//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`]
+//!   unless given another [`HttpClient`]. Without it,
 //!   [`AcsClientBuilder::http_client`] is required.
 //!
 //! # Error codes
@@ -108,6 +107,13 @@ pub use model::{
 };
 pub use ops::{ChatContext, DEFAULT_API_VERSION};
 pub use rosterkit_core::Pacing;
+
+/// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].
+pub use rosterkit_core;
+/// The application types of `rosterkit-core` this crate's API takes and returns
+/// ([`rosterkit_core::prelude`]), so a program that depends only on this crate names them from
+/// here.
+pub use rosterkit_core::prelude::*;
 
 /// The provider's name in errors and traces: `"acs"`.
 pub const PROVIDER: &str = generated::PROVIDER;

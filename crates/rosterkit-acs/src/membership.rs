@@ -53,8 +53,10 @@ impl Membership for AcsClient {
     }
 
     async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
+        // Labelled by the method called, not the route read for it (`list_participants`).
         self.list(chat)
-            .await?
+            .await
+            .map_err(|e| e.with_operation("participants"))?
             .into_iter()
             .map(|p| {
                 let handle = p.identifier.to_handle().map_err(|e| {
@@ -94,7 +96,8 @@ impl Membership for AcsClient {
                 Ok(reply) => {
                     for (index, participant) in batch {
                         let result = match reply.invalid_for(&participant.identifier) {
-                            Some(item) => Err(item.to_error()),
+                            // Refused in the reply to a request that was sent.
+                            Some(item) => Err(item.to_error().with_attempts(1)),
                             None => Ok(Outcome::applied(None)),
                         };
                         results.set(*index, result);

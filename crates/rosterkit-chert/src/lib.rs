@@ -1,20 +1,20 @@
 //! Chert (iMessage) adapter for rosterkit: remove and add group participants and leave groups
 //! through Chert's signed REST API, with Chert's full replies or through the provider-agnostic
-//! [`Membership`](rosterkit_core::Membership) trait.
+//! [`Membership`] trait.
 //!
 //! - [`ChertClient`] signs every attempt afresh (`x-chert-signature: v1,<ts>,<hex>` over
 //!   `"<ts>.<exact body bytes>"`, or `Authorization: Bearer` in [`AuthMode::Bearer`]),
 //!   percent-encodes every path segment, and maps Chert's codes per route to
-//!   [`ErrorKind`](rosterkit_core::ErrorKind)s. Chert's `error.retryable` decides retries;
+//!   [`ErrorKind`]s. Chert's `error.retryable` decides retries;
 //!   `Retry-After` and `error.retry_after` set the wait.
 //! - Native methods return Chert's replies in full: [`ChertClient::remove`] (the roster after the
 //!   removal), [`ChertClient::add`] (the roster after the add), [`ChertClient::leave_group`].
-//! - **Ensure mode** ([`ChangeOptions::ensure`](rosterkit_core::ChangeOptions::ensure)) makes
+//! - **Ensure mode** ([`ChangeOptions::ensure`]) makes
 //!   the non-idempotent remove and leave safe to retry: "not in the group" (1001 on remove) and
 //!   "already left" (1006 on leave) become [`Change::AlreadyDone`], and only then is a remove or
 //!   leave retried after an ambiguous failure (a dropped connection, a 502). A 1002 on such a
 //!   retry cannot tell whether the first attempt took effect: [`Change::Unconfirmed`].
-//! - Chert has no roster endpoint: [`Membership::participants`](rosterkit_core::Membership::participants)
+//! - Chert has no roster endpoint: [`Membership::participants`]
 //!   is `Unsupported`; the roster comes with every add and remove reply.
 //! - Handles are E.164 phone numbers and email addresses; native ids are refused before any
 //!   request.
@@ -22,8 +22,7 @@
 //!   parse without a server or to run with [`ChertClient::executor`].
 //!
 //! ```
-//! use rosterkit_chert::{Change, ChertClient};
-//! use rosterkit_core::{ChangeOptions, ChatId, Handle};
+//! use rosterkit_chert::{ChangeOptions, Change, ChatId, ChertClient, Handle};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,8 +66,8 @@
 //!
 //! # Feature flags
 //!
-//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`](rosterkit_core::ReqwestClient)
-//!   unless given another [`HttpClient`](rosterkit_core::HttpClient). Without it,
+//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`]
+//!   unless given another [`HttpClient`]. Without it,
 //!   [`ChertClientBuilder::http_client`] is required.
 //!
 //! # Error codes
@@ -95,7 +94,14 @@ pub use client::{ChertClient, ChertClientBuilder, DEFAULT_BASE_URL};
 pub use config::{AuthMode, ChertConfig};
 pub use reply::{AddReply, Change, LeaveReply, LeaveStatus, RemoveReply};
 
-/// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).
+/// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].
+pub use rosterkit_core;
+/// The application types of `rosterkit-core` this crate's API takes and returns
+/// ([`rosterkit_core::prelude`]), so a program that depends only on this crate names them from
+/// here.
+pub use rosterkit_core::prelude::*;
+
+/// The provider's name, as in errors and [`Membership::provider`].
 pub const PROVIDER: &str = generated::PROVIDER;
 
 /// The README's code blocks, compiled and run as doc tests.

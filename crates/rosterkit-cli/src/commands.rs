@@ -199,7 +199,7 @@ pub(crate) async fn change(
         client.remove_participants(&chat, &parsed, options).await
     };
     let results = if wait.wait {
-        crate::wait::confirm(common, wait, &chat, &parsed, results, add).await
+        crate::wait::confirm(client.as_ref(), wait, &chat, &parsed, results, add).await
     } else {
         results.into_iter().map(|r| (r, None)).collect()
     };
@@ -228,7 +228,7 @@ pub(crate) async fn leave(args: &LeaveArgs) -> Exit {
     let options = ChangeOptions::default().with_ensure(args.ensure);
     let result = client.leave(&chat, options).await;
     let result = if args.wait.wait {
-        crate::wait::confirm_leave(common, &args.wait, &chat, result).await
+        crate::wait::confirm_leave(client.as_ref(), &args.wait, &chat, result).await
     } else {
         (result, None)
     };

@@ -5,9 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-// The harness names `rosterkit_core`, which the facade re-exports.
-extern crate rosterkit as rosterkit_core;
-
 #[path = "../../rosterkit-matrix/tests/harness/mod.rs"]
 mod harness;
 

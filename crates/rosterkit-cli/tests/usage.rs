@@ -544,3 +544,61 @@ async fn the_sandbox_seeds_chats_from_a_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 17, messages: the help text's own examples are shown as written (only user data is
+/// masked), and a provider's refusal that rosterkit restated says it once.
+#[tokio::test(flavor = "multi_thread")]
+async fn help_examples_are_shown_as_written_and_restated_refusals_say_it_once() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let env = linq_env(&sandbox);
+
+    // Our own example of a Linq chat id, in the refusal of a bad one.
+    let out = run(
+        env.clone(),
+        &["list", "-p", "linq", "-c", "not-a-uuid", "--json"],
+    )
+    .await;
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("e.g. 550e8400-e29b-41d4-a716-446655440000"),
+        "{shown}"
+    );
+
+    // Our own example phone number, in the refusal of a number without '+'.
+    let chat = sandbox
+        .linq()
+        .create_group(&["+12052499136", "+14155550100", "+14155550101"]);
+    let out = run(
+        env.clone(),
+        &["remove", "-p", "linq", "-c", &chat, "4155559876"],
+    )
+    .await;
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("e.g. +14155551234"), "{shown}");
+
+    // A refusal Linq sends as a generic 1005, restated after reading the roster.
+    let out = run(
+        env,
+        &[
+            "remove",
+            "-p",
+            "linq",
+            "-c",
+            &chat,
+            "+14155559876",
+            "--json",
+        ],
+    )
+    .await;
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(line["error"]["kind"], "not_a_member", "{shown}");
+    let message = line["error"]["message"].as_str().unwrap();
+    // Restated once, in rosterkit's words: not the provider's words followed by a gloss.
+    assert_eq!(message, "the handle is not an active member of the chat");
+    assert_eq!(shown.matches("active member").count(), 1, "{shown}");
+    assert!(!shown.contains("Invalid parameter"), "{shown}");
+}

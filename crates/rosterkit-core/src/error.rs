@@ -157,6 +157,9 @@ struct Inner {
     http_status: Option<u16>,
     code: Option<String>,
     message: String,
+    /// The message is this library's own text (help, examples) with no caller or provider
+    /// data in it: shown as written, not masked.
+    own_message: bool,
     trace_id: Option<String>,
     retry_after: Option<Duration>,
     retryable: bool,
@@ -178,6 +181,7 @@ impl Error {
             http_status: None,
             code: None,
             message: message.into(),
+            own_message: false,
             trace_id: None,
             retry_after: None,
             retryable: matches!(
@@ -216,7 +220,10 @@ impl Error {
         self
     }
 
-    /// Sets the operation name (`"remove_participant"`, …).
+    /// Sets the operation name: the [`Membership`](crate::Membership) method's name for a
+    /// membership change (`"remove_participant"`, `"add_participant"`, `"leave"`,
+    /// `"participants"`), so an error names the call in the trait's vocabulary; a provider's
+    /// own calls without a trait method keep their own name (`"wait_for"`).
     #[must_use]
     pub fn with_operation(mut self, operation: &'static str) -> Self {
         self.0.operation = Some(operation);
@@ -285,15 +292,82 @@ impl Error {
     /// ambiguity, attempts, cause): for an adapter that learns more about a failure after the
     /// reply, such as a follow-up read showing why a provider's generic code was sent.
     #[must_use]
+    ///
+    /// A cause that is itself an [`Error`] of another kind (an adapter that wrapped the
+    /// provider's error before restating it) would contradict the new kind beside it; it is
+    /// replaced by its own cause, its code, status and message being this error's already.
     pub fn with_kind(mut self, kind: ErrorKind) -> Self {
         self.0.kind = kind;
+        let wrapped = self
+            .0
+            .source
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<Self>())
+            .filter(|inner| inner.kind() != kind)
+            .map(|inner| inner.0.source.clone());
+        if let Some(cause) = wrapped {
+            self.0.source = cause;
+        }
         self
     }
 
-    /// Sets the message, keeping everything else.
+    /// The same failure, understood better after a follow-up read (a roster showing why the
+    /// provider sent a generic code): `kind`, and `message` stating what was verified.
+    ///
+    /// The rule for every restated error: the message says it once, in our words. The
+    /// provider's message is replaced, not glossed — its words would repeat ours ("not an
+    /// active participant…: not an active member…") or contradict them; they stay in the raw
+    /// reply ([`Error::body`]) and the code. A restated error is a definite refusal: not
+    /// retried, not ambiguous. Code, status, trace id, body, attempts and context are kept.
+    ///
+    /// ```
+    /// use rosterkit_core::{Error, ErrorKind};
+    /// let reply = Error::new(ErrorKind::InvalidInput, "Invalid parameter value: not a participant")
+    ///     .with_provider("linq")
+    ///     .with_code("1005")
+    ///     .with_http_status(400);
+    /// let err = reply.restated(ErrorKind::NotAMember, "the handle is not an active member of the chat");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "linq: the handle is not an active member of the chat (not_a_member, code 1005, HTTP 400)"
+    /// );
+    /// ```
+    #[must_use]
+    pub fn restated(self, kind: ErrorKind, message: impl Into<String>) -> Self {
+        self.with_kind(kind)
+            .with_message(message)
+            .with_retryable(false)
+            .with_ambiguous(false)
+    }
+
+    /// Sets the message, keeping everything else. Long digit runs in it (phone numbers a
+    /// caller or a provider put there) are masked when shown.
     #[must_use]
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.0.message = message.into();
+        self.0.own_message = false;
+        self
+    }
+
+    /// Sets a message that is entirely the library's own text — a refusal with help and
+    /// examples, holding no provider reply and caller input only already redacted — shown as
+    /// written: its
+    /// examples (`e.g. +14155551234`) are not masked as if they were someone's number. Input
+    /// refusals made from a [`ParseError`] are such messages (a `ParseError` never echoes the
+    /// value).
+    ///
+    /// ```
+    /// use rosterkit_core::{Error, ErrorKind};
+    /// let help = Error::new(ErrorKind::InvalidInput, "")
+    ///     .with_own_message("expected a phone number, e.g. +14155551234");
+    /// assert_eq!(help.message(), "expected a phone number, e.g. +14155551234");
+    /// let echoed = Error::invalid_input("+14155551234 is not in the group");
+    /// assert_eq!(echoed.message(), "+*******1234 is not in the group");
+    /// ```
+    #[must_use]
+    pub fn with_own_message(mut self, message: &str) -> Self {
+        self.0.message = message.to_owned();
+        self.0.own_message = true;
         self
     }
 
@@ -340,6 +414,17 @@ impl Error {
         self
     }
 
+    /// Sets how many attempts were made, for an error an adapter makes from a reply the
+    /// executor returned as a success: one item a batch reply refused, or a read-back that
+    /// contradicts an "ok". Such an error follows at least one answered request, so it is never
+    /// mistaken for a refusal made before anything was sent (`attempts() == 0`). The executor
+    /// counts its own errors itself.
+    #[must_use]
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.0.attempts = attempts;
+        self
+    }
+
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
         self.0.attempts = attempts;
     }
@@ -380,9 +465,19 @@ impl Error {
         self.0.code.as_deref()
     }
 
-    /// The message, with phone numbers masked.
+    /// The message, with phone numbers masked (a message of the library's own, see
+    /// [`Error::with_own_message`], as written).
     pub fn message(&self) -> String {
-        Masked(&self.0.message).to_string()
+        self.shown_message().to_string()
+    }
+
+    /// The message as `Display`, `Debug` and [`Error::message`] show it.
+    fn shown_message(&self) -> ShownMessage<'_> {
+        if self.0.own_message {
+            ShownMessage::Own(&self.0.message)
+        } else {
+            ShownMessage::Masked(Masked(&self.0.message))
+        }
     }
 
     /// The provider's trace or request id.
@@ -425,7 +520,7 @@ impl fmt::Display for Error {
             (None, Some(op)) => write!(f, "{op}: ")?,
             (None, None) => {}
         }
-        write!(f, "{} ({}", Masked(&i.message), i.kind)?;
+        write!(f, "{} ({}", self.shown_message(), i.kind)?;
         if let Some(code) = &i.code {
             write!(f, ", code {}", Masked(code))?;
         }
@@ -448,7 +543,7 @@ impl fmt::Debug for Error {
             .field("operation", &i.operation)
             .field("http_status", &i.http_status)
             .field("code", &i.code.as_deref().map(Masked))
-            .field("message", &Masked(&i.message))
+            .field("message", &self.shown_message().to_string())
             .field("trace_id", &i.trace_id)
             .field("retry_after", &i.retry_after)
             .field("retryable", &i.retryable)
@@ -456,9 +551,30 @@ impl fmt::Debug for Error {
             .field("attempts", &i.attempts)
             .field("body_len", &i.body.as_ref().map(Bytes::len));
         if let Some(source) = &i.source {
-            d.field("source", &Masked(&source.to_string()));
+            // A refusal of input never echoes the value: its help text is shown as written.
+            if source.downcast_ref::<ParseError>().is_some() {
+                d.field("source", &source.to_string());
+            } else {
+                d.field("source", &Masked(&source.to_string()));
+            }
         }
         d.finish()
+    }
+}
+
+/// A message as shown: masked, or the library's own text as written.
+#[derive(Clone, Copy)]
+enum ShownMessage<'a> {
+    Masked(Masked<'a>),
+    Own(&'a str),
+}
+
+impl fmt::Display for ShownMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Masked(m) => m.fmt(f),
+            Self::Own(s) => f.write_str(s),
+        }
     }
 }
 
@@ -491,7 +607,9 @@ impl StdError for ScrubbedCause {}
 
 impl From<ParseError> for Error {
     fn from(e: ParseError) -> Self {
-        Self::new(ErrorKind::InvalidInput, e.to_string()).with_source(e)
+        Self::new(ErrorKind::InvalidInput, "")
+            .with_own_message(&e.to_string())
+            .with_source(e)
     }
 }
 
@@ -655,5 +773,50 @@ mod tests {
         assert_eq!(copy.trace_id(), Some("t-9"));
         assert_eq!(copy.body().map(Bytes::len), Some(2));
         assert!(std::error::Error::source(&copy).is_some());
+    }
+
+    #[test]
+    fn own_text_keeps_its_examples_and_user_data_stays_masked() {
+        // A refusal of input: the rule's example is shown as written, in every rendering.
+        let refused: Error = crate::E164::parse("4155551234").unwrap_err().into();
+        for text in [
+            refused.to_string(),
+            format!("{refused:?}"),
+            refused.message(),
+        ] {
+            assert!(text.contains("e.g. +14155551234"), "{text}");
+            assert!(!text.contains('*'), "{text}");
+        }
+        // A provider's or caller's text is still masked, also after it replaced our own.
+        let echoed = refused.with_message("+14155551234 is not in the group");
+        assert_eq!(echoed.message(), "+*******1234 is not in the group");
+        assert!(
+            echoed.to_string().starts_with("+*******1234 is not"),
+            "{echoed}"
+        );
+        assert!(format!("{echoed:?}").contains("message: \"+*******1234 is not"));
+    }
+
+    #[test]
+    fn with_kind_drops_a_wrapped_error_that_states_another_kind() {
+        let provider = Error::new(ErrorKind::InvalidInput, "Invalid parameter value")
+            .with_code("1005")
+            .with_source(std::io::Error::other("root cause"));
+        let restated = Error::new(ErrorKind::InvalidInput, "Invalid parameter value")
+            .with_code("1005")
+            .with_source(provider)
+            .with_kind(ErrorKind::NotAMember);
+        let debug = format!("{restated:?}");
+        assert!(debug.contains("kind: NotAMember"), "{debug}");
+        assert!(!debug.contains("invalid_input"), "{debug}");
+        assert_eq!(
+            std::error::Error::source(&restated).map(ToString::to_string),
+            Some("root cause".to_owned())
+        );
+        // A wrapped error of the same kind agrees and stays.
+        let same = Error::new(ErrorKind::NotAMember, "x")
+            .with_source(Error::new(ErrorKind::NotAMember, "y"))
+            .with_kind(ErrorKind::NotAMember);
+        assert!(std::error::Error::source(&same).is_some_and(|s| s.is::<Error>()));
     }
 }

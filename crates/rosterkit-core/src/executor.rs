@@ -116,7 +116,11 @@ impl Executor {
         let mut number = 1;
         loop {
             let attempt = Attempt::new(number, self.clock.now(), after_ambiguous);
-            let request = op.build(&attempt)?;
+            // A retry that cannot be built still follows the attempts already sent.
+            let request = op.build(&attempt).map_err(|mut e| {
+                e.set_attempts(number - 1);
+                e
+            })?;
             // The attempt gets its own limit, cut to what is left of the run's.
             let limit = match self.policy.total_timeout {
                 Some(total) => self

@@ -1,6 +1,6 @@
 //! The provider-agnostic membership API.
 
-use std::fmt::Debug;
+use std::{fmt::Debug, time::Duration};
 
 use async_trait::async_trait;
 
@@ -162,6 +162,18 @@ impl Capabilities {
     }
 }
 
+/// The change an outcome answered, which [`Membership::confirm`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pending<'a> {
+    /// A removal of this handle: confirmed once it is no longer a member.
+    Remove(&'a Handle),
+    /// An addition of this handle: confirmed once it is a member.
+    Add(&'a Handle),
+    /// Our own leave: confirmed once our line has left.
+    Leave,
+}
+
 /// Group membership on one provider, object-safe so generic code can hold a
 /// `Box<dyn Membership>`.
 ///
@@ -210,6 +222,49 @@ pub trait Membership: Send + Sync + Debug {
     /// [`crate::ErrorKind::Unsupported`] where the provider has no roster read, else a typed
     /// [`Error`].
     async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error>;
+
+    /// Confirms an outcome that is not confirmed yet ([`Outcome::is_pending`]: `Queued`,
+    /// `Unconfirmed`), waiting at most `within` for `change` to show in the chat, and returns
+    /// the confirmed outcome (`Applied`, with the roster read) or, when it did not show in
+    /// time, `outcome` unchanged. An outcome with nothing pending is returned unchanged
+    /// without a request.
+    ///
+    /// The default reads the roster once where the provider has one ([`Capabilities::list`];
+    /// a leave cannot be seen that way and stays as it is). Linq overrides it with its
+    /// queued-change wait: the chat is read with backoff until the change shows.
+    ///
+    /// # Errors
+    /// A read that failed, as a typed [`Error`]; the change itself may still be pending.
+    async fn confirm(
+        &self,
+        chat: &ChatId,
+        change: Pending<'_>,
+        outcome: Outcome,
+        within: Duration,
+    ) -> Result<Outcome, Error> {
+        let handle = match change {
+            Pending::Remove(handle) | Pending::Add(handle) => handle,
+            Pending::Leave => return Ok(outcome),
+        };
+        if !outcome.is_pending() || !self.capabilities().list {
+            return Ok(outcome);
+        }
+        let Ok(read) = tokio::time::timeout(within, self.participants(chat)).await else {
+            return Ok(outcome);
+        };
+        let roster: Vec<Handle> = read?.into_iter().map(|p| p.handle).collect();
+        let present = roster.contains(handle);
+        let shown = match change {
+            Pending::Add(_) => present,
+            _ => !present,
+        };
+        Ok(if shown {
+            let trace_id = outcome.trace_id().map(str::to_owned);
+            Outcome::applied(Some(roster)).with_trace_id(trace_id)
+        } else {
+            outcome
+        })
+    }
 
     /// Removes several handles; one result per handle, in order.
     async fn remove_participants(

@@ -61,6 +61,12 @@ impl Outcome {
         }
     }
 
+    /// Whether the change is not confirmed yet: `Queued` (accepted, applied later) or
+    /// `Unconfirmed` (the provider only said "ok"). [`crate::Membership::confirm`] settles it.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Self::Queued { .. } | Self::Unconfirmed { .. })
+    }
+
     /// Returns the outcome with its trace id set.
     #[must_use]
     pub fn with_trace_id(mut self, id: Option<String>) -> Self {

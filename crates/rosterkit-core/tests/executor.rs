@@ -394,3 +394,39 @@ fn attempts_and_the_run_are_bounded_by_default() {
         Some(RetryPolicy::DEFAULT_TOTAL_TIMEOUT)
     );
 }
+
+/// An operation whose retry cannot be built (a signing key gone, a token that cannot be
+/// minted): the error still counts the attempt that was sent before it.
+struct FailsToRebuild(Probe);
+
+impl Operation for FailsToRebuild {
+    type Output = String;
+    fn provider(&self) -> &'static str {
+        self.0.provider()
+    }
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn idempotent(&self) -> bool {
+        self.0.idempotent()
+    }
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        if attempt.number > 1 {
+            return Err(Error::invalid_input("the retry could not be signed"));
+        }
+        self.0.build(attempt)
+    }
+    fn parse(&self, r: http::Response<Bytes>, attempt: &Attempt) -> Result<String, Error> {
+        self.0.parse(r, attempt)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_that_cannot_be_built_counts_the_attempts_sent() {
+    let (addr, hits) = serve(vec![Reply::Status(503, vec![], "busy")]).await;
+    let op = FailsToRebuild(Probe::new(addr, true));
+    let err = executor(quick()).execute(&op).await.unwrap_err();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.attempts(), 1, "{err:?}");
+}

@@ -1,10 +1,10 @@
 //! Linq Partner API v3 (iMessage) adapter for rosterkit: remove and add group participants,
 //! leave groups and read rosters, with Linq's full replies or through the provider-agnostic
-//! [`Membership`](rosterkit_core::Membership) trait.
+//! [`Membership`] trait.
 //!
 //! - **Queued changes.** Linq answers a remove, add or leave with `202 accepted` and applies it
 //!   later: the result is [`Change::Queued`] with Linq's `trace_id`
-//!   ([`Outcome::Queued`](rosterkit_core::Outcome::Queued) through `Membership`). Confirm it
+//!   ([`Outcome::Queued`] through `Membership`). Confirm it
 //!   with [`LinqClient::wait_for`], which polls `GET /v3/chats/{chatId}` with backoff until the
 //!   roster shows the change, or with a `participant.*` webhook ([`webhook`]).
 //! - **Exact requests.** `DELETE /v3/chats/{chatId}/participants` carries the JSON body
@@ -18,13 +18,14 @@
 //!   `Retry-After`, `retry-after-ms` and `error.retry_after`; a server's `x-should-retry`
 //!   header overrides the table. Mutations have no idempotency key, so after an ambiguous
 //!   failure (a timeout, a 5xx) they are retried only in **ensure mode**
-//!   ([`ChangeOptions::ensure`](rosterkit_core::ChangeOptions::ensure)), where "already left"
+//!   ([`ChangeOptions::ensure`]), where "already left"
 //!   (409/2013 on leave) and "not an active member" become [`Change::AlreadyDone`].
 //! - Each call is also a sans-IO [`Operation`](rosterkit_core::Operation) in [`ops`].
 //!
 //! ```
-//! use rosterkit_core::{ChangeOptions, ChatId, Handle, Outcome};
-//! use rosterkit_linq::{Change, Expect, LinqClient, WaitOptions};
+//! use rosterkit_linq::{
+//!     ChangeOptions, Change, ChatId, Expect, Handle, LinqClient, Outcome, WaitOptions,
+//! };
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,8 +67,8 @@
 //!
 //! # Feature flags
 //!
-//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`](rosterkit_core::ReqwestClient)
-//!   unless given another [`HttpClient`](rosterkit_core::HttpClient). Without it,
+//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`]
+//!   unless given another [`HttpClient`]. Without it,
 //!   [`LinqClientBuilder::http_client`] is required.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -92,7 +93,14 @@ pub use config::LinqConfig;
 pub use reply::{Accepted, Change, QueueStatus};
 pub use wait::{Expect, WaitOptions};
 
-/// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).
+/// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].
+pub use rosterkit_core;
+/// The application types of `rosterkit-core` this crate's API takes and returns
+/// ([`rosterkit_core::prelude`]), so a program that depends only on this crate names them from
+/// here.
+pub use rosterkit_core::prelude::*;
+
+/// The provider's name, as in errors and [`Membership::provider`].
 pub const PROVIDER: &str = generated::PROVIDER;
 
 /// The README's code blocks, compiled and run as doc tests.

@@ -60,10 +60,11 @@ pub(crate) fn chat_uuid(chat: &ChatId) -> Result<String, Error> {
     if ok {
         Ok(id.to_ascii_lowercase())
     } else {
-        Err(Error::invalid_input(
-            "invalid Linq chat id: Linq chat ids are UUIDs (8-4-4-4-12 hex digits, e.g. 550e8400-e29b-41d4-a716-446655440000)",
-        )
-        .with_provider(PROVIDER))
+        Err(Error::invalid_input("")
+            .with_own_message(
+                "invalid Linq chat id: Linq chat ids are UUIDs (8-4-4-4-12 hex digits, e.g. 550e8400-e29b-41d4-a716-446655440000)",
+            )
+            .with_provider(PROVIDER))
     }
 }
 
@@ -237,16 +238,14 @@ impl Operation for RemoveParticipant {
                         trace_id: err.trace_id().map(str::to_owned),
                     })
                 } else {
-                    Err(rekind(
-                        err,
+                    Err(err.restated(
                         ErrorKind::NotAMember,
                         "the handle is not an active member of the chat",
                     ))
                 };
             }
             if chat.active_count() < 4 {
-                return Err(rekind(
-                    err,
+                return Err(err.restated(
                     ErrorKind::GroupTooSmall,
                     "a group must keep 3 active participants after a removal",
                 ));
@@ -330,8 +329,7 @@ impl Operation for AddParticipant {
                 });
             }
             if chat.active_count() < 3 {
-                return Err(rekind(
-                    err,
+                return Err(err.restated(
                     ErrorKind::GroupTooSmall,
                     "adding needs a group with at least 3 active participants",
                 ));
@@ -411,8 +409,7 @@ impl Operation for Leave {
     fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
         classify_1005(&self.shared, &self.chat, error, |chat, err| {
             if chat.active_count() < 4 {
-                return Err(rekind(
-                    err,
+                return Err(err.restated(
                     ErrorKind::GroupTooSmall,
                     "leaving needs a group with at least 4 active participants, yourself included",
                 ));
@@ -449,16 +446,6 @@ fn classify_1005(
             }
         },
     )))
-}
-
-/// The same error with a more precise kind (Linq's code, status, trace id, body and attempt
-/// count kept): a definite refusal, not retried.
-fn rekind(err: Error, kind: ErrorKind, why: &str) -> Error {
-    let message = format!("{}: {why}", err.message());
-    err.with_kind(kind)
-        .with_message(message)
-        .with_retryable(false)
-        .with_ambiguous(false)
 }
 
 /// `GET /v3/chats/{chatId}`: the chat with its roster. Idempotent.

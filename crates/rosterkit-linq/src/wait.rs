@@ -117,7 +117,12 @@ pub(crate) async fn wait_for(
         ErrorKind::Timeout,
         match target {
             Target::Handle(handle, expect) => format!(
-                "the queued change ({expect:?}) for {} did not show after {polls} reads of the chat; it may still be applied later",
+                "the queued {} of {} did not show after {polls} reads of the chat; it may still be applied later",
+                match expect {
+                    Expect::Removed => "removal",
+                    Expect::Active => "addition",
+                    Expect::Left => "leave",
+                },
                 handle.redacted()
             ),
             Target::OwnLineLeft => format!(
@@ -128,7 +133,9 @@ pub(crate) async fn wait_for(
     .with_provider(PROVIDER)
     .with_operation("wait_for")
     .with_retryable(false)
-    .with_ambiguous(true))
+    .with_ambiguous(true)
+    // Every read was answered (as "not yet"); the change itself was sent before.
+    .with_attempts(polls))
 }
 
 /// Whether `read` shows `target`.

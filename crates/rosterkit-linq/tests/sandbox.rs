@@ -187,7 +187,9 @@ async fn wait_for_gives_up_with_a_timeout() {
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(!err.is_retryable());
     assert!(!err.to_string().contains("4155550102"), "{err}");
+    assert!(err.to_string().contains("queued addition of"), "{err}");
     assert_eq!(env.requests("GET"), 3);
+    assert_eq!(err.attempts(), 3, "each read was an answered request");
     // Once applied, the same wait succeeds at once.
     assert_eq!(env.sandbox.linq().apply_pending(), 1);
     let outcome = env

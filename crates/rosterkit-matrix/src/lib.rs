@@ -1,6 +1,6 @@
 //! Matrix adapter for rosterkit: kick, invite, leave and list room members through the Matrix
 //! client-server API, natively or through the provider-agnostic
-//! [`Membership`](rosterkit_core::Membership) trait. Built only on `rosterkit-core`'s public
+//! [`Membership`] trait. Built only on `rosterkit-core`'s public
 //! API, the way a downstream adapter is.
 //!
 //! - [`MatrixClient`] sends `Authorization: Bearer <access token>` and percent-encodes room ids
@@ -23,8 +23,7 @@
 //!   bulk runs and `rosterkit --provider matrix`.
 //!
 //! ```no_run
-//! use rosterkit_core::{ChangeOptions, ChatId, Handle, Membership, NativeId, Reason};
-//! use rosterkit_matrix::MatrixClient;
+//! use rosterkit_matrix::{ChangeOptions, ChatId, Handle, MatrixClient, Membership, NativeId, Reason};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! // MATRIX_HOMESERVER=https://matrix.example.org MATRIX_ACCESS_TOKEN=syt_...
@@ -66,7 +65,14 @@ mod provider;
 pub use client::{MatrixClient, MatrixClientBuilder};
 pub use provider::MatrixProvider;
 
-/// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).
+/// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].
+pub use rosterkit_core;
+/// The application types of `rosterkit-core` this crate's API takes and returns
+/// ([`rosterkit_core::prelude`]), so a program that depends only on this crate names them from
+/// here.
+pub use rosterkit_core::prelude::*;
+
+/// The provider's name, as in errors and [`Membership::provider`].
 pub const PROVIDER: &str = generated::PROVIDER;
 
 /// The adapter guide (`docs/writing-an-adapter.md`), which walks through this crate: its code
@@ -74,3 +80,8 @@ pub const PROVIDER: &str = generated::PROVIDER;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/writing-an-adapter.md")]
 pub struct AdapterGuide;
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -322,7 +322,7 @@ fn settle_user_change(
     } else if ensure {
         Ok(Outcome::already_done())
     } else {
-        Err(restate(error, missed_kind, format!("{user} {missed}")))
+        Err(error.restated(missed_kind, format!("{user} {missed}")))
     }
 }
 
@@ -349,26 +349,6 @@ user_change!(
     ErrorKind::Conflict,
     "is already in the room"
 );
-
-/// `e` as another kind with a clearer message, keeping its status, code, body and context.
-fn restate(e: Error, kind: ErrorKind, message: String) -> Error {
-    let mut out = Error::new(kind, message)
-        .with_provider(PROVIDER)
-        .with_retryable(false);
-    if let Some(op) = e.operation() {
-        out = out.with_operation(op);
-    }
-    if let Some(status) = e.http_status() {
-        out = out.with_http_status(status);
-    }
-    if let Some(code) = e.code() {
-        out = out.with_code(code);
-    }
-    if let Some(body) = e.body() {
-        out = out.with_body(body.clone());
-    }
-    out.with_source(e)
-}
 
 /// `POST /rooms/{roomId}/leave`: leaves with the access token's own user. In ensure mode
 /// Synapse's "not in room" (403 M_FORBIDDEN) is [`Outcome::AlreadyDone`].

@@ -69,7 +69,7 @@ pub struct ZapiChat {
 const GROUP_PREFIX: &str = "group:";
 const COMMUNITY_PREFIX: &str = "community:";
 
-const SHAPES: &str = "a group id (120363019502650977-group, or the older 5511999999999-1623281429), \
+const SHAPES: &str = "a group id (120363019502650977-group, or the older <creator phone>-<unix seconds>, e.g. 5511912345678-1623281429), \
 a community id (digits only, e.g. 120363186053925765), or an explicit group:<id> / community:<digits>";
 
 impl ZapiChat {
@@ -220,8 +220,11 @@ fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A refusal in our own words (the accepted shapes, with examples that are not anyone's data).
 fn invalid(message: &str) -> Error {
-    Error::invalid_input(message).with_provider(PROVIDER)
+    Error::invalid_input("")
+        .with_own_message(message)
+        .with_provider(PROVIDER)
 }
 
 /// The wire form of a participant: an E.164 number's digits without `+` (`5544999999999`), or
@@ -232,7 +235,7 @@ pub(crate) fn wire_phone(handle: &Handle) -> Result<String, Error> {
         Handle::Phone(phone) => Ok(phone.digits().to_owned()),
         Handle::Native(native) if is_lid(native.as_str()) => Ok(native.as_str().to_owned()),
         _ => Err(invalid(&format!(
-            "zapi accepts phone numbers in E.164 form (+5544999999999) and WhatsApp LIDs (<digits>@lid), not {} handles ({}){}",
+            "zapi accepts phone numbers in E.164 form (e.g. +5511912345678) and WhatsApp LIDs (<digits>@lid), not {} handles ({}){}",
             handle.kind_name(),
             handle.redacted(),
             if matches!(handle, Handle::Email(_)) {

@@ -1,9 +1,9 @@
 //! Z-API (WhatsApp) adapter for rosterkit: remove and add participants of WhatsApp groups and
 //! communities in batches, leave groups and read rosters through Z-API, with Z-API's own
-//! replies or through the provider-agnostic [`Membership`](rosterkit_core::Membership) trait.
+//! replies or through the provider-agnostic [`Membership`] trait.
 //!
 //! - [`ZapiClient`] sends every call to `{base}/instances/{id}/token/{token}/…` (both
-//!   percent-encoded; the token kept in a [`Secret`](rosterkit_core::Secret)) with the
+//!   percent-encoded; the token kept in a [`Secret`]) with the
 //!   `Client-Token` header.
 //! - **Chats** are groups (`120363019502650977-group`, or the older
 //!   `5511999999999-1623281429`) or communities (digits only), told apart by shape or by an
@@ -12,10 +12,10 @@
 //! - **Handles** are E.164 numbers, sent as digits (`+5544999999999` → `5544999999999`), or
 //!   WhatsApp LIDs given as `Handle::Native("…@lid")`; emails and other native ids are
 //!   `InvalidInput` before any request (in a bulk call, only for that handle).
-//! - **Batches.** The bulk [`Membership`](rosterkit_core::Membership) methods send one request
+//! - **Batches.** The bulk [`Membership`] methods send one request
 //!   per [`MAX_BATCH`] (50) phones and still return one result per handle, in order.
 //! - **`{"value": true}` is not proof**: each phone is
-//!   [`Outcome::Unconfirmed`](rosterkit_core::Outcome::Unconfirmed) (WhatsApp may have sent an
+//!   [`Outcome::Unconfirmed`] (WhatsApp may have sent an
 //!   invite instead of adding). With [`ZapiClientBuilder::verify`] the light group metadata is
 //!   read after each batch and each phone becomes `Applied` (with the roster) or a failure.
 //!   `{"value": false}` fails the whole batch (`DeliveryFailed`, code `value_false`, never
@@ -37,8 +37,7 @@
 //! - Each call is also a sans-IO [`Operation`](rosterkit_core::Operation) in [`ops`].
 //!
 //! ```
-//! use rosterkit_core::{ChangeOptions, ChatId, Handle, Membership, Outcome};
-//! use rosterkit_zapi::ZapiClient;
+//! use rosterkit_zapi::{ChangeOptions, ChatId, Handle, Membership, Outcome, ZapiClient};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -105,8 +104,8 @@
 //!
 //! # Feature flags
 //!
-//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`](rosterkit_core::ReqwestClient)
-//!   unless given another [`HttpClient`](rosterkit_core::HttpClient). Without it,
+//! - `reqwest` *(default)*: the builder uses a [`ReqwestClient`]
+//!   unless given another [`HttpClient`]. Without it,
 //!   [`ZapiClientBuilder::http_client`] is required.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -128,7 +127,14 @@ pub use client::{DEFAULT_BASE_URL, DEFAULT_PACING, ZapiClient, ZapiClientBuilder
 pub use config::{MAX_BATCH, ZapiConfig};
 pub use reply::{CommunityMetadata, GroupMetadata, GroupParticipant, SubGroup};
 
-/// The provider's name, as in errors and [`Membership::provider`](rosterkit_core::Membership::provider).
+/// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].
+pub use rosterkit_core;
+/// The application types of `rosterkit-core` this crate's API takes and returns
+/// ([`rosterkit_core::prelude`]), so a program that depends only on this crate names them from
+/// here.
+pub use rosterkit_core::prelude::*;
+
+/// The provider's name, as in errors and [`Membership::provider`].
 pub const PROVIDER: &str = generated::PROVIDER;
 
 /// The README's code blocks, compiled and run as doc tests.

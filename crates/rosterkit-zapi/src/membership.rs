@@ -100,6 +100,8 @@ fn not_reached(change: Change) -> Error {
         .with_operation(change.name())
         .with_retryable(false)
         .with_ambiguous(false)
+        // After the change was sent and answered.
+        .with_attempts(1)
 }
 
 impl ZapiClient {
@@ -368,8 +370,14 @@ impl Membership for ZapiClient {
     /// need); for a community, its announcement sub-group's, found through
     /// `GET /communities-metadata/{communityId}` (`Unsupported` when none is listed).
     async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
-        let chat = ZapiChat::from_chat_id(chat).map_err(|e| e.with_operation("participants"))?;
-        Ok(self.roster_of(&chat).await?.to_participants())
+        let labelled = |e: Error| e.with_operation("participants");
+        let chat = ZapiChat::from_chat_id(chat).map_err(labelled)?;
+        // Labelled by the method called, not the metadata route read for it.
+        Ok(self
+            .roster_of(&chat)
+            .await
+            .map_err(labelled)?
+            .to_participants())
     }
 
     /// One `POST /remove-participant` per [`MAX_BATCH`] distinct phones, paced; see the module

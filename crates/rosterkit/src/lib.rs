@@ -1,8 +1,11 @@
 //! rosterkit: manage group-chat membership across messaging providers — remove participants,
 //! leave groups, add and list members — with one typed, validated, retry-safe API.
 //!
-//! This facade re-exports the core types at its root, each provider crate as a module, and
-//! [`connect`] for provider-agnostic code that holds a `Box<dyn Membership>`. A lean
+//! This facade re-exports at its root what an application names (the identifiers, the
+//! [`Membership`] trait, [`Outcome`], [`Error`], the client settings: `rosterkit_core`'s
+//! [`prelude`](rosterkit_core::prelude)), each provider crate as a module, and [`connect`] for
+//! provider-agnostic code that holds a `Box<dyn Membership>`. The machinery adapters are built
+//! from is under [`adapter`]. A lean
 //! application depends on one provider crate directly, or turns default features off and picks
 //! one.
 //!
@@ -76,7 +79,18 @@ pub mod sync;
 pub use connect::{ConnectOptions, connect, connect_with};
 pub use provider::{ProviderKind, ProviderName, UnknownProvider};
 pub use registry::{Registry, register};
-pub use rosterkit_core::*;
+pub use rosterkit_core::prelude::*;
+/// What a provider is to the registry ([`register`], [`connect`]): the trait a downstream
+/// adapter implements, and the environment variables it declares.
+pub use rosterkit_core::{EnvVar, Provider};
+
+/// For adapter authors and tests that drive operations by hand: all of `rosterkit-core` (the
+/// sans-IO [`Operation`](adapter::Operation)s and their [`Executor`](adapter::Executor), the
+/// transport, clocks, retry hints, code-table rows, encoding and masking helpers). The root
+/// keeps what an application names.
+pub mod adapter {
+    pub use rosterkit_core::*;
+}
 
 #[cfg(feature = "acs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "acs")))]
@@ -98,3 +112,8 @@ pub use rosterkit_zapi as zapi;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadme;
+
+/// This crate's README's code blocks, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;
