@@ -119,6 +119,11 @@ impl ZapiClient {
         self.confirm == Confirm::ReadBack
     }
 
+    /// Whether [`Membership`](rosterkit_core::Membership) adds and removes are read back.
+    pub(crate) fn confirms(&self) -> Confirm {
+        self.confirm
+    }
+
     /// The `autoInvite` flag [`Membership`](rosterkit_core::Membership) adds send
     /// ([`ZapiClientBuilder::auto_invite`]).
     pub fn auto_invite(&self) -> bool {

@@ -111,6 +111,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod chat;
 mod client;
 mod config;

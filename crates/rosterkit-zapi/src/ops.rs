@@ -37,7 +37,7 @@
 use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
-    Attempt, Bytes, Error, Handle, Operation,
+    Attempt, Bytes, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery, Settled,
     encode::push_path_segment,
     http::{
         self, HeaderValue, Method,
@@ -45,6 +45,8 @@ use rosterkit_core::{
     },
     redact::mask_digits,
 };
+
+pub use crate::batch::{ChangeParticipants, PhoneResults, ZapiChange};
 
 use crate::{
     chat::{ChatKind, ZapiChat, wire_phone},
@@ -163,12 +165,15 @@ fn json(value: &impl serde::Serialize) -> Result<Bytes, Error> {
 }
 
 /// The wire phones of `handles`: 1 to [`MAX_BATCH`], each a phone number or a LID.
-fn phones(handles: &[Handle], route: Route) -> Result<Vec<String>, Error> {
+pub(crate) fn checked_phones(
+    handles: &[Handle],
+    operation: &'static str,
+) -> Result<Vec<String>, Error> {
     if handles.is_empty() {
         return Err(
             Error::invalid_input("no phones to send: give at least one handle")
                 .with_provider(PROVIDER)
-                .with_operation(route.name()),
+                .with_operation(operation),
         );
     }
     if handles.len() > MAX_BATCH {
@@ -177,11 +182,11 @@ fn phones(handles: &[Handle], route: Route) -> Result<Vec<String>, Error> {
             handles.len()
         ))
         .with_provider(PROVIDER)
-        .with_operation(route.name()));
+        .with_operation(operation));
     }
     handles
         .iter()
-        .map(|h| wire_phone(h).map_err(|e| e.with_operation(route.name())))
+        .map(|h| wire_phone(h).map_err(|e| e.with_operation(operation)))
         .collect()
 }
 
@@ -226,7 +231,11 @@ impl RemoveParticipants {
         chat: &ZapiChat,
         handles: &[Handle],
     ) -> Result<Self, Error> {
-        Self::from_phones(config, chat, phones(handles, Route::RemoveParticipant)?)
+        Self::from_phones(
+            config,
+            chat,
+            checked_phones(handles, Route::RemoveParticipant.name())?,
+        )
     }
 
     /// From phones already in wire form.
@@ -315,7 +324,11 @@ impl AddParticipants {
         chat: &ZapiChat,
         handles: &[Handle],
     ) -> Result<Self, Error> {
-        Self::from_phones(config, chat, phones(handles, Route::AddParticipant)?)
+        Self::from_phones(
+            config,
+            chat,
+            checked_phones(handles, Route::AddParticipant.name())?,
+        )
     }
 
     /// From phones already in wire form.
@@ -404,6 +417,7 @@ impl Operation for AddParticipants {
 #[derive(Debug)]
 pub struct LeaveGroup {
     call: Call,
+    group: ZapiChat,
     ensure: bool,
 }
 
@@ -426,6 +440,7 @@ impl LeaveGroup {
         })?;
         Ok(Self {
             call: Call::new(config, route, None, body),
+            group: chat.clone(),
             ensure: false,
         })
     }
@@ -459,6 +474,28 @@ impl Operation for LeaveGroup {
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
         self.call.parse_value(response)
+    }
+
+    /// In ensure mode, after `value: false` or an ambiguous failure the standard retries did
+    /// not settle, the group's light metadata: gone for this instance (`ChatNotFound`,
+    /// `Forbidden`) means left (`Ok`); otherwise the failure stands.
+    fn on_failure(&self, error: &Error, attempt: &Attempt) -> Recovery<()> {
+        let unclear = error.code() == Some(errors::VALUE_FALSE) || error.is_ambiguous();
+        if !self.ensure || !unclear || attempt.would_retry(error, self.idempotent()) {
+            return Recovery::Standard;
+        }
+        let Ok(read) = GetGroupMetadata::new(&self.call.shared, &self.group) else {
+            return Recovery::Standard;
+        };
+        Recovery::Probe(Box::new(ProbeWith::new(
+            read,
+            move |read: Result<GroupMetadata, Error>, failure: Error| match read {
+                Err(e) if matches!(e.kind(), ErrorKind::ChatNotFound | ErrorKind::Forbidden) => {
+                    Settled::Finish(Ok(()))
+                }
+                _ => Settled::Finish(Err(failure)),
+            },
+        )))
     }
 }
 
