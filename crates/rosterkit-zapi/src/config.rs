@@ -4,6 +4,9 @@ use rosterkit_core::{Endpoint, Error, Secret, encode::push_path_segment, http};
 
 use crate::PROVIDER;
 
+/// Z-API's production base URL; requests go to `{base}/instances/{id}/token/{token}/...`.
+pub const DEFAULT_BASE_URL: &str = "https://api.z-api.io";
+
 /// The most phones one add or remove request carries; larger lists are split.
 pub const MAX_BATCH: usize = 50;
 

@@ -671,7 +671,7 @@ mod tests {
 
     /// zapi.md §8: instance `3C01A2B3C4`, token `TOKEN123`, `Client-Token: acct-secret`.
     fn client() -> ZapiClient {
-        crate::client::testing::builder()
+        crate::builder::testing::builder()
             .instance_id("3C01A2B3C4")
             .instance_token("TOKEN123")
             .client_token("acct-secret")

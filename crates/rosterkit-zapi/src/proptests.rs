@@ -71,7 +71,7 @@ const KEYS: &[&str] = &[
 ];
 
 fn client() -> crate::ZapiClient {
-    crate::client::testing::builder()
+    crate::builder::testing::builder()
         .instance_id("3C01A2B3C4")
         .instance_token("TOKEN123")
         .client_token("acct-secret")
