@@ -75,15 +75,36 @@ pub(crate) struct Common {
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
-    /// Retries after the first attempt (at most 9).
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub(crate) max_retries: u32,
+    #[command(flatten)]
+    pub(crate) attempts: Attempts,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
     /// Allow plain http:// to a non-loopback host.
     #[arg(long)]
     pub(crate) allow_insecure_http: bool,
+}
+
+/// `--max-attempts N`, the library's `RetryPolicy::with_max_attempts(N)` (and its former
+/// spelling, `--max-retries N-1`, hidden).
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct Attempts {
+    /// Attempts per call, the first included (1 to 10).
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10))]
+    max_attempts: u32,
+    /// Former spelling: retries after the first attempt (`--max-attempts N+1`).
+    #[arg(long, hide = true, value_name = "N", conflicts_with = "max_attempts", value_parser = clap::value_parser!(u32).range(0..=9))]
+    max_retries: Option<u32>,
+}
+
+impl Attempts {
+    /// The retry policy with these attempts.
+    pub(crate) fn policy(self) -> rosterkit::RetryPolicy {
+        let attempts = self
+            .max_retries
+            .map_or(self.max_attempts, |retries| retries.saturating_add(1));
+        rosterkit::RetryPolicy::default().with_max_attempts(attempts)
+    }
 }
 
 /// `--wait` and its limit (Linq only).

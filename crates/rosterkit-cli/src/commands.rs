@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use rosterkit::{
     ChangeOptions, ChatId, ClientOptions, Confirm, ConnectOptions, Error, ErrorKind, Handle,
-    Membership, Outcome, ProviderKind, RetryPolicy,
+    Membership, Outcome, ProviderKind,
 };
 
 use crate::{
@@ -62,7 +62,7 @@ pub(crate) fn prepare(
         return Err(usage(env::missing_message(provider, &missing)));
     }
     let chat = ChatId::new(common.chat.as_str()).map_err(usage)?;
-    let retries = RetryPolicy::default().with_max_attempts(common.max_retries.saturating_add(1));
+    let retries = common.attempts.policy();
     let confirm = if verify {
         Confirm::ReadBack
     } else {

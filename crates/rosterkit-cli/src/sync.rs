@@ -83,9 +83,8 @@ pub(crate) struct SyncArgs {
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL", conflicts_with = "file")]
     pub(crate) base_url: Option<String>,
-    /// Retries after the first attempt.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub(crate) max_retries: u32,
+    #[command(flatten)]
+    pub(crate) attempts: crate::args::Attempts,
     /// The plan as one JSON line, then one JSON object per step, instead of a diff and a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -346,7 +345,7 @@ fn common(args: &SyncArgs, provider: Provider, chat: &str) -> Common {
         provider,
         chat: chat.to_owned(),
         base_url: args.base_url.clone(),
-        max_retries: args.max_retries,
+        attempts: args.attempts,
         json: args.json,
         allow_insecure_http: args.allow_insecure_http,
     }

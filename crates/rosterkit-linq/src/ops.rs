@@ -29,9 +29,10 @@
 use std::sync::Arc;
 
 use rosterkit_core::{
-    Attempt, Bytes, ChatId, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery, Settled,
-    encode::push_path_segment,
-    http::{self, HeaderValue, Method, header},
+    Attempt, Authenticate, Bytes, ChatId, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery,
+    Settled,
+    http::{self, HeaderValue, header},
+    route_uri,
 };
 
 use crate::{
@@ -39,7 +40,7 @@ use crate::{
     config::LinqConfig,
     errors,
     generated::{PROVIDER, Route},
-    reply::{Accepted, Change},
+    reply::{Accepted, LinqChange},
     wire,
 };
 
@@ -79,43 +80,30 @@ fn linq_handle(handle: &Handle) -> Result<Handle, Error> {
     }
 }
 
-/// The path `/v3/chats/{chatId}` followed by `suffix`, every segment encoded.
-fn chat_path(chat: &str, suffix: &str) -> String {
-    let mut path = String::with_capacity(48 + suffix.len());
-    path.push_str("/v3/chats/");
-    push_path_segment(&mut path, chat);
-    path.push_str(suffix);
-    path
-}
-
-/// A request to `path` with the bearer token, `accept: application/json`, and, when `body` is
-/// given, `content-type: application/json`.
+/// A request on `route` for `chat` (core's template: the path's `{chatId}` encoded as one
+/// segment) with the bearer token, `accept: application/json`, and, when `body` is given,
+/// `content-type: application/json`.
 fn request(
     shared: &LinqConfig,
     route: Route,
-    path: &str,
+    chat: &str,
     body: Option<Vec<u8>>,
+    attempt: &Attempt,
 ) -> Result<http::Request<Bytes>, Error> {
-    let method = Method::from_bytes(route.method().as_bytes())
-        .map_err(|_| Error::invalid_input("invalid HTTP method").with_provider(PROVIDER))?;
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(shared.endpoint().url(path))
-        .header(header::ACCEPT, HeaderValue::from_static("application/json"));
-    if body.is_some() {
-        builder = builder.header(
+    let uri = route_uri(shared.base_url().as_str(), "", route, &[chat])?;
+    let has_body = body.is_some();
+    let mut request = http::Request::new(body.map(Bytes::from).unwrap_or_default());
+    *request.method_mut() = route.method();
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if has_body {
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
     }
-    let mut request = builder
-        .body(body.map(Bytes::from).unwrap_or_default())
-        .map_err(|e| {
-            Error::invalid_input("could not build the request")
-                .with_provider(PROVIDER)
-                .with_source(e)
-        })?;
-    shared.authorize(request.headers_mut())?;
+    shared.authenticate(&mut request, attempt)?;
     Ok(request)
 }
 
@@ -132,12 +120,12 @@ fn parse_queued(
     route: Route,
     response: http::Response<Bytes>,
     attempt: &Attempt,
-) -> Result<Change, Error> {
+) -> Result<LinqChange, Error> {
     let (parts, body) = response.into_parts();
     if parts.status.is_success() {
         // A 2xx means accepted whatever the body; its fields are a bonus.
         let reply = wire::parse::<wire::Accepted>(&body).unwrap_or_default();
-        return Ok(Change::Queued(Accepted::from_wire(reply)));
+        return Ok(LinqChange::Queued(Accepted::from_wire(reply)));
     }
     Err(errors::from_reply(
         route,
@@ -151,7 +139,7 @@ fn parse_queued(
 /// `DELETE /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue a removal.
 ///
 /// Not idempotent (Linq has no idempotency keys); in ensure mode it is retried after an
-/// ambiguous failure. Output: [`Change::Queued`].
+/// ambiguous failure. Output: [`LinqChange::Queued`].
 #[derive(Debug, Clone)]
 pub struct RemoveParticipant {
     shared: Arc<LinqConfig>,
@@ -184,7 +172,7 @@ impl RemoveParticipant {
 }
 
 impl Operation for RemoveParticipant {
-    type Output = Change;
+    type Output = LinqChange;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -198,27 +186,32 @@ impl Operation for RemoveParticipant {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         request(
             &self.shared,
             Route::RemoveParticipant,
-            &chat_path(&self.chat, "/participants"),
+            &self.chat,
             Some(handle_body(&self.handle)?),
+            attempt,
         )
     }
 
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+    fn parse(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<LinqChange, Error> {
         parse_queued(Route::RemoveParticipant, response, attempt)
     }
 
     /// A 400/1005 is classified by reading the chat once: not an active member (ensure:
     /// `AlreadyDone`, else `NotAMember`) or fewer than 4 active (`GroupTooSmall`).
-    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         let (handle, ensure) = (self.handle.clone(), self.ensure);
         classify_1005(&self.shared, &self.chat, error, move |chat, err| {
             if !chat.is_active(&handle) {
                 return if ensure {
-                    Ok(Change::AlreadyDone {
+                    Ok(LinqChange::AlreadyDone {
                         trace_id: err.trace_id().map(str::to_owned),
                     })
                 } else {
@@ -244,7 +237,7 @@ impl Operation for RemoveParticipant {
 /// `POST /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue an addition.
 ///
 /// Not idempotent; in ensure mode it is retried after an ambiguous failure. Output:
-/// [`Change::Queued`].
+/// [`LinqChange::Queued`].
 #[derive(Debug, Clone)]
 pub struct AddParticipant {
     shared: Arc<LinqConfig>,
@@ -277,7 +270,7 @@ impl AddParticipant {
 }
 
 impl Operation for AddParticipant {
-    type Output = Change;
+    type Output = LinqChange;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -291,26 +284,31 @@ impl Operation for AddParticipant {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         request(
             &self.shared,
             Route::AddParticipant,
-            &chat_path(&self.chat, "/participants"),
+            &self.chat,
             Some(handle_body(&self.handle)?),
+            attempt,
         )
     }
 
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+    fn parse(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<LinqChange, Error> {
         parse_queued(Route::AddParticipant, response, attempt)
     }
 
     /// A 400/1005 is classified by reading the chat once: already active (ensure:
     /// `AlreadyDone`) or fewer than 3 active (`GroupTooSmall`).
-    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         let (handle, ensure) = (self.handle.clone(), self.ensure);
         classify_1005(&self.shared, &self.chat, error, move |chat, err| {
             if ensure && chat.is_active(&handle) {
-                return Ok(Change::AlreadyDone {
+                return Ok(LinqChange::AlreadyDone {
                     trace_id: err.trace_id().map(str::to_owned),
                 });
             }
@@ -329,7 +327,7 @@ impl Operation for AddParticipant {
 /// `POST /v3/chats/{chatId}/leave` (no body): queue leaving the group with our own line.
 ///
 /// In ensure mode a 409/2013 ("chat unavailable": we already left) is
-/// [`Change::AlreadyDone`], and the call is retried after an ambiguous failure.
+/// [`LinqChange::AlreadyDone`], and the call is retried after an ambiguous failure.
 #[derive(Debug, Clone)]
 pub struct Leave {
     shared: Arc<LinqConfig>,
@@ -350,7 +348,7 @@ impl Leave {
         })
     }
 
-    /// Ensure mode: 409/2013 is [`Change::AlreadyDone`]; retried after ambiguous failures.
+    /// Ensure mode: 409/2013 is [`LinqChange::AlreadyDone`]; retried after ambiguous failures.
     #[must_use]
     pub fn ensure(mut self, ensure: bool) -> Self {
         self.ensure = ensure;
@@ -359,7 +357,7 @@ impl Leave {
 }
 
 impl Operation for Leave {
-    type Output = Change;
+    type Output = LinqChange;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -373,18 +371,17 @@ impl Operation for Leave {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        request(
-            &self.shared,
-            Route::Leave,
-            &chat_path(&self.chat, "/leave"),
-            None,
-        )
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(&self.shared, Route::Leave, &self.chat, None, attempt)
     }
 
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+    fn parse(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<LinqChange, Error> {
         match parse_queued(Route::Leave, response, attempt) {
-            Err(err) if self.ensure && err.code() == Some("2013") => Ok(Change::AlreadyDone {
+            Err(err) if self.ensure && err.code() == Some("2013") => Ok(LinqChange::AlreadyDone {
                 trace_id: err.trace_id().map(str::to_owned),
             }),
             other => other,
@@ -393,7 +390,7 @@ impl Operation for Leave {
 
     /// A 400/1005 is classified by reading the chat once: fewer than 4 active
     /// (`GroupTooSmall`).
-    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         classify_1005(&self.shared, &self.chat, error, |chat, err| {
             if chat.active_count() < 4 {
                 return Err(rekind(
@@ -415,8 +412,8 @@ fn classify_1005(
     shared: &Arc<LinqConfig>,
     chat: &str,
     error: &Error,
-    decide: impl FnOnce(&Chat, Error) -> Result<Change, Error> + Send + Sync + 'static,
-) -> Recovery<Change> {
+    decide: impl FnOnce(&Chat, Error) -> Result<LinqChange, Error> + Send + Sync + 'static,
+) -> Recovery<LinqChange> {
     if error.code() != Some("1005") {
         return Recovery::Standard;
     }
@@ -481,13 +478,8 @@ impl Operation for GetChat {
         true
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        request(
-            &self.shared,
-            Route::GetChat,
-            &chat_path(&self.chat, ""),
-            None,
-        )
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(&self.shared, Route::GetChat, &self.chat, None, attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Chat, Error> {

@@ -106,7 +106,7 @@ impl ZapiClient {
 
     /// The API base URL (without the instance path).
     pub fn base_url(&self) -> &Endpoint {
-        self.config.endpoint()
+        self.config.base_url()
     }
 
     /// The instance id.

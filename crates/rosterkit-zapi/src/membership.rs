@@ -21,9 +21,12 @@ use crate::{
 /// Everything, natively batched up to [`MAX_BATCH`] phones; phone numbers and `…@lid` native
 /// ids; not queued (but `value: true` is only `Unconfirmed`).
 const CAPABILITIES: Capabilities = Capabilities::none()
-    .with_operations(true, true, true, true)
+    .with_remove()
+    .with_add()
+    .with_leave()
+    .with_list()
     .with_batch(Some(MAX_BATCH))
-    .with_handles(HandleKinds::new(true, false, true));
+    .with_handles(HandleKinds::none().with_phone().with_native());
 
 impl ZapiClient {
     /// One result per handle, in order: invalid handles are refused without a request, the

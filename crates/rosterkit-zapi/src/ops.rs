@@ -37,12 +37,13 @@
 use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
-    Attempt, Bytes, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery, Settled,
-    encode::push_path_segment,
+    Attempt, Authenticate, Bytes, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery,
+    Settled,
     http::{
-        self, HeaderValue, Method,
+        self, HeaderValue,
         header::{ACCEPT, CONTENT_TYPE},
     },
+    push_path,
     redact::mask_digits,
 };
 
@@ -57,12 +58,13 @@ use crate::{
     wire::{self, LeaveBody, PhonesBody},
 };
 
-/// What every Z-API call shares: the route, the path after the instance prefix, the exact body
-/// (fixed at construction, so every attempt sends the same bytes) and the credentials.
+/// What every Z-API call shares: the route and its path parameter, the exact body (fixed at
+/// construction, so every attempt sends the same bytes) and the credentials. The request is
+/// core's template: [`route_uri`] under the instance prefix, authenticated by [`ZapiConfig`].
 struct Call {
     route: Route,
-    /// The encoded path after `/instances/{id}/token/{token}`.
-    path: String,
+    /// The path template's one parameter (a group or community id), if any.
+    param: Option<String>,
     body: Bytes,
     shared: Arc<ZapiConfig>,
 }
@@ -71,21 +73,24 @@ impl Call {
     fn new(config: &Arc<ZapiConfig>, route: Route, param: Option<&str>, body: Bytes) -> Self {
         Self {
             route,
-            path: fill_path(route.path(), param),
+            param: param.map(str::to_owned),
             body,
             shared: Arc::clone(config),
         }
     }
 
-    fn build(&self) -> Result<http::Request<Bytes>, Error> {
-        let uri: http::Uri = self.shared.url(&self.path).parse().map_err(|_| {
-            Error::invalid_input("the Z-API request URL is not valid").with_provider(PROVIDER)
-        })?;
+    fn params(&self) -> &[String] {
+        self.param.as_slice()
+    }
+
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        let params: Vec<&str> = self.params().iter().map(String::as_str).collect();
+        let uri = self.shared.route_uri(self.route, &params)?;
         let mut request = http::Request::new(self.body.clone());
-        *request.method_mut() = method(self.route);
+        *request.method_mut() = self.route.method();
         *request.uri_mut() = uri;
+        self.shared.authenticate(&mut request, attempt)?;
         let headers = request.headers_mut();
-        headers.insert("client-token", self.shared.client_token_header()?);
         if self.body.is_empty() {
             headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         } else {
@@ -129,30 +134,15 @@ impl Call {
 impl fmt::Debug for Call {
     /// The instance prefix (with the token) is left out; phone numbers are masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut path = String::new();
+        let params: Vec<&str> = self.params().iter().map(String::as_str).collect();
+        push_path(&mut path, self.route.path(), &params);
         f.debug_struct("Call")
             .field("route", &self.route.name())
             .field("method", &self.route.method())
-            .field("path", &mask_digits(&self.path))
+            .field("path", &mask_digits(&path))
             .field("body", &mask_digits(&String::from_utf8_lossy(&self.body)))
             .finish_non_exhaustive()
-    }
-}
-
-/// The route's method from the spec (every spec method is a valid token; see the tests).
-fn method(route: Route) -> Method {
-    Method::from_bytes(route.method().as_bytes()).unwrap_or(Method::POST)
-}
-
-/// `template` with its `{...}` placeholder (if any) replaced by `param`, percent-encoded as one
-/// path segment.
-fn fill_path(template: &str, param: Option<&str>) -> String {
-    match (template.find('{'), param) {
-        (Some(open), Some(param)) => {
-            let mut out = template.get(..open).unwrap_or_default().to_owned();
-            push_path_segment(&mut out, param);
-            out
-        }
-        _ => template.to_owned(),
     }
 }
 
@@ -291,8 +281,8 @@ impl Operation for RemoveParticipants {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
@@ -401,8 +391,8 @@ impl Operation for AddParticipants {
         self.ensure && !self.auto_invite
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
@@ -468,8 +458,8 @@ impl Operation for LeaveGroup {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
@@ -519,7 +509,6 @@ pub enum MetadataDetail {
 #[derive(Debug)]
 pub struct GetGroupMetadata {
     call: Call,
-    group: String,
 }
 
 impl GetGroupMetadata {
@@ -539,7 +528,6 @@ impl GetGroupMetadata {
         }
         Ok(Self {
             call: Call::new(config, route, Some(chat.id()), Bytes::new()),
-            group: chat.id().to_owned(),
         })
     }
 
@@ -551,7 +539,6 @@ impl GetGroupMetadata {
             MetadataDetail::Full => Route::GroupMetadata,
         };
         self.call.route = route;
-        self.call.path = fill_path(route.path(), Some(&self.group));
         self
     }
 }
@@ -571,8 +558,8 @@ impl Operation for GetGroupMetadata {
         true
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(
@@ -633,8 +620,8 @@ impl Operation for GetCommunityMetadata {
         true
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(
@@ -966,13 +953,6 @@ mod tests {
             .unwrap();
         assert_eq!(meta.announcement_group().unwrap().phone, "1-group");
         assert_eq!(meta.description, None);
-    }
-
-    #[test]
-    fn every_spec_method_is_a_valid_token() {
-        for route in Route::ALL {
-            assert_eq!(method(*route).as_str(), route.method());
-        }
     }
 
     proptest! {

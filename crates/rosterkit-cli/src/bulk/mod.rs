@@ -79,9 +79,8 @@ pub(crate) struct BulkArgs {
     /// signal stops at once.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub(crate) grace: u64,
-    /// Retries after the first attempt of each call.
-    #[arg(long, default_value_t = 2)]
-    pub(crate) max_retries: u32,
+    #[command(flatten)]
+    pub(crate) attempts: crate::args::Attempts,
     /// Allow plain http:// to a non-loopback host.
     #[arg(long)]
     pub(crate) allow_insecure_http: bool,
