@@ -118,9 +118,20 @@ pub(crate) fn generate(root: &Path, mode: Mode) -> Result<String, String> {
         && readme.contains(README_START)
     {
         outputs.push((
-            readme_path,
+            readme_path.clone(),
             splice_readme(&readme, &render_capabilities(&specs)?)?,
         ));
+    }
+
+    let (doc, table) = crate::conformance::outputs(root)?;
+    outputs.push(doc);
+    match outputs.iter_mut().find(|(path, _)| *path == readme_path) {
+        Some((_, text)) => *text = crate::conformance::splice(text, &table)?,
+        None => {
+            let text =
+                fs::read_to_string(&readme_path).map_err(|e| format!("reading README.md: {e}"))?;
+            outputs.push((readme_path, crate::conformance::splice(&text, &table)?));
+        }
     }
 
     let mut report = String::new();
@@ -253,6 +264,7 @@ fn spec_files(root: &Path) -> Result<Vec<PathBuf>, String> {
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|ext| ext == "toml"))
+        .filter(|p| !p.ends_with(crate::conformance::SPEC))
         .collect();
     files.sort();
     Ok(files)

@@ -18,6 +18,7 @@ use std::{path::PathBuf, process::ExitCode};
 mod bench;
 mod ci;
 mod codegen;
+mod conformance;
 mod deny;
 mod deps;
 mod fuzz;

@@ -151,9 +151,10 @@ impl AcsClient {
         }
     }
 
-    /// Removes `participant` from `thread`: `Applied` on 204. With `options.ensure`, a 404 (not
-    /// a member now) is `AlreadyDone`, and after an ambiguous failure (5xx, timeout, broken
-    /// connection) the thread is listed before the call is repeated: absent → `AlreadyDone`.
+    /// Removes `participant` from `thread`: `Applied` on 204 (also for a non-member: ACS does
+    /// not tell); an unknown thread is `ChatNotFound`. With `options.ensure`, after an
+    /// ambiguous failure (5xx, timeout, broken connection) the thread is listed before the call
+    /// is repeated: absent → `AlreadyDone`.
     /// Without ensure an ambiguous failure is returned as is (remove is not documented as
     /// idempotent). Paced per thread.
     ///
@@ -175,8 +176,9 @@ impl AcsClient {
     }
 
     /// Leaves `thread`: removes our own identity ([`own_identity`](Self::own_identity)). In
-    /// ensure mode a 404, or a 403 once an attempt may have gone through (we can no longer
-    /// act on the thread), is `AlreadyDone`.
+    /// ensure mode a 403 (self-removal is always allowed, so we are most likely out) is
+    /// settled by listing the thread: a 403 there too, or our identity absent, is
+    /// `AlreadyDone`.
     ///
     /// # Errors
     /// `InvalidInput` when our identity is unknown (set `ACS_USER_ID` or

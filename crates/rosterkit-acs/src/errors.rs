@@ -199,7 +199,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::ChatNotFound);
         assert_eq!(e.code(), None);
         let e = from_reply(Route::RemoveParticipant, &reply(404, "not json"));
-        assert_eq!(e.kind(), ErrorKind::NotAMember);
+        assert_eq!(e.kind(), ErrorKind::ChatNotFound);
         let e = from_reply(Route::RemoveParticipant, &reply(500, ""));
         assert_eq!(e.kind(), ErrorKind::ServerError);
         assert!(e.is_retryable() && e.is_ambiguous());

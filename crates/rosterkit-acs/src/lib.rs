@@ -15,8 +15,8 @@
 //!   200, per-participant [`InvalidParticipant`]s), [`AcsClient::list`] (follows `nextLink`
 //!   only to the endpoint's own scheme, host and port), [`AcsClient::leave_group`] (removes our
 //!   own identity).
-//! - **Ensure mode** ([`ChangeOptions::ensure`](rosterkit_core::ChangeOptions::ensure)): a 404 on
-//!   remove is `AlreadyDone`; after an ambiguous failure (5xx, timeout, dropped connection) the
+//! - **Ensure mode** ([`ChangeOptions::ensure`](rosterkit_core::ChangeOptions::ensure)): a 403 on
+//!   our own leave is settled by a listing (403 or absent → `AlreadyDone`); after an ambiguous failure (5xx, timeout, dropped connection) the
 //!   thread is listed before the remove is repeated, and an absent participant is `AlreadyDone`.
 //!   Without ensure an ambiguous remove is not repeated (ACS does not document remove as
 //!   idempotent). A 429 did nothing and is retried after `Retry-After` / `retry-after-ms` /

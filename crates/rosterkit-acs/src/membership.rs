@@ -64,7 +64,11 @@ impl Membership for AcsClient {
                     Error::decode(format!("a participant's raw id is not usable: {e}"))
                         .with_provider(PROVIDER)
                 })?;
-                Ok(Participant::new(handle).with_display_name(p.display_name))
+                // Our identity, when configured, marks our own entry (acs.md §1).
+                let is_self = self.own_identity().map(|me| me.same_as(&p.identifier));
+                Ok(Participant::new(handle)
+                    .with_display_name(p.display_name)
+                    .with_self(is_self))
             })
             .collect()
     }

@@ -229,9 +229,10 @@ pub enum Removal {
 
 /// `POST /chat/threads/{id}/participants/:remove` with the bare identifier as the body; 204.
 ///
-/// Replies: any 2xx → `Outcome::Applied { roster: None }`. In ensure mode a 404 (not a member
-/// now) → `AlreadyDone`, and for a leave a 403 after an ambiguous earlier attempt (we are no
-/// longer a participant) → `AlreadyDone`.
+/// Replies: any 2xx → `Outcome::Applied { roster: None }` (ACS answers 204 for a non-member
+/// too); a 404 is the thread (`ChatNotFound`). In ensure mode, for a leave, a 403 after an
+/// ambiguous earlier attempt (we are no longer a participant) → `AlreadyDone`, and any other
+/// 403 on a leave is settled by listing the thread (403 or absent → `AlreadyDone`).
 ///
 /// Not idempotent, even in ensure mode: ACS does not document what removing a non-member
 /// answers, so a repeat's reply cannot prove "already done". After an ambiguous failure
@@ -337,15 +338,10 @@ impl Operation for RemoveParticipant {
             return Ok(Outcome::applied(None).with_trace_id(trace));
         }
         let error = errors::from_reply(self.route(), &response);
-        let gone = match error.kind() {
-            ErrorKind::NotAMember => self.ensure,
-            ErrorKind::Forbidden => {
-                self.ensure
-                    && self.leave
-                    && (self.after_ambiguous || attempt.after_ambiguous_failure)
-            }
-            _ => false,
-        };
+        let gone = error.kind() == ErrorKind::Forbidden
+            && self.ensure
+            && self.leave
+            && (self.after_ambiguous || attempt.after_ambiguous_failure);
         if gone {
             Ok(Outcome::already_done().with_trace_id(trace))
         } else {
@@ -362,7 +358,10 @@ impl Operation for RemoveParticipant {
         if let Some(renew) = self.ctx.renew_after(error) {
             return renew;
         }
-        if !(self.ensure && error.is_ambiguous() && error.is_retryable()) {
+        // Self-removal is always allowed, so a 403 on our own removal in ensure mode most
+        // likely means we already left: the listing settles it (403 or absent → done).
+        let refused_leave = self.ensure && self.leave && error.kind() == ErrorKind::Forbidden;
+        if !(refused_leave || (self.ensure && error.is_ambiguous() && error.is_retryable())) {
             return Recovery::Standard;
         }
         let first = ListParticipants::first_page(self.ctx.clone(), self.thread.clone());
@@ -371,6 +370,7 @@ impl Operation for RemoveParticipant {
             first,
             self.participant.clone(),
             self.leave,
+            !refused_leave,
             MEMBERSHIP_PROBE_PAGES,
         ))
     }
@@ -386,6 +386,7 @@ fn membership_probe(
     page: ListParticipants,
     participant: CommunicationIdentifier,
     leave: bool,
+    repeat_if_listed: bool,
     pages_left: u32,
 ) -> Box<dyn Probe<Outcome>> {
     Box::new(ProbeWith::new(
@@ -397,7 +398,11 @@ fn membership_probe(
                     .iter()
                     .any(|m| m.identifier.same_as(&participant)) =>
             {
-                Settled::Retry(failure)
+                if repeat_if_listed {
+                    Settled::Retry(failure)
+                } else {
+                    Settled::Finish(Err(failure))
+                }
             }
             Ok(ParticipantsPage {
                 next_link: Some(link),
@@ -405,7 +410,14 @@ fn membership_probe(
             }) if pages_left > 1 => {
                 let next = ListParticipants::next_page(ctx.clone(), link);
                 Settled::Next(
-                    membership_probe(ctx, next, participant, leave, pages_left - 1),
+                    membership_probe(
+                        ctx,
+                        next,
+                        participant,
+                        leave,
+                        repeat_if_listed,
+                        pages_left - 1,
+                    ),
                     failure,
                 )
             }
@@ -500,12 +512,18 @@ impl Operation for AddParticipants {
         if !success(&response) {
             return Err(errors::from_reply(Route::AddParticipants, &response));
         }
-        let body = response.body();
-        if body.iter().all(u8::is_ascii_whitespace) {
+        // ACS answers 201 with `{}` at least (acs.md §3.3): only a 204 may be empty. Any other
+        // empty, `null` or non-JSON body is not its reply, and the add may have happened, so it
+        // is an ambiguous `Decode`.
+        if response.status() == http::StatusCode::NO_CONTENT
+            && response.body().iter().all(u8::is_ascii_whitespace)
+        {
             return Ok(AddChatParticipantsResult::default());
         }
-        let parsed: wire::AddResultIn = serde_json::from_slice(body)
-            .map_err(|e| decode_error("the add reply is not the documented JSON", &response, &e))?;
+        let parsed: wire::AddResultIn = serde_json::from_slice(response.body()).map_err(|e| {
+            decode_error("the add reply is not the documented JSON", &response, &e)
+                .with_ambiguous(true)
+        })?;
         Ok(AddChatParticipantsResult {
             invalid_participants: parsed
                 .invalid_participants

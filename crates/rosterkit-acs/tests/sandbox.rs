@@ -548,16 +548,15 @@ async fn documented_failures_map_to_kinds_and_permanent_ones_are_sent_once() {
         (err.kind(), err.code(), err.http_status()),
         (ErrorKind::ChatNotFound, Some("NotFound"), Some(404))
     );
-    // ... which on remove means "not a member now": AlreadyDone in ensure mode.
+    // ... and on remove too (a non-member's removal answers 204, so a 404 is the thread),
+    // in ensure mode as well.
     let err = acs.remove(&unknown, &id(ALICE), plain()).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotAMember);
-    assert_eq!(
-        acs.remove(&unknown, &id(ALICE), ensure())
-            .await
-            .unwrap()
-            .as_str(),
-        "already_done"
-    );
+    assert_eq!(err.kind(), ErrorKind::ChatNotFound);
+    let err = acs
+        .remove(&unknown, &id(ALICE), ensure())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ChatNotFound);
     // A thread we are not in: 403.
     let foreign = chat(
         &sandbox
@@ -744,12 +743,19 @@ async fn leave_removes_our_own_identity_from_the_token_claims() {
         sandbox.acs().participants(thread.as_str()).unwrap(),
         vec![ALICE]
     );
-    // Once out, we cannot act on the thread.
-    let err = acs.leave(&thread, ensure()).await.unwrap_err();
+    // Once out, we cannot act on the thread: a plain leave is refused...
+    let err = acs.leave(&thread, plain()).await.unwrap_err();
     assert_eq!(
         (err.kind(), err.operation()),
         (ErrorKind::Forbidden, Some("leave"))
     );
+    // ... and in ensure mode the listing, refused too, shows we are out.
+    assert_eq!(
+        acs.leave(&thread, ensure()).await.unwrap(),
+        Outcome::already_done()
+    );
+    let last = acs_entries(&sandbox).pop().unwrap();
+    assert_eq!((last.method.as_str(), last.status), ("GET", Some(403)));
     sandbox.shutdown().await;
 }
 

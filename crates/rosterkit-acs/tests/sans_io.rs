@@ -224,21 +224,22 @@ fn throttled_remove_is_acs_md_example_g() {
 }
 
 #[test]
-fn remove_404_is_not_a_member_or_already_done_in_ensure_mode() {
+fn remove_404_is_the_thread_even_in_ensure_mode() {
+    // A non-member's removal answers 204 (acs.md §3.1), so a 404 names the thread (§4).
     let not_found = || reply(404, r#"{"error":{"code":"NotFound","message":"x"}}"#);
     let err = remove_op(PETER).parse(not_found(), &attempt()).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotAMember);
-    let outcome = remove_op(PETER)
+    assert_eq!(err.kind(), ErrorKind::ChatNotFound);
+    let err = remove_op(PETER)
         .ensure(true)
         .parse(not_found(), &attempt())
-        .unwrap();
-    assert_eq!(outcome, Outcome::already_done());
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ChatNotFound);
     // A gateway's empty 404 is keyed by status, with the same result.
-    let outcome = remove_op(PETER)
+    let err = remove_op(PETER)
         .ensure(true)
         .parse(reply(404, Bytes::new()), &attempt())
-        .unwrap();
-    assert_eq!(outcome.as_str(), "already_done");
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ChatNotFound);
     // Ensure mode does not make remove idempotent for the executor.
     assert!(!remove_op(PETER).ensure(true).idempotent());
 }
@@ -354,14 +355,14 @@ fn every_documented_code_maps_to_its_kind() {
         assert_eq!(err.kind(), kind, "{code}");
         assert_eq!(err.code(), Some(code));
     }
-    // NotFound on remove (and leave) is "not a member".
+    // NotFound on remove (and leave) is the thread too.
     let err = remove_op(PETER)
         .parse(
             reply(404, r#"{"error":{"code":"NotFound","message":"m"}}"#),
             &attempt(),
         )
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotAMember);
+    assert_eq!(err.kind(), ErrorKind::ChatNotFound);
 }
 
 // ---- add ----
@@ -438,15 +439,22 @@ fn add_201_all_added() {
             PETER,
         ))],
     );
-    // `{}` as in the SDK recordings, an empty body, and an unknown field.
-    for body in [
-        "{}",
-        "",
-        r#"{"somethingNew":1}"#,
-        r#"{"invalidParticipants":null}"#,
+    // `{}` as in the SDK recordings, an unknown field, and a 204 without a body.
+    for (status, body) in [
+        (201, "{}"),
+        (201, r#"{"somethingNew":1}"#),
+        (201, r#"{"invalidParticipants":null}"#),
+        (204, ""),
     ] {
-        let result = op.parse(reply(201, body), &attempt()).unwrap();
+        let result = op.parse(reply(status, body), &attempt()).unwrap();
         assert!(result.invalid_participants.is_empty(), "{body}");
+    }
+    // A 201 with an empty, `null` or non-JSON body is not ACS's reply: the add may have
+    // happened, so it is an ambiguous decode error, never a success.
+    for body in ["", "null", "<html>ok</html>"] {
+        let err = op.parse(reply(201, body), &attempt()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body}");
+        assert!(err.is_ambiguous(), "{body}");
     }
     let weird = op
         .parse(

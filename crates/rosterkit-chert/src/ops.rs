@@ -688,14 +688,20 @@ mod tests {
         assert_eq!(roster[2].kind_name(), "email");
 
         // Missing everything: the requested chat id, no roster (not an empty one).
-        for body in ["{}", "", "  "] {
-            let reply = remove
+        let reply = remove
+            .parse(response(200, "{}", None), &first())
+            .unwrap()
+            .applied()
+            .unwrap();
+        assert_eq!(reply.chat_id, chat());
+        assert_eq!(reply.participants, None);
+        // No body at all is not Chert's reply: an ambiguous decode error, never a success.
+        for body in ["", "  "] {
+            let err = remove
                 .parse(response(200, body, None), &first())
-                .unwrap()
-                .applied()
-                .unwrap();
-            assert_eq!(reply.chat_id, chat());
-            assert_eq!(reply.participants, None);
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{body:?}");
+            assert!(err.is_ambiguous(), "{body:?}");
         }
 
         // An unknown leave status is kept.

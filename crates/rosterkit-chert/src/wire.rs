@@ -185,7 +185,8 @@ struct StrictSuccess {
 
 /// Parses a success reply: the documented shape on the fast path, anything else (odd field
 /// types, object roster entries) through the tolerant [`Success`]. Both read a documented reply
-/// the same way.
+/// the same way. Every success Chert documents has a JSON object body, so an empty one is an
+/// error too (the caller reports it as an ambiguous `Decode`), never a silent success.
 pub(crate) fn parse_success(body: &[u8]) -> Result<Success, serde_json::Error> {
     if let Ok(s) = serde_json::from_slice::<StrictSuccess>(body) {
         return Ok(Success {
@@ -199,7 +200,7 @@ pub(crate) fn parse_success(body: &[u8]) -> Result<Success, serde_json::Error> {
             trace_id: s.trace_id,
         });
     }
-    parse::<Success>(body)
+    serde_json::from_slice(body)
 }
 
 /// Parses a JSON object reply; an empty body reads as `{}`.

@@ -238,6 +238,12 @@ pub(crate) async fn list(args: &ListArgs) -> Exit {
         Ok(p) => p,
         Err(exit) => return exit,
     };
+    if !client.capabilities().list {
+        // Known before any request: a usage error (exit 2), like a flag the provider lacks.
+        return usage(format!(
+            "{provider} has no route that lists a chat's members; its roster comes only with              add and remove replies (use add or remove with --json to see it); nothing was sent"
+        ));
+    }
     let result = client.participants(&chat).await;
     let mut record = Record::listed(provider.as_str(), chat.as_str(), &result);
     if let (Err(e), Some(error)) = (&result, record.error.as_mut()) {

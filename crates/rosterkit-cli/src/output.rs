@@ -17,6 +17,9 @@ pub(crate) struct Record {
     pub(crate) outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) participants: Option<Vec<String>>,
+    /// `list`: our own line or identity among `participants`, where the provider marks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) self_handle: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) trace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -31,12 +34,17 @@ pub(crate) const LEGEND: &str = "applied: done now · queued: accepted, applied 
 already_done: nothing to do (--ensure) · unconfirmed: sent, the provider did not confirm · \
 failed: not done, see DETAIL";
 
-/// Why a `queued` or `unconfirmed` outcome of `provider` is not final, and what to do.
-pub(crate) fn note_for(provider: &str, outcome: &str) -> Option<&'static str> {
+/// Why a `queued` or `unconfirmed` outcome of `provider`'s `operation` is not final, and what
+/// to do.
+pub(crate) fn note_for(provider: &str, operation: &str, outcome: &str) -> Option<&'static str> {
     match (outcome, provider) {
         ("queued", _) => {
             Some("accepted and applied later; --wait waits until the chat shows it, `list` checks")
         }
+        // `leave` has no --verify: Z-API does not say which number is ours.
+        ("unconfirmed", "zapi") if operation == "leave" => Some(
+            "Z-API answered only `value: true`; `leave --ensure` again confirms it (only members can read the group)",
+        ),
         ("unconfirmed", "zapi") => {
             Some("Z-API answered only `value: true`; --verify reads the group back to confirm")
         }
@@ -71,6 +79,7 @@ impl Record {
             handle: handle.map(ToString::to_string),
             outcome: "failed",
             participants: None,
+            self_handle: None,
             trace_id: None,
             error: None,
             note: None,
@@ -78,7 +87,7 @@ impl Record {
         match result {
             Ok(outcome) => {
                 record.outcome = outcome.as_str();
-                record.note = note_for(provider, record.outcome).map(str::to_owned);
+                record.note = note_for(provider, operation, record.outcome).map(str::to_owned);
                 record.participants = outcome
                     .roster()
                     .map(|r| r.iter().map(ToString::to_string).collect());
@@ -101,6 +110,7 @@ impl Record {
             handle: None,
             outcome: "applied",
             participants: None,
+            self_handle: None,
             trace_id: None,
             error: None,
             note: None,
@@ -108,6 +118,10 @@ impl Record {
         match result {
             Ok(list) => {
                 record.participants = Some(list.iter().map(|p| p.handle.to_string()).collect());
+                record.self_handle = list
+                    .iter()
+                    .find(|p| p.is_self == Some(true))
+                    .map(|p| p.handle.to_string());
             }
             Err(e) => record.fail(e),
         }
@@ -145,7 +159,14 @@ impl Record {
         }
         let mut parts = Vec::new();
         if let Some(p) = &self.participants {
-            parts.push(format!("members: {}", p.join(", ")));
+            let marked: Vec<String> = p
+                .iter()
+                .map(|h| match &self.self_handle {
+                    Some(me) if me == h => format!("{h} (you)"),
+                    _ => h.clone(),
+                })
+                .collect();
+            parts.push(format!("members: {}", marked.join(", ")));
         }
         if let Some(t) = &self.trace_id {
             parts.push(format!("trace {t}"));
@@ -251,6 +272,19 @@ pub(crate) fn table<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_unconfirmed_note_names_a_step_the_command_has() {
+        let leave = note_for("zapi", "leave", "unconfirmed").unwrap();
+        assert!(!leave.contains("--verify"), "{leave}");
+        assert!(
+            note_for("zapi", "remove", "unconfirmed")
+                .unwrap()
+                .contains("--verify")
+        );
+        assert!(note_for("acs", "remove", "unconfirmed").is_some());
+        assert_eq!(note_for("chert", "remove", "applied"), None);
+    }
 
     #[test]
     fn escape_neutralises_terminal_controls_and_bidi() {

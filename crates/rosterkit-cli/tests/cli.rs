@@ -219,10 +219,11 @@ async fn leave_and_list_print_one_line_per_chat() {
     assert!(line.get("handle").is_none());
     assert!(sandbox.chert().has_left(&chat));
 
-    // Chert has no roster endpoint: list fails with `unsupported`, without a request.
+    // Chert has no roster endpoint: list is a usage error (exit 2), without a request.
     let out = rosterkit(&sandbox, &["list", "-p", "chert", "-c", &chat, "--json"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(lines(&out)[0]["error"]["kind"], "unsupported");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(lines(&out).is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no route that lists"));
     assert_eq!(sandbox.journal().len(), 1);
 }
 

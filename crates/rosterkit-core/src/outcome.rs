@@ -113,6 +113,11 @@ pub struct Participant {
     pub display_name: Option<String>,
     /// Whether the provider marks the participant as an admin, when it says.
     pub is_admin: Option<bool>,
+    /// Whether this is our own line or identity: `Some(true)` for it, `Some(false)` for
+    /// everyone else, `None` where the provider's roster does not say (Z-API lists the
+    /// connected number unmarked; Chert's rosters leave our line out). The conformance matrix
+    /// (`rosterkit::conformance`) says what each provider can report.
+    pub is_self: Option<bool>,
 }
 
 impl Participant {
@@ -122,6 +127,7 @@ impl Participant {
             handle,
             display_name: None,
             is_admin: None,
+            is_self: None,
         }
     }
 
@@ -136,6 +142,14 @@ impl Participant {
     #[must_use]
     pub fn with_admin(mut self, is_admin: Option<bool>) -> Self {
         self.is_admin = is_admin;
+        self
+    }
+
+    /// Returns the participant marked as our own line (`Some(true)`), someone else
+    /// (`Some(false)`), or unknown (`None`).
+    #[must_use]
+    pub fn with_self(mut self, is_self: Option<bool>) -> Self {
+        self.is_self = is_self;
         self
     }
 }

@@ -54,10 +54,12 @@ impl Membership for LinqClient {
     /// The active handles of `GET /v3/chats/{chatId}`, our own line included.
     async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
         let read = self.get_chat(chat).await?;
+        // Linq marks our own line with `is_me: true` (linq.md §2).
         Ok(read
-            .participants()
-            .into_iter()
-            .map(Participant::new)
+            .handles
+            .iter()
+            .filter(|h| h.is_active())
+            .map(|h| Participant::new(h.handle.clone()).with_self(Some(h.is_me)))
             .collect())
     }
 }

@@ -115,7 +115,10 @@ fn handle_body(handle: &Handle) -> Result<Vec<u8>, Error> {
     .map_err(|e| Error::invalid_input("could not encode the handle").with_source(e))
 }
 
-/// Parses a queued mutation's reply: any 2xx is accepted (Linq documents 202).
+/// Parses a queued mutation's reply: any 2xx with a JSON object body is accepted (Linq
+/// documents 202 and `{"message","status","trace_id"}`, every field optional), or a 204. A 2xx
+/// with an empty, `null` or non-JSON body is not Linq's reply (a proxy's, a truncated one): a `Decode`
+/// error marked ambiguous, since the change may have been queued, never a success.
 fn parse_queued(
     route: Route,
     response: http::Response<Bytes>,
@@ -123,9 +126,21 @@ fn parse_queued(
 ) -> Result<LinqChange, Error> {
     let (parts, body) = response.into_parts();
     if parts.status.is_success() {
-        // A 2xx means accepted whatever the body; its fields are a bonus.
-        let reply = wire::parse::<wire::Accepted>(&body).unwrap_or_default();
-        return Ok(LinqChange::Queued(Accepted::from_wire(reply)));
+        // Only a 204 may come without a body ("no content" is a deliberate answer).
+        let bodiless = body.iter().all(u8::is_ascii_whitespace);
+        let shaped = !bodiless || parts.status == http::StatusCode::NO_CONTENT;
+        return match wire::parse::<wire::Accepted>(&body).filter(|_| shaped) {
+            Some(reply) => Ok(LinqChange::Queued(Accepted::from_wire(reply))),
+            None => Err(Error::decode(format!(
+                "HTTP {} but the reply is not Linq's JSON object; the change may have been queued",
+                parts.status.as_u16()
+            ))
+            .with_provider(PROVIDER)
+            .with_operation(route.name())
+            .with_http_status(parts.status.as_u16())
+            .with_ambiguous(true)
+            .with_body(body)),
+        };
     }
     Err(errors::from_reply(
         route,

@@ -202,10 +202,16 @@ fn queued_replies() {
         ),
         (200, r#"{"status":"queued","extra":{"a":1}}"#, None),
         (204, "", None),
-        (202, "<html>ok</html>", None),
     ] {
         let change = remove.parse(reply(status, body), &attempt()).unwrap();
         assert_eq!(change.trace_id(), trace, "{body}");
+    }
+    // Any other 2xx without Linq's JSON object is not its reply: an ambiguous decode error
+    // (the change may have been queued), never a success.
+    for body in ["", "null", "<html>ok</html>", "[]"] {
+        let err = remove.parse(reply(202, body), &attempt()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body}");
+        assert!(err.is_ambiguous(), "{body}");
     }
     let LinqChange::Queued(odd) = remove
         .parse(reply(202, r#"{"status":"pending"}"#), &attempt())

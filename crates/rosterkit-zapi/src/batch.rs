@@ -510,6 +510,14 @@ impl Settle {
             (Sent::Accepted, false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
             (Sent::Accepted, false) => Err(not_reached(change)),
             (_, true) if self.ensure => Ok(Outcome::already_done()),
+            // Refused, and the read shows the phone absent: it was not a member (as Chert's 1001
+            // and Linq's 1005 say), not an open question.
+            (Sent::Refused, true) if change == ZapiChange::Remove => Err(failure
+                .clone()
+                .with_kind(ErrorKind::NotAMember)
+                .with_message(
+                    "Z-API answered {\"value\": false} and the group's metadata does not list the phone: it is not a member",
+                )),
             (_, true) => Ok(Outcome::unconfirmed(handles())),
             (Sent::Refused | Sent::Ambiguous, false)
                 if self.ensure && self.round == Round::First && !change.inviting() =>

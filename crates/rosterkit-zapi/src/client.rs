@@ -227,7 +227,7 @@ impl ZapiClient {
         async move {
             let chat = ZapiChat::from_chat_id(chat)?;
             let op = LeaveGroup::new(&self.config, &chat)?.ensure(options.ensure);
-            self.paced(&op).await
+            self.paced(&op).await.map(|_| ())
         }
         .instrument(span)
         .await

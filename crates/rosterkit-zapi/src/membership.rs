@@ -163,16 +163,15 @@ impl Membership for ZapiClient {
             .unwrap_or_else(|| Err(missing("add_participant")))
     }
 
-    /// [`ZapiClient::leave_group`]: `value: true` is `Unconfirmed` (Z-API does not say which
-    /// number is connected, so a roster read cannot confirm it). In ensure mode, after
-    /// `value: false` or an ambiguous failure, a metadata read that finds the group gone for
-    /// this instance (`ChatNotFound`, `Forbidden`) is `Unconfirmed` too. A community is
-    /// `Unsupported`.
+    /// [`LeaveGroup`], run by the executor: `value: true` is `Unconfirmed` (Z-API does not say
+    /// which number is connected, so a roster read cannot confirm it). In ensure mode, after
+    /// `value: false` or an ambiguous failure, a metadata read that no longer finds the group
+    /// for this instance (`ChatNotFound`: only members read a group's metadata) is
+    /// `AlreadyDone`; a `Forbidden` read is `Unconfirmed`. A community is `Unsupported`.
     async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
         let chat = ZapiChat::from_chat_id(chat).map_err(|e| e.with_operation("leave"))?;
         let op = LeaveGroup::new(self.config(), &chat)?.ensure(options.ensure);
-        self.paced(&op).await?;
-        Ok(Outcome::unconfirmed(None))
+        self.paced(&op).await
     }
 
     /// [`ZapiClient::roster`] as participants: `GET /light-group-metadata/{groupId}` (zapi.md

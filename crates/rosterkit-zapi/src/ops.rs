@@ -37,8 +37,8 @@
 use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
-    Attempt, Authenticate, Bytes, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery,
-    Settled,
+    Attempt, Authenticate, Bytes, Error, ErrorKind, Handle, Operation, Outcome, ProbeWith,
+    Recovery, Settled,
     http::{
         self, HeaderValue,
         header::{ACCEPT, CONTENT_TYPE},
@@ -402,8 +402,9 @@ impl Operation for AddParticipants {
 
 /// `POST /leave-group` `{"groupId"}`: the connected number leaves a group.
 ///
-/// `value: false` is a `DeliveryFailed` error (`value_false`). Not idempotent; idempotent in
-/// ensure mode.
+/// `value: true` is `Outcome::Unconfirmed` (Z-API does not say which number is connected, so a
+/// roster read cannot confirm it); `value: false` is a `DeliveryFailed` error (`value_false`).
+/// Not idempotent; idempotent in ensure mode, where a failure is settled by reading the group.
 #[derive(Debug)]
 pub struct LeaveGroup {
     call: Call,
@@ -444,7 +445,7 @@ impl LeaveGroup {
 }
 
 impl Operation for LeaveGroup {
-    type Output = ();
+    type Output = Outcome;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -462,14 +463,15 @@ impl Operation for LeaveGroup {
         self.call.build(attempt)
     }
 
-    fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
-        self.call.parse_value(response)
+    fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<Outcome, Error> {
+        self.call.parse_value(response)?;
+        Ok(Outcome::unconfirmed(None))
     }
 
     /// In ensure mode, after `value: false` or an ambiguous failure the standard retries did
-    /// not settle, the group's light metadata: gone for this instance (`ChatNotFound`,
-    /// `Forbidden`) means left (`Ok`); otherwise the failure stands.
-    fn on_failure(&self, error: &Error, attempt: &Attempt) -> Recovery<()> {
+    /// not settle, the group's light metadata: `ChatNotFound` (only members read a group's
+    /// metadata) is `AlreadyDone`, `Forbidden` is `Unconfirmed`; otherwise the failure stands.
+    fn on_failure(&self, error: &Error, attempt: &Attempt) -> Recovery<Outcome> {
         let unclear = error.code() == Some(errors::VALUE_FALSE) || error.is_ambiguous();
         if !self.ensure || !unclear || attempt.would_retry(error, self.idempotent()) {
             return Recovery::Standard;
@@ -480,8 +482,11 @@ impl Operation for LeaveGroup {
         Recovery::Probe(Box::new(ProbeWith::new(
             read,
             move |read: Result<GroupMetadata, Error>, failure: Error| match read {
-                Err(e) if matches!(e.kind(), ErrorKind::ChatNotFound | ErrorKind::Forbidden) => {
-                    Settled::Finish(Ok(()))
+                Err(e) if e.kind() == ErrorKind::ChatNotFound => {
+                    Settled::Finish(Ok(Outcome::already_done()))
+                }
+                Err(e) if e.kind() == ErrorKind::Forbidden => {
+                    Settled::Finish(Ok(Outcome::unconfirmed(None)))
                 }
                 _ => Settled::Finish(Err(failure)),
             },

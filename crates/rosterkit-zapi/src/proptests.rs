@@ -113,7 +113,8 @@ fn parse_all(status: u16, body: &[u8], community: bool, _unused: bool) -> usize 
     values += check(
         LeaveGroup::new(client.config(), &group)
             .unwrap()
-            .parse(reply(), &attempt),
+            .parse(reply(), &attempt)
+            .map(|_| ()),
     );
     values += check(
         GetGroupMetadata::new(client.config(), &group)

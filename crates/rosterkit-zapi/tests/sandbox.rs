@@ -457,7 +457,8 @@ async fn leave_groups_not_communities() {
     assert_eq!(e.header("content-type"), Some("application/json"));
     assert_eq!(sandbox.zapi().members(&group).unwrap(), vec![A, B]);
 
-    // Again: value:false; in ensure mode the group is gone for us → Unconfirmed.
+    // Again: value:false; in ensure mode the group is gone for us (only members read its
+    // metadata) → AlreadyDone.
     let again = zapi
         .leave(&chat(&group), ChangeOptions::default())
         .await
@@ -465,7 +466,7 @@ async fn leave_groups_not_communities() {
     assert_eq!(again.kind(), ErrorKind::DeliveryFailed);
     assert_eq!(again.code(), Some("value_false"));
     let ensured = zapi.leave(&chat(&group), ChangeOptions::ensure()).await;
-    assert_outcome(&ensured, "unconfirmed");
+    assert_outcome(&ensured, "already_done");
 
     sandbox.journal().clear();
     let err = zapi

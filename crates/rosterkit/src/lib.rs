@@ -62,6 +62,7 @@
 #[cfg(feature = "bulk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
 pub mod bulk;
+pub mod conformance;
 mod connect;
 mod provider;
 #[cfg(feature = "sync")]

@@ -128,8 +128,7 @@ CodeEntry::new("Forbidden", 403, ErrorKind::Forbidden, "User is not allowed to p
 CodeEntry::new("TooManyRequests", 429, ErrorKind::RateLimited, "Rate limit exceeded; not executed, retry after Retry-After / retry-after-ms / x-ms-retry-after-ms").retryable(),
 CodeEntry::new("ServiceUnavailable", 503, ErrorKind::ServerError, "The server is currently unable to handle the request; a remove may or may not have happened").retryable().ambiguous(),
 CodeEntry::new("BadRequest", 400, ErrorKind::InvalidInput, "Malformed request, missing or unsupported api-version, or (old API) initiator not a participant"),
-CodeEntry::new("NotFound", 404, ErrorKind::NotAMember, "Removing someone who is not (or no longer) a participant; ensure mode turns it into AlreadyDone"),
-CodeEntry::new("NotFound", 404, ErrorKind::ChatNotFound, "Unknown thread (assumed)"),
+CodeEntry::new("NotFound", 404, ErrorKind::ChatNotFound, "Unknown thread (assumed), on every route: a non-member's removal answers 204, so a 404 is the thread"),
 CodeEntry::new("RequestTimeout", 408, ErrorKind::Timeout, "The service timed out; the change may have happened").retryable().ambiguous(),
 CodeEntry::new("InternalServerError", 500, ErrorKind::ServerError, "Internal error; the change may have happened").retryable().ambiguous(),
 CodeEntry::new("BadGateway", 502, ErrorKind::ServerError, "Gateway error; the change may have happened").retryable().ambiguous(),
@@ -142,19 +141,18 @@ CodeEntry::new("404", 201, ErrorKind::InvalidInput, "invalidParticipants item: n
 /// every route.
 pub(crate) fn error_entry(route: Route, code: &str) -> Option<&'static CodeEntry> {
     let index = match (route, code) {
-        (Route::RemoveParticipant | Route::Leave, "NotFound") => 5,
-        (Route::AddParticipants, "403") => 11,
-        (Route::AddParticipants, "404") => 12,
+        (Route::AddParticipants, "403") => 10,
+        (Route::AddParticipants, "404") => 11,
         (_, "Unauthorized") => 0,
         (_, "Forbidden") => 1,
         (_, "TooManyRequests") => 2,
         (_, "ServiceUnavailable") => 3,
         (_, "BadRequest") => 4,
-        (_, "NotFound") => 6,
-        (_, "RequestTimeout") => 7,
-        (_, "InternalServerError") => 8,
-        (_, "BadGateway") => 9,
-        (_, "GatewayTimeout") => 10,
+        (_, "NotFound") => 5,
+        (_, "RequestTimeout") => 6,
+        (_, "InternalServerError") => 7,
+        (_, "BadGateway") => 8,
+        (_, "GatewayTimeout") => 9,
         _ => return None,
     };
     ERRORS.get(index)
