@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rosterkit_chert::{Change, ChertClient};
+use rosterkit_chert::{ChertChange, ChertClient};
 use rosterkit_core::{ChangeOptions, ChatId, Handle};
 
 use crate::{baseline::Baseline, cpu};
@@ -37,7 +37,7 @@ impl Remover for Sdk {
             .parse()
             .map_err(|e: rosterkit_core::ParseError| e.to_string())?;
         match self.0.remove(&chat, &who, ChangeOptions::default()).await {
-            Ok(Change::Applied(reply)) => Ok(reply.participants.map_or(0, |p| p.len())),
+            Ok(ChertChange::Applied(reply)) => Ok(reply.participants.map_or(0, |p| p.len())),
             Ok(other) => Err(format!("unexpected {other:?}")),
             Err(e) => Err(e.to_string()),
         }

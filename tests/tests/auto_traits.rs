@@ -85,7 +85,7 @@ fn zapi_futures(c: &ZapiClient, chat: &ChatId, who: &[Handle], opts: ChangeOptio
 fn acs_futures(c: &AcsClient, thread: &ChatId, who: &CommunicationIdentifier, opts: ChangeOptions) {
     send(c.chat_context());
     send(c.remove(thread, who, opts));
-    send(c.leave_thread(thread, opts));
+    send(c.leave_group(thread, opts));
     send(c.add(thread, &[]));
     send(c.list(thread));
 }

@@ -316,6 +316,19 @@ fn render(spec: &Spec, spec_name: &str) -> Result<String, String> {
         "/// The provider's name.\npub(crate) const PROVIDER: &str = {provider:?};\n"
     );
 
+    const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"];
+    if let Some(op) = spec
+        .operations
+        .iter()
+        .find(|op| !METHODS.contains(&op.method.as_str()))
+    {
+        return Err(format!(
+            "specs/{spec_name}: operation {:?} has method {:?} (one of: {})",
+            op.name,
+            op.method,
+            METHODS.join(", ")
+        ));
+    }
     out.push_str("/// The provider's documented operations.\n");
     out.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\npub(crate) enum Route {\n");
     for op in &spec.operations {
@@ -343,9 +356,12 @@ fn render(spec: &Spec, spec_name: &str) -> Result<String, String> {
             "The operation's snake_case name.",
             |o| format!("{:?}", o.name),
         ),
-        ("method", "&'static str", "The HTTP method.", |o| {
-            format!("{:?}", o.method)
-        }),
+        (
+            "method",
+            "rosterkit_core::http::Method",
+            "The HTTP method.",
+            |o| format!("rosterkit_core::http::Method::{}", o.method),
+        ),
         (
             "path",
             "&'static str",
@@ -373,6 +389,17 @@ fn render(spec: &Spec, spec_name: &str) -> Result<String, String> {
         out.push_str("} }\n\n");
     }
     out.push_str("}\n\n");
+    out.push_str(
+        "/// Core's view of a route: what operations take their provider, name, method, path and\n\
+         /// idempotency from.\n\
+         impl rosterkit_core::Route for Route {\n\
+         fn provider(self) -> &'static str { PROVIDER }\n\
+         fn name(self) -> &'static str { Route::name(self) }\n\
+         fn method(self) -> rosterkit_core::http::Method { Route::method(self) }\n\
+         fn path(self) -> &'static str { Route::path(self) }\n\
+         fn idempotent(self) -> bool { Route::idempotent(self) }\n\
+         }\n\n",
+    );
 
     out.push_str("/// Every documented error code, in spec order.\npub(crate) static ERRORS: &[CodeEntry] = &[\n");
     let mut specific: BTreeMap<(&str, &str), usize> = BTreeMap::new();
@@ -390,8 +417,12 @@ fn render(spec: &Spec, spec_name: &str) -> Result<String, String> {
         })?;
         let _ = writeln!(
             out,
-            "CodeEntry::new({:?}, {}, ErrorKind::{kind:?}, {}, {}, {:?}),",
-            row.code, row.status, row.retryable, row.ambiguous, row.meaning
+            "CodeEntry::new({:?}, {}, ErrorKind::{kind:?}, {:?}){}{},",
+            row.code,
+            row.status,
+            row.meaning,
+            if row.retryable { ".retryable()" } else { "" },
+            if row.ambiguous { ".ambiguous()" } else { "" },
         );
         let _ = &row.source;
         match &row.routes {

@@ -14,7 +14,7 @@ use crate::generated::PROVIDER;
 use crate::identifier::CommunicationIdentifier;
 use crate::model::{AccessKey, AddChatParticipantsResult, ChatParticipant};
 use crate::ops::{
-    AddParticipants, ChatContext, DEFAULT_API_VERSION, ListParticipants, MAX_ADD_BATCH,
+    AddParticipants, ChatContext, DEFAULT_API_VERSION, ListParticipants, MAX_ADD_BATCH, Removal,
     RemoveParticipant, check_thread_id,
 };
 use crate::wire::MAX_PARTICIPANTS;
@@ -167,9 +167,12 @@ impl AcsClient {
         options: ChangeOptions,
     ) -> Result<Outcome, Error> {
         let span = tracing::info_span!("acs.remove", thread = %thread);
-        async move { self.remove_inner(thread, participant, options, false).await }
-            .instrument(span)
-            .await
+        async move {
+            self.remove_inner(thread, participant, options, Removal::Participant)
+                .await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Leaves `thread`: removes our own identity ([`own_identity`](Self::own_identity)). In
@@ -181,7 +184,7 @@ impl AcsClient {
     /// `InvalidInput` when our identity is unknown (set `ACS_USER_ID` or
     /// [`AcsClientBuilder::user_id`]) or the thread id is malformed; the service's error
     /// otherwise.
-    pub async fn leave_thread(
+    pub async fn leave_group(
         &self,
         thread: &ChatId,
         options: ChangeOptions,
@@ -195,10 +198,23 @@ impl AcsClient {
                      whose JWT carries a skypeid claim",
                 )
             })?;
-            self.remove_inner(thread, &me, options, true).await
+            self.remove_inner(thread, &me, options, Removal::Leave).await
         }
         .instrument(span)
         .await
+    }
+
+    /// The former name of [`leave_group`](Self::leave_group).
+    ///
+    /// # Errors
+    /// As [`leave_group`](Self::leave_group).
+    #[deprecated(note = "renamed `leave_group`, as on the other providers' clients")]
+    pub async fn leave_thread(
+        &self,
+        thread: &ChatId,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        self.leave_group(thread, options).await
     }
 
     async fn remove_inner(
@@ -206,14 +222,14 @@ impl AcsClient {
         thread: &ChatId,
         participant: &CommunicationIdentifier,
         options: ChangeOptions,
-        leave: bool,
+        removal: Removal,
     ) -> Result<Outcome, Error> {
         check_thread_id(thread)?;
         self.pace(thread).await;
         self.run(|ctx| {
             RemoveParticipant::new(ctx, thread.clone(), participant.clone())
                 .ensure(options.ensure)
-                .leave(leave)
+                .removal(removal)
         })
         .await
     }

@@ -13,7 +13,7 @@
 //!   `kind` (as recorded from the 2021 API) or with an unknown one are resolved tolerantly.
 //! - Native methods: [`AcsClient::remove`] (204 → `Applied`), [`AcsClient::add`] (batches of
 //!   200, per-participant [`InvalidParticipant`]s), [`AcsClient::list`] (follows `nextLink`
-//!   only to the endpoint's own scheme, host and port), [`AcsClient::leave_thread`] (removes our
+//!   only to the endpoint's own scheme, host and port), [`AcsClient::leave_group`] (removes our
 //!   own identity).
 //! - **Ensure mode** ([`ChangeOptions::ensure`]): a 403 on
 //!   our own leave is settled by a listing (403 or absent → `AlreadyDone`); after an ambiguous failure (5xx, timeout, dropped connection) the
@@ -105,7 +105,7 @@ pub use model::{
     AccessKey, AccessToken, AddChatParticipantsResult, ChatParticipant, InvalidParticipant,
     ParticipantsPage,
 };
-pub use ops::{ChatContext, DEFAULT_API_VERSION};
+pub use ops::{ChatContext, DEFAULT_API_VERSION, Removal};
 pub use rosterkit_core::Pacing;
 
 /// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].

@@ -19,9 +19,12 @@ impl Membership for AcsClient {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::none()
-            .with_operations(true, true, true, true)
+            .with_remove()
+            .with_add()
+            .with_leave()
+            .with_list()
             .with_batch(Some(MAX_ADD_BATCH))
-            .with_handles(HandleKinds::new(true, false, true))
+            .with_handles(HandleKinds::none().with_phone().with_native())
     }
 
     async fn remove_participant(
@@ -49,7 +52,7 @@ impl Membership for AcsClient {
     }
 
     async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
-        self.leave_thread(chat, options).await
+        self.leave_group(chat, options).await
     }
 
     async fn participants(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {

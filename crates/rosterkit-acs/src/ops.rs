@@ -32,8 +32,8 @@ use std::{fmt, sync::Arc};
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use rosterkit_core::{
-    Attempt, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, Probe, ProbeWith, Recovery,
-    Secret, Settled, encode,
+    Attempt, Authenticate, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, Probe,
+    ProbeWith, Recovery, Secret, Settled, encode, path_capacity, push_path,
 };
 
 use crate::auth::Renewal;
@@ -97,6 +97,12 @@ impl ChatContext {
     }
 
     /// The resource endpoint.
+    pub fn base_url(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The former name of [`base_url`](Self::base_url).
+    #[deprecated(note = "renamed `base_url`, as on the clients")]
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -111,40 +117,62 @@ impl ChatContext {
         &self.token
     }
 
-    /// `{endpoint}/chat/threads/{thread}{suffix}?{query}api-version=...`.
-    fn thread_url(&self, thread: &ChatId, suffix: &str, query: &str) -> String {
-        let mut path = String::from("/chat/threads/");
-        encode::push_path_segment(&mut path, thread.as_str());
-        path.push_str(suffix);
-        path.push('?');
-        path.push_str(query);
-        path.push_str("api-version=");
-        encode::push_path_segment(&mut path, &self.api_version);
-        self.endpoint.url(&path)
+    /// `{endpoint}{route's path with the thread}?{query}api-version=...` (core's path
+    /// template, each segment encoded).
+    fn thread_url(&self, route: Route, thread: &ChatId, query: &str) -> String {
+        let template = route.path();
+        let base = self.endpoint.as_str();
+        let mut url = String::with_capacity(
+            base.len() + path_capacity(template, &[thread.as_str()]) + query.len() + 32,
+        );
+        url.push_str(base);
+        push_path(&mut url, template, &[thread.as_str()]);
+        url.push('?');
+        url.push_str(query);
+        url.push_str("api-version=");
+        encode::push_path_segment(&mut url, &self.api_version);
+        url
     }
 
+    /// The request on `route` to `url` (from [`ChatContext::thread_url`], or a `nextLink`
+    /// already checked), authenticated by the context.
     fn request(
         &self,
-        method: http::Method,
+        route: Route,
         url: &str,
         body: Option<Vec<u8>>,
+        attempt: &Attempt,
     ) -> Result<http::Request<Bytes>, Error> {
+        let uri = http::Uri::try_from(url)
+            .map_err(|e| invalid(format!("could not build the request: {e}")))?;
+        let has_body = body.is_some();
+        let mut request = http::Request::new(body.map(Bytes::from).unwrap_or_default());
+        *request.method_mut() = route.method();
+        *request.uri_mut() = uri;
+        self.authenticate(&mut request, attempt)?;
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, json());
+        if has_body {
+            headers.insert(CONTENT_TYPE, json());
+        }
+        Ok(request)
+    }
+}
+
+/// ACS's user authentication: the access token as a bearer, a renewed one after a 401.
+impl Authenticate for ChatContext {
+    fn authenticate(
+        &self,
+        request: &mut http::Request<Bytes>,
+        _attempt: &Attempt,
+    ) -> Result<(), Error> {
         let fresh = self.renewal.as_ref().and_then(|r| r.fresh());
         let token = fresh.as_ref().unwrap_or(&self.token);
         let mut bearer = HeaderValue::try_from(format!("Bearer {}", token.expose()))
             .map_err(|_| invalid("the user access token cannot be sent in a header"))?;
         bearer.set_sensitive(true);
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header(AUTHORIZATION, bearer)
-            .header(ACCEPT, json());
-        if body.is_some() {
-            builder = builder.header(CONTENT_TYPE, json());
-        }
-        builder
-            .body(body.map(Bytes::from).unwrap_or_default())
-            .map_err(|e| invalid(format!("could not build the request: {e}")))
+        request.headers_mut().insert(AUTHORIZATION, bearer);
+        Ok(())
     }
 }
 
@@ -188,6 +216,17 @@ pub fn check_thread_id(thread: &ChatId) -> Result<(), Error> {
 
 // ---- remove / leave ----
 
+/// Whose removal a [`RemoveParticipant`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Removal {
+    /// Another participant's.
+    #[default]
+    Participant,
+    /// Our own identity's: leaving the thread.
+    Leave,
+}
+
 /// `POST /chat/threads/{id}/participants/:remove` with the bare identifier as the body; 204.
 ///
 /// Replies: any 2xx → `Outcome::Applied { roster: None }` (ACS answers 204 for a non-member
@@ -229,12 +268,24 @@ impl RemoveParticipant {
         self
     }
 
-    /// Marks the removal as a leave (our own identity): named `leave` in errors and traces, and
-    /// a 403 after an ambiguous attempt means we are already out (ensure mode).
+    /// Sets whose removal this is: [`Removal::Leave`] (our own identity) is named `leave` in
+    /// errors and traces, and a 403 after an ambiguous attempt means we are already out
+    /// (ensure mode).
     #[must_use]
-    pub fn leave(mut self, leave: bool) -> Self {
-        self.leave = leave;
+    pub fn removal(mut self, removal: Removal) -> Self {
+        self.leave = removal == Removal::Leave;
         self
+    }
+
+    /// Marks the removal as a leave, by a flag.
+    #[deprecated(note = "use `.removal(Removal::Leave)`")]
+    #[must_use]
+    pub fn leave(self, leave: bool) -> Self {
+        self.removal(if leave {
+            Removal::Leave
+        } else {
+            Removal::Participant
+        })
     }
 
     /// Tells the operation that an earlier run of it failed ambiguously (the client repeats a
@@ -274,13 +325,11 @@ impl Operation for RemoveParticipant {
         self.route().idempotent()
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         check_thread_id(&self.thread)?;
-        let url = self
-            .ctx
-            .thread_url(&self.thread, "/participants/:remove", "");
+        let url = self.ctx.thread_url(self.route(), &self.thread, "");
         let body = to_json(&wire::IdentifierOut::new(&self.participant))?;
-        self.ctx.request(http::Method::POST, &url, Some(body))
+        self.ctx.request(self.route(), &url, Some(body), attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
@@ -436,7 +485,7 @@ impl Operation for AddParticipants {
         Route::AddParticipants.idempotent()
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         check_thread_id(&self.thread)?;
         match self.participants.len() {
             0 => return Err(invalid("an add needs at least one participant")),
@@ -447,9 +496,12 @@ impl Operation for AddParticipants {
             }
             _ => {}
         }
-        let url = self.ctx.thread_url(&self.thread, "/participants/:add", "");
+        let url = self
+            .ctx
+            .thread_url(Route::AddParticipants, &self.thread, "");
         let body = to_json(&wire::AddRequestOut::new(&self.participants))?;
-        self.ctx.request(http::Method::POST, &url, Some(body))
+        self.ctx
+            .request(Route::AddParticipants, &url, Some(body), attempt)
     }
 
     fn parse(
@@ -562,7 +614,7 @@ impl ListParticipants {
                 if let Some(skip) = skip {
                     query.push_str(&format!("skip={skip}&"));
                 }
-                Ok(self.ctx.thread_url(thread, "/participants", &query))
+                Ok(self.ctx.thread_url(Route::ListParticipants, thread, &query))
             }
             Page::Next(link) => {
                 let endpoint = &self.ctx.endpoint;
@@ -610,9 +662,10 @@ impl Operation for ListParticipants {
         Route::ListParticipants.idempotent()
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         let url = self.url()?;
-        self.ctx.request(http::Method::GET, &url, None)
+        self.ctx
+            .request(Route::ListParticipants, &url, None, attempt)
     }
 
     fn parse(

@@ -123,7 +123,7 @@ fn parse_all(status: u16, body: &[u8], ensure: bool, after_ambiguous: bool) -> u
     // Ensure mode and leave turn some errors into outcomes: only "never panics" holds there.
     let leave = RemoveParticipant::new(ctx, thread, who)
         .ensure(ensure)
-        .leave(true)
+        .removal(crate::ops::Removal::Leave)
         .after_ambiguous_failure(after_ambiguous);
     let _ = leave.parse(reply(), &attempt);
     values

@@ -247,7 +247,11 @@ fn remove_404_is_the_thread_even_in_ensure_mode() {
 #[test]
 fn leave_403_after_an_ambiguous_attempt_is_already_done() {
     let forbidden = || reply(403, r#"{"error":{"code":"Forbidden","message":"x"}}"#);
-    let leave = || remove_op(PETER).leave(true).ensure(true);
+    let leave = || {
+        remove_op(PETER)
+            .removal(rosterkit_acs::ops::Removal::Leave)
+            .ensure(true)
+    };
     assert_eq!(leave().name(), "leave");
     assert_eq!(remove_op(PETER).name(), "remove_participant");
     assert_eq!(
@@ -274,7 +278,7 @@ fn leave_403_after_an_ambiguous_attempt_is_already_done() {
     );
     assert!(
         remove_op(PETER)
-            .leave(true)
+            .removal(rosterkit_acs::ops::Removal::Leave)
             .parse(forbidden(), &after_ambiguous())
             .is_err()
     );
@@ -816,7 +820,7 @@ fn ops_parse(status: u16, body: &[u8]) {
     };
     let _ = remove_op(PETER)
         .ensure(true)
-        .leave(true)
+        .removal(rosterkit_acs::ops::Removal::Leave)
         .parse(response(), &after_ambiguous());
     let _ = AddParticipants::new(ctx(CONTOSO), thread(THREAD), Vec::new())
         .parse(response(), &attempt());

@@ -13,7 +13,7 @@ use crate::{
     PROVIDER,
     config::{Auth, AuthMode, ChertConfig, ENV_AUTH, tenant_header},
     ops::{AddParticipant, Leave, RemoveParticipant},
-    reply::{AddReply, Change, LeaveReply, RemoveReply},
+    reply::{AddReply, ChertChange, LeaveReply, RemoveReply},
 };
 
 /// Chert's production API base URL.
@@ -77,7 +77,7 @@ impl ChertClient {
 
     /// The API base URL.
     pub fn base_url(&self) -> &Endpoint {
-        self.config.endpoint()
+        self.config.base_url()
     }
 
     /// How requests are authenticated.
@@ -93,9 +93,9 @@ impl ChertClient {
 
     /// Removes `handle` from `chat` (`DELETE /chats/{id}/participants/{address}`).
     ///
-    /// Returns [`Change::Applied`] with Chert's reply (the roster after the removal). In ensure
-    /// mode, "not in the group" (1001) is [`Change::AlreadyDone`], a dropped connection or a 502
-    /// is retried, and a 1002 on such a retry is [`Change::Unconfirmed`] (the first attempt may
+    /// Returns [`ChertChange::Applied`] with Chert's reply (the roster after the removal). In ensure
+    /// mode, "not in the group" (1001) is [`ChertChange::AlreadyDone`], a dropped connection or a 502
+    /// is retried, and a 1002 on such a retry is [`ChertChange::Unconfirmed`] (the first attempt may
     /// have taken the group to its minimum size).
     ///
     /// # Errors
@@ -108,7 +108,7 @@ impl ChertClient {
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
-    ) -> Result<Change<RemoveReply>, Error> {
+    ) -> Result<ChertChange<RemoveReply>, Error> {
         let span = tracing::info_span!(
             "chert.remove",
             chat = %chat,
@@ -143,7 +143,7 @@ impl ChertClient {
 
     /// Leaves `chat` from its pinned line (`POST /chats/{id}/leave`, no body).
     ///
-    /// In ensure mode 1006 is [`Change::AlreadyDone`]: Chert answers 1006 both for a group the
+    /// In ensure mode 1006 is [`ChertChange::AlreadyDone`]: Chert answers 1006 both for a group the
     /// line already left and for a direct message, and cannot tell the two apart, so ensure mode
     /// trusts the caller that `chat` is (or was) a group. Without ensure, both are `NotAGroup`.
     ///
@@ -154,7 +154,7 @@ impl ChertClient {
         &self,
         chat: &ChatId,
         options: ChangeOptions,
-    ) -> Result<Change<LeaveReply>, Error> {
+    ) -> Result<ChertChange<LeaveReply>, Error> {
         let span = tracing::info_span!("chert.leave", chat = %chat, ensure = options.ensure);
         async move {
             let op = Leave::new(&self.config, chat)?.ensure(options.ensure);

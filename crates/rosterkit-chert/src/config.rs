@@ -3,8 +3,8 @@
 use std::{fmt, str::FromStr, sync::Arc};
 
 use rosterkit_core::{
-    Endpoint, Error, Secret,
-    http::{HeaderMap, HeaderName, HeaderValue},
+    Attempt, Authenticate, Bytes, Endpoint, Error, Secret,
+    http::{self, HeaderMap, HeaderName, HeaderValue},
 };
 
 use crate::PROVIDER;
@@ -70,6 +70,12 @@ impl ChertConfig {
     }
 
     /// The API base URL.
+    pub fn base_url(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The former name of [`base_url`](Self::base_url).
+    #[deprecated(note = "renamed `base_url`, as on the clients")]
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -216,6 +222,20 @@ impl Auth {
             }
         }
         Ok(())
+    }
+}
+
+/// Chert's authentication: the tenant header, then an HMAC signature over the attempt's time
+/// and the exact body, or the bearer token.
+impl Authenticate for Auth {
+    fn authenticate(
+        &self,
+        request: &mut http::Request<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<(), Error> {
+        // A reference-counted handle on the same bytes, so the headers can be borrowed.
+        let body = request.body().clone();
+        self.apply(request.headers_mut(), attempt.unix_seconds(), &body)
     }
 }
 

@@ -11,9 +11,9 @@
 //!   removal), [`ChertClient::add`] (the roster after the add), [`ChertClient::leave_group`].
 //! - **Ensure mode** ([`ChangeOptions::ensure`]) makes
 //!   the non-idempotent remove and leave safe to retry: "not in the group" (1001 on remove) and
-//!   "already left" (1006 on leave) become [`Change::AlreadyDone`], and only then is a remove or
+//!   "already left" (1006 on leave) become [`ChertChange::AlreadyDone`], and only then is a remove or
 //!   leave retried after an ambiguous failure (a dropped connection, a 502). A 1002 on such a
-//!   retry cannot tell whether the first attempt took effect: [`Change::Unconfirmed`].
+//!   retry cannot tell whether the first attempt took effect: [`ChertChange::Unconfirmed`].
 //! - Chert has no roster endpoint: [`Membership::participants`]
 //!   is `Unsupported`; the roster comes with every add and remove reply.
 //! - Handles are E.164 phone numbers and email addresses; native ids are refused before any
@@ -22,7 +22,7 @@
 //!   parse without a server or to run with [`ChertClient::executor`].
 //!
 //! ```
-//! use rosterkit_chert::{ChangeOptions, Change, ChatId, ChertClient, Handle};
+//! use rosterkit_chert::{ChangeOptions, ChatId, ChertChange, ChertClient, Handle};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +39,7 @@
 //!
 //! let chat = ChatId::new(chat_id)?;
 //! let who: Handle = "+14155551234".parse()?;
-//! let Change::Applied(reply) = chert.remove(&chat, &who, ChangeOptions::ensure()).await? else {
+//! let ChertChange::Applied(reply) = chert.remove(&chat, &who, ChangeOptions::ensure()).await? else {
 //!     unreachable!("the member was present");
 //! };
 //! assert_eq!(reply.removed.as_ref(), Some(&who));
@@ -47,7 +47,7 @@
 //!
 //! // Removing again in ensure mode: Chert answers 1001 "not in group", which is the goal.
 //! let again = chert.remove(&chat, &who, ChangeOptions::ensure()).await?;
-//! assert!(matches!(again, Change::AlreadyDone { .. }));
+//! assert!(matches!(again, ChertChange::AlreadyDone { .. }));
 //! # sandbox.shutdown().await;
 //! # Ok(())
 //! # }
@@ -92,7 +92,9 @@ mod wire;
 
 pub use client::{ChertClient, ChertClientBuilder, DEFAULT_BASE_URL};
 pub use config::{AuthMode, ChertConfig};
-pub use reply::{AddReply, Change, LeaveReply, LeaveStatus, RemoveReply};
+#[allow(deprecated)]
+pub use reply::Change;
+pub use reply::{AddReply, ChertChange, LeaveReply, LeaveStatus, RemoveReply};
 
 /// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].
 pub use rosterkit_core;

@@ -10,9 +10,11 @@ use crate::{ChertClient, PROVIDER};
 /// Remove, add and leave; no roster read (Chert has no roster endpoint); phone numbers and
 /// emails; synchronous, one handle per request.
 const CAPABILITIES: Capabilities = Capabilities::none()
-    .with_operations(true, true, true, false)
+    .with_remove()
+    .with_add()
+    .with_leave()
     .with_min_group_size(3)
-    .with_handles(HandleKinds::new(true, true, false));
+    .with_handles(HandleKinds::none().with_phone().with_email());
 
 #[async_trait]
 impl Membership for ChertClient {

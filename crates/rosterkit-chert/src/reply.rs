@@ -4,11 +4,15 @@ use std::fmt;
 
 use rosterkit_core::{ChatId, Handle, Outcome};
 
+/// The former name of [`ChertChange`].
+#[deprecated(note = "renamed `ChertChange`: each provider's change type carries its name")]
+pub type Change<T> = ChertChange<T>;
+
 /// What a remove or leave did: Chert's reply when it applied the change, or what ensure mode
 /// made of an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Change<T> {
+pub enum ChertChange<T> {
     /// Chert applied the change; its reply.
     Applied(T),
     /// Ensure mode: the chat was already in the requested state (1001 "not in the group" on
@@ -26,7 +30,7 @@ pub enum Change<T> {
     },
 }
 
-impl<T> Change<T> {
+impl<T> ChertChange<T> {
     /// The reply, when Chert applied the change.
     pub fn applied(self) -> Option<T> {
         match self {
@@ -36,12 +40,16 @@ impl<T> Change<T> {
     }
 }
 
-impl<T: Into<Outcome>> From<Change<T>> for Outcome {
-    fn from(change: Change<T>) -> Self {
+impl<T: Into<Outcome>> From<ChertChange<T>> for Outcome {
+    fn from(change: ChertChange<T>) -> Self {
         match change {
-            Change::Applied(reply) => reply.into(),
-            Change::AlreadyDone { trace_id } => Outcome::already_done().with_trace_id(trace_id),
-            Change::Unconfirmed { trace_id } => Outcome::unconfirmed(None).with_trace_id(trace_id),
+            ChertChange::Applied(reply) => reply.into(),
+            ChertChange::AlreadyDone { trace_id } => {
+                Outcome::already_done().with_trace_id(trace_id)
+            }
+            ChertChange::Unconfirmed { trace_id } => {
+                Outcome::unconfirmed(None).with_trace_id(trace_id)
+            }
         }
     }
 }

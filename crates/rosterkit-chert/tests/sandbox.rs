@@ -8,7 +8,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use rosterkit_chert::{AuthMode, Change, ChertClient, ChertClientBuilder, LeaveStatus};
+use rosterkit_chert::{AuthMode, ChertChange, ChertClient, ChertClientBuilder, LeaveStatus};
 use rosterkit_core::{
     ChangeOptions, ChatId, Error, ErrorKind, FixedClock, Handle, Membership, NativeId, Outcome,
     RetryPolicy,
@@ -263,7 +263,7 @@ async fn f_ensure_mode_retries_a_dropped_remove_and_1001_is_already_done() {
 
     let got = chert.remove(&chat, &who(), ensure()).await.unwrap();
     assert!(
-        matches!(got, Change::AlreadyDone { trace_id: Some(_) }),
+        matches!(got, ChertChange::AlreadyDone { trace_id: Some(_) }),
         "{got:?}"
     );
     let entries = journal(&sandbox);
@@ -299,7 +299,7 @@ async fn ensure_mode_retries_a_dropped_leave() {
     let chat = group(&sandbox, &THREE);
     fault(&sandbox, Method::POST, FaultAction::DropAfterApply);
     let got = chert.leave_group(&chat, ensure()).await.unwrap();
-    assert!(matches!(got, Change::AlreadyDone { .. }), "{got:?}");
+    assert!(matches!(got, ChertChange::AlreadyDone { .. }), "{got:?}");
     assert_eq!(journal(&sandbox).len(), 2);
     assert!(sandbox.chert().has_left(chat.as_str()));
     sandbox.shutdown().await;
@@ -331,7 +331,10 @@ async fn e_remove_at_the_floor_is_group_too_small() {
     // The emulator checks membership (1001) before size (1002), so the retry says "not in
     // group": the unambiguous answer. Unconfirmed needs a 1002 on the retry, as for another
     // member removed concurrently.
-    assert!(matches!(got, Ok(Change::AlreadyDone { .. })), "{got:?}");
+    assert!(
+        matches!(got, Ok(ChertChange::AlreadyDone { .. })),
+        "{got:?}"
+    );
 
     let chat = group(&sandbox, &THREE);
     sandbox.faults().inject(
@@ -350,7 +353,7 @@ async fn e_remove_at_the_floor_is_group_too_small() {
     );
     let got = chert.remove(&chat, &who(), ensure()).await.unwrap();
     assert!(
-        matches!(got, Change::Unconfirmed { trace_id: Some(_) }),
+        matches!(got, ChertChange::Unconfirmed { trace_id: Some(_) }),
         "{got:?}"
     );
     sandbox.shutdown().await;
@@ -377,7 +380,7 @@ async fn rate_limited_1007_waits_for_retry_after() {
         "{:?}",
         started.elapsed()
     );
-    assert!(matches!(reply, Change::Applied(_)));
+    assert!(matches!(reply, ChertChange::Applied(_)));
     assert_eq!(journal(&sandbox).len(), 2);
 
     // The error itself carries the delay when no retry is left.
@@ -468,7 +471,7 @@ async fn delivery_failed_4001() {
 
     fault(&sandbox, Method::DELETE, failed());
     let got = chert.remove(&chat, &who(), ensure()).await.unwrap();
-    assert!(matches!(got, Change::Applied(_)));
+    assert!(matches!(got, ChertChange::Applied(_)));
     assert_eq!(journal(&sandbox).len(), 3);
 
     fault(&sandbox, Method::POST, failed());
@@ -566,7 +569,10 @@ async fn documented_failures_map_to_kinds() {
         "1001",
     );
     let done = chert.remove(&chat, &stranger, ensure()).await.unwrap();
-    assert!(matches!(done, Change::AlreadyDone { trace_id: Some(_) }));
+    assert!(matches!(
+        done,
+        ChertChange::AlreadyDone { trace_id: Some(_) }
+    ));
 
     let small = group(&sandbox, &["+14155550100", "+14155550200"]);
     assert_error(
@@ -583,13 +589,13 @@ async fn documented_failures_map_to_kinds() {
         "1006",
     );
     let done = chert.leave_group(&chat, ensure()).await.unwrap();
-    assert!(matches!(done, Change::AlreadyDone { .. }));
+    assert!(matches!(done, ChertChange::AlreadyDone { .. }));
 
     // The documented choice: Chert's 1006 cannot tell a DM from a left group, and ensure mode
     // trusts the caller that the chat is (or was) a group.
     assert!(matches!(
         chert.leave_group(&dm, ensure()).await,
-        Ok(Change::AlreadyDone { .. })
+        Ok(ChertChange::AlreadyDone { .. })
     ));
 
     let entries = journal(&sandbox);

@@ -100,18 +100,42 @@ pub(crate) struct Common {
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
-    /// Retries after the first attempt (at most 9).
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub(crate) max_retries: u32,
-    /// Give up after SECS, retries and waits included (a silent server costs at most this).
-    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) attempts: Attempts,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
     /// Allow plain http:// to a non-loopback host.
     #[arg(long)]
     pub(crate) allow_insecure_http: bool,
+}
+
+/// `--max-attempts N`, the library's `RetryPolicy::with_max_attempts(N)` (and its former
+/// spelling, `--max-retries N-1`, hidden), and `--timeout SECS`, its `with_total_timeout`.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct Attempts {
+    /// Attempts per call, the first included (1 to 10).
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10))]
+    max_attempts: u32,
+    /// Former spelling: retries after the first attempt (`--max-attempts N+1`).
+    #[arg(long, hide = true, value_name = "N", conflicts_with = "max_attempts", value_parser = clap::value_parser!(u32).range(0..=9))]
+    max_retries: Option<u32>,
+    /// Give up on a call after SECS, retries and waits included (a silent server costs at
+    /// most this).
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+}
+
+impl Attempts {
+    /// The retry policy with these attempts.
+    pub(crate) fn policy(self) -> rosterkit::RetryPolicy {
+        let attempts = self
+            .max_retries
+            .map_or(self.max_attempts, |retries| retries.saturating_add(1));
+        rosterkit::RetryPolicy::default()
+            .with_max_attempts(attempts)
+            .with_total_timeout(Some(std::time::Duration::from_secs(self.timeout)))
+    }
 }
 
 /// `--wait` and its limit (Linq only).

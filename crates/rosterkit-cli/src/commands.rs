@@ -1,13 +1,12 @@
 //! `remove`, `add`, `leave` and `list`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use std::sync::Arc;
 
 use rosterkit::{
     ChangeOptions, ChatId, ClientOptions, Confirm, ConnectOptions, Error, ErrorKind, Handle,
-    Membership, Outcome, Provider, ProviderName, RetryPolicy,
+    Membership, Outcome, Provider, ProviderName,
 };
 
 use crate::{
@@ -68,9 +67,7 @@ pub(crate) fn prepare(
         return Err(usage(env::missing_message(provider, &missing)));
     }
     let chat = ChatId::new(common.chat.as_str()).map_err(usage)?;
-    let retries = RetryPolicy::default()
-        .with_max_attempts(common.max_retries.saturating_add(1))
-        .with_total_timeout(Some(Duration::from_secs(common.timeout)));
+    let retries = common.attempts.policy();
     let confirm = if verify {
         Confirm::ReadBack
     } else {

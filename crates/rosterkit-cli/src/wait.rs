@@ -28,10 +28,7 @@ pub(crate) fn timed_out_note(secs: u64) -> String {
 pub(crate) fn linq_client(common: &Common) -> Result<LinqClient, Error> {
     let mut builder = LinqClient::builder_from_env()
         .allow_insecure_http(common.allow_insecure_http)
-        .retry_policy(
-            rosterkit::RetryPolicy::default()
-                .with_max_attempts(common.max_retries.saturating_add(1)),
-        );
+        .retry_policy(common.attempts.policy());
     if let Some(url) = &common.base_url {
         builder = builder.base_url(url.clone());
     }

@@ -545,6 +545,14 @@ async fn usage_errors_exit_2_and_send_nothing() {
             "bulk",
             "--file",
             ops.to_str().unwrap(),
+            "--max-attempts",
+            "1000",
+        ],
+        // The former spelling keeps its bound.
+        vec![
+            "bulk",
+            "--file",
+            ops.to_str().unwrap(),
             "--max-retries",
             "1000",
         ],

@@ -668,7 +668,7 @@ async fn two_thousand_chats_stream_survive_a_fault_and_a_signal_and_resume_exact
         let env = env(&sandbox);
         let args = apply_json(
             &file,
-            &["--concurrency", "8", "--grace", "0", "--max-retries", "0"],
+            &["--concurrency", "8", "--grace", "0", "--max-attempts", "1"],
         );
         tokio::task::spawn_blocking(move || {
             let mut child = spawn(&args, env);

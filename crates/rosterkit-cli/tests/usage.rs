@@ -254,8 +254,8 @@ async fn errors_speak_in_flags_and_variables() {
             "-c",
             "ch_1",
             "+14155550100",
-            "--max-retries",
-            "0",
+            "--max-attempts",
+            "1",
         ],
     )
     .await;

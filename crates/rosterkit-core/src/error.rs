@@ -633,23 +633,36 @@ pub struct CodeEntry {
 }
 
 impl CodeEntry {
-    /// A table row (used by generated code).
+    /// A table row (used by generated code): neither retryable nor ambiguous unless marked
+    /// with [`CodeEntry::retryable`] and [`CodeEntry::ambiguous`].
     pub const fn new(
         code: &'static str,
         http_status: u16,
         kind: ErrorKind,
-        retryable: bool,
-        ambiguous: bool,
         meaning: &'static str,
     ) -> Self {
         Self {
             code,
             http_status,
             kind,
-            retryable,
-            ambiguous,
+            retryable: false,
+            ambiguous: false,
             meaning,
         }
+    }
+
+    /// Marks the row retryable: a retry could succeed.
+    #[must_use]
+    pub const fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+
+    /// Marks the row ambiguous: the change may have happened anyway.
+    #[must_use]
+    pub const fn ambiguous(mut self) -> Self {
+        self.ambiguous = true;
+        self
     }
 
     /// A new [`Error`] with this row's kind, code, retryability and ambiguity.

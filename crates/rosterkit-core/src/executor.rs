@@ -1,6 +1,6 @@
 //! The one executor: runs any [`Operation`] over any [`HttpClient`] with a [`RetryPolicy`].
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use tracing::Instrument;
 
@@ -104,18 +104,43 @@ impl Executor {
             provider = op.provider(),
             operation = op.name()
         );
-        self.run(op).instrument(span).await.map_err(|mut e| {
-            e.fill_context(op.provider(), op.name());
-            e.scrub(&self.secrets)
-        })
+        let started = tokio::time::Instant::now();
+        let last = self.policy.max_attempts;
+        let result = self.run(op, 1, last, started, false).instrument(span).await;
+        let mut output = match result {
+            Ok(output) => output,
+            Err(e) => op.fold_error(self.own(op, e))?,
+        };
+        for item in op.item_errors(&mut output) {
+            if item.attempts() == 0 {
+                item.set_attempts(1);
+            }
+            *item = self.own(op, item.clone());
+        }
+        Ok(output)
     }
 
-    async fn run<O: Operation + ?Sized>(&self, op: &O) -> Result<O::Output, Error> {
-        let started = tokio::time::Instant::now();
-        let mut after_ambiguous = false;
-        let mut number = 1;
+    /// `error` as the executor returns it: provider and operation filled in, secrets
+    /// scrubbed.
+    fn own<O: Operation + ?Sized>(&self, op: &O, mut error: Error) -> Error {
+        error.fill_context(op.provider(), op.name());
+        error.scrub(&self.secrets)
+    }
+
+    /// Runs `op` from attempt number `first` up to `last` (a resend continues the count with
+    /// a fresh budget).
+    async fn run<O: Operation + ?Sized>(
+        &self,
+        op: &O,
+        first: u32,
+        last: u32,
+        started: tokio::time::Instant,
+        mut after_ambiguous: bool,
+    ) -> Result<O::Output, Error> {
+        let mut number = first;
         loop {
-            let attempt = Attempt::new(number, self.clock.now(), after_ambiguous);
+            let attempt =
+                Attempt::new(number, self.clock.now(), after_ambiguous).with_last(number >= last);
             // A retry that cannot be built still follows the attempts already sent.
             let request = op.build(&attempt).map_err(|mut e| {
                 e.set_attempts(number - 1);
@@ -132,7 +157,7 @@ impl Executor {
             let sent = tokio::time::timeout(limit, self.client.send(request))
                 .instrument(tracing::debug_span!("rosterkit.attempt", attempt = number))
                 .await;
-            let mut err = match sent {
+            let parsed = match sent {
                 Ok(Ok(response)) => {
                     let status = response.status().as_u16();
                     tracing::debug!(attempt = number, status, "reply");
@@ -142,53 +167,60 @@ impl Executor {
                     } else {
                         retry_after_from_headers(response.headers(), attempt.now)
                     };
-                    match op.parse(response, &attempt) {
-                        Ok(output) => return Ok(output),
-                        Err(mut e) => {
-                            e.fill_retry_after(hinted);
-                            e
-                        }
-                    }
+                    op.parse(response, &attempt).map_err(|mut e| {
+                        e.fill_retry_after(hinted);
+                        e
+                    })
                 }
-                Ok(Err(e)) => transport_error(e),
-                Err(_elapsed) => Error::new(
+                Ok(Err(e)) => Err(transport_error(e)),
+                Err(_elapsed) => Err(Error::new(
                     ErrorKind::Timeout,
                     format!(
                         "no complete reply within {limit:?} (the attempt's or the run's limit)"
                     ),
                 )
-                .with_ambiguous(true),
+                .with_ambiguous(true)),
             };
-            err.set_attempts(number);
             // A probe has already waited the server's delay before its read.
-            let mut probed = false;
-            let mut err = match op.on_failure(&err, &attempt) {
-                Recovery::Stop => return Err(err),
-                Recovery::Standard => {
-                    let safe = !err.is_ambiguous() || op.idempotent();
-                    if !err.is_retryable() || !safe {
-                        return Err(err);
-                    }
-                    err
-                }
-                Recovery::Probe(probe) => match self.probe(probe, err, &attempt).await {
-                    Settled::Retry(err) => {
-                        probed = true;
-                        err
-                    }
-                    Settled::Finish(result) => {
-                        return result.map_err(|mut e| {
-                            if e.attempts() == 0 {
-                                e.set_attempts(number);
-                            }
-                            e
-                        });
-                    }
-                    Settled::Next(_, err) => return Err(err),
+            let (settled, probed) = match parsed {
+                Ok(output) => match op.on_success(&output, &attempt) {
+                    None => return Ok(output),
+                    Some(probe) => (self.probe(probe, unconfirmed(number), &attempt).await, true),
                 },
+                Err(mut err) => {
+                    err.set_attempts(number);
+                    match op.on_failure(&err, &attempt) {
+                        Recovery::Stop => return Err(err),
+                        Recovery::Standard => {
+                            let safe = !err.is_ambiguous() || op.idempotent();
+                            if !err.is_retryable() || !safe {
+                                return Err(err);
+                            }
+                            (Settled::Retry(err), false)
+                        }
+                        Recovery::Probe(probe) => (self.probe(probe, err, &attempt).await, true),
+                    }
+                }
+            };
+            let mut err = match settled {
+                Settled::Retry(err) => err,
+                Settled::Finish(result) => {
+                    return result.map_err(|mut e| {
+                        if e.attempts() == 0 {
+                            e.set_attempts(number);
+                        }
+                        e
+                    });
+                }
+                Settled::Next(_, err) => return Err(err),
+                Settled::Resend(next, err) => {
+                    return self
+                        .resend(next, err, number, started, after_ambiguous)
+                        .await;
+                }
             };
             err.set_attempts(number);
-            if number >= self.policy.max_attempts {
+            if number >= last {
                 return Err(err);
             }
             let server = err.retry_after().filter(|_| !probed);
@@ -213,6 +245,58 @@ impl Executor {
             number += 1;
         }
     }
+
+    /// Continues a run with the operation a probe asked for ([`Settled::Resend`]), after the
+    /// backoff or the pause the error asks for (the operation's pacing), whichever is longer;
+    /// an error it ends with is folded into its own output (which carries the settled items).
+    fn resend<'a, T: Send + 'a>(
+        &'a self,
+        next: Box<dyn Operation<Output = T>>,
+        mut err: Error,
+        number: u32,
+        started: tokio::time::Instant,
+        after_ambiguous: bool,
+    ) -> Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>> {
+        // Boxed, with its type spelled out: a resent operation's run may itself resend.
+        Box::pin(async move {
+            err.set_attempts(number);
+            let delay = self.policy.delay(number, err.retry_after());
+            if let Some(total) = self.policy.total_timeout
+                && started.elapsed() + delay >= total
+            {
+                return next.fold_error(err);
+            }
+            tracing::info!(
+                attempt = number,
+                kind = %err.kind(),
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "resending the unsettled part"
+            );
+            tokio::time::sleep(delay).await;
+            let after_ambiguous = after_ambiguous || err.is_ambiguous();
+            let last = number.saturating_add(self.policy.max_attempts);
+            match self
+                .run(&*next, number + 1, last, started, after_ambiguous)
+                .await
+            {
+                Ok(output) => Ok(output),
+                Err(e) => next.fold_error(e),
+            }
+        })
+    }
+}
+
+/// The `failure` a confirming probe ([`Operation::on_success`]) gets: it stands only when the
+/// read cannot be built.
+fn unconfirmed(attempts: u32) -> Error {
+    let mut error = Error::new(
+        ErrorKind::DeliveryFailed,
+        "the provider accepted the change, and the read confirming it could not be made",
+    )
+    .with_retryable(false)
+    .with_ambiguous(false);
+    error.set_attempts(attempts);
+    error
 }
 
 /// What one read of [`Executor::poll`] showed.

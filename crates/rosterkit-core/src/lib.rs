@@ -49,6 +49,7 @@ mod provider;
 mod reason;
 pub mod redact;
 mod retry;
+mod route;
 mod secret;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -73,6 +74,7 @@ pub use retry::{
     HintUnit, MAX_RETRY_HINT, RetryPolicy, retry_after_from_headers, retry_hint, retry_hint_f64,
     retry_hint_whole,
 };
+pub use route::{Authenticate, Route, path_capacity, push_path, route_uri};
 pub use secret::{MIN_SCRUBBED_LEN, REDACTED, Secret};
 pub use transport::{
     DEFAULT_BODY_LIMIT, HttpClient, TransportError, TransportErrorKind, check_scheme,

@@ -81,7 +81,38 @@ pub struct HandleKinds {
 }
 
 impl HandleKinds {
-    /// The given set.
+    /// No kind; chain the setters below.
+    pub const fn none() -> Self {
+        Self {
+            phone: false,
+            email: false,
+            native: false,
+        }
+    }
+
+    /// Accepts E.164 phone numbers too.
+    #[must_use]
+    pub const fn with_phone(mut self) -> Self {
+        self.phone = true;
+        self
+    }
+
+    /// Accepts email addresses too.
+    #[must_use]
+    pub const fn with_email(mut self) -> Self {
+        self.email = true;
+        self
+    }
+
+    /// Accepts provider-native raw ids too.
+    #[must_use]
+    pub const fn with_native(mut self) -> Self {
+        self.native = true;
+        self
+    }
+
+    /// The given set, by position.
+    #[deprecated(note = "name the kinds: `HandleKinds::none().with_phone().with_native()`")]
     pub const fn new(phone: bool, email: bool, native: bool) -> Self {
         Self {
             phone,
@@ -111,13 +142,44 @@ impl Capabilities {
             batch: false,
             max_batch: None,
             queued: false,
-            handles: HandleKinds::new(false, false, false),
+            handles: HandleKinds::none(),
             min_group_size: None,
         }
     }
 
-    /// Sets which operations exist.
+    /// Supports `remove_participant`.
     #[must_use]
+    pub const fn with_remove(mut self) -> Self {
+        self.remove = true;
+        self
+    }
+
+    /// Supports `add_participant`.
+    #[must_use]
+    pub const fn with_add(mut self) -> Self {
+        self.add = true;
+        self
+    }
+
+    /// Supports `leave`.
+    #[must_use]
+    pub const fn with_leave(mut self) -> Self {
+        self.leave = true;
+        self
+    }
+
+    /// Supports `participants` (a roster can be read).
+    #[must_use]
+    pub const fn with_list(mut self) -> Self {
+        self.list = true;
+        self
+    }
+
+    /// Sets which operations exist, by position.
+    #[must_use]
+    #[deprecated(
+        note = "name the operations: `Capabilities::none().with_remove().with_add().with_leave()`"
+    )]
     pub const fn with_operations(
         mut self,
         remove: bool,

@@ -106,6 +106,38 @@ pub trait Operation: Send + Sync {
         let _ = (error, attempt);
         Recovery::Standard
     }
+
+    /// What a reply that parsed means: `None` (the default) lets `output` stand; an operation
+    /// whose provider accepts a change without saying what it did (Z-API's `{"value": true}`)
+    /// answers a [`Probe`] that reads the result back and settles it. The probe's `failure`
+    /// is then a non-retryable `DeliveryFailed` error saying so, which stands only when the
+    /// read cannot be built: a confirming probe settles every reply itself.
+    fn on_success(
+        &self,
+        output: &Self::Output,
+        attempt: &Attempt,
+    ) -> Option<Box<dyn Probe<Self::Output>>> {
+        let _ = (output, attempt);
+        None
+    }
+
+    /// Folds the error a run ends with into the output, for an operation whose output holds
+    /// one result per item (a batch): so every item keeps its own result, including those an
+    /// earlier round settled ([`Settled::Resend`]). The default lets the error stand.
+    ///
+    /// # Errors
+    /// `error`, unless the operation folds it.
+    fn fold_error(&self, error: Error) -> Result<Self::Output, Error> {
+        Err(error)
+    }
+
+    /// The errors inside an output that holds per-item results, so the executor treats them
+    /// as its own (provider and operation filled in, secrets scrubbed, at least one attempt
+    /// counted). None by default.
+    fn item_errors<'a>(&self, output: &'a mut Self::Output) -> Vec<&'a mut Error> {
+        let _ = output;
+        Vec::new()
+    }
 }
 
 /// What an operation knows about the attempt it builds or parses for.
@@ -118,6 +150,10 @@ pub struct Attempt {
     pub now: SystemTime,
     /// Whether an earlier attempt failed ambiguously (it may have been applied).
     pub after_ambiguous_failure: bool,
+    /// Whether the retry policy allows no attempt after this one: an operation that settles
+    /// a failure by a read only once the standard retries are spent
+    /// ([`Operation::on_failure`]) reads now.
+    pub last: bool,
 }
 
 impl Attempt {
@@ -127,7 +163,22 @@ impl Attempt {
             number,
             now,
             after_ambiguous_failure,
+            last: false,
         }
+    }
+
+    /// Returns the attempt marked as the policy's last (or not).
+    #[must_use]
+    pub fn with_last(mut self, last: bool) -> Self {
+        self.last = last;
+        self
+    }
+
+    /// Whether the standard rule would send `error`'s operation again after this attempt:
+    /// the error is retryable, a repeat is safe (`idempotent`, or the error not ambiguous),
+    /// and this is not the policy's last attempt.
+    pub fn would_retry(&self, error: &Error, idempotent: bool) -> bool {
+        !self.last && error.is_retryable() && (idempotent || !error.is_ambiguous())
     }
 
     /// The first attempt at `now`.
@@ -199,6 +250,12 @@ pub enum Settled<T> {
     Retry(Error),
     /// Read once more (the next page), then settle.
     Next(Box<dyn Probe<T>>, Error),
+    /// Part of a batch is still to do: continue the run with this operation (the unsettled
+    /// items, carrying the settled ones, so its output is the whole batch's), after the
+    /// executor's backoff or the error's [`Error::retry_after`] (the operation's pacing),
+    /// whichever is longer. It gets the policy's attempts afresh; a resent operation should not
+    /// ask for another resend, so the rounds stay bounded.
+    Resend(Box<dyn Operation<Output = T>>, Error),
 }
 
 impl<T: fmt::Debug> fmt::Debug for Settled<T> {
@@ -207,6 +264,7 @@ impl<T: fmt::Debug> fmt::Debug for Settled<T> {
             Self::Finish(result) => f.debug_tuple("Finish").field(result).finish(),
             Self::Retry(error) => f.debug_tuple("Retry").field(error).finish(),
             Self::Next(_, error) => f.debug_tuple("Next").field(error).finish(),
+            Self::Resend(_, error) => f.debug_tuple("Resend").field(error).finish(),
         }
     }
 }

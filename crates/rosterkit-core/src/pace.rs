@@ -118,6 +118,15 @@ impl Pacing {
         Self::default()
     }
 
+    /// The least spacing between two changes that keeps every rate (zero when off).
+    pub fn interval(&self) -> Duration {
+        self.rates
+            .iter()
+            .map(Rate::interval)
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Returns the pacing with one more rate to keep. A zero period is ignored.
     #[must_use]
     pub fn with_rate(mut self, rate: Rate) -> Self {

@@ -430,3 +430,183 @@ async fn a_retry_that_cannot_be_built_counts_the_attempts_sent() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(err.attempts(), 1, "{err:?}");
 }
+
+/// A batch of items sent in one request; a 409 is settled by a read listing the items already
+/// done, and the rest is resent ([`Settled::Resend`]) carrying the settled results.
+struct Batch {
+    url: String,
+    items: Vec<&'static str>,
+    pending: Vec<usize>,
+    settled: Vec<Option<Result<String, Error>>>,
+    resent: bool,
+}
+
+impl Batch {
+    fn new(addr: SocketAddr, items: Vec<&'static str>) -> Self {
+        Self {
+            url: format!("http://{addr}"),
+            pending: (0..items.len()).collect(),
+            settled: items.iter().map(|_| None).collect(),
+            items,
+            resent: false,
+        }
+    }
+
+    fn output(&self, pending: &Result<String, Error>) -> Vec<Result<String, Error>> {
+        let mut out = self.settled.clone();
+        for &i in &self.pending {
+            out[i] = Some(pending.clone());
+        }
+        out.into_iter().map(Option::unwrap).collect()
+    }
+}
+
+struct DoneRead {
+    url: String,
+    batch: Batch,
+}
+
+impl rosterkit_core::Probe<Vec<Result<String, Error>>> for DoneRead {
+    fn build(&self, _: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        Ok(http::Request::get(&self.url).body(Bytes::new()).unwrap())
+    }
+
+    fn settle(
+        self: Box<Self>,
+        reply: Result<http::Response<Bytes>, Error>,
+        _: &Attempt,
+        failure: Error,
+    ) -> rosterkit_core::Settled<Vec<Result<String, Error>>> {
+        let done = String::from_utf8_lossy(reply.unwrap().body()).into_owned();
+        let Batch {
+            url,
+            items,
+            pending,
+            mut settled,
+            ..
+        } = self.batch;
+        let mut rest = Vec::new();
+        for i in pending {
+            if done.split(',').any(|d| d == items[i]) {
+                settled[i] = Some(Ok("already".to_owned()));
+            } else {
+                rest.push(i);
+            }
+        }
+        let next = Batch {
+            url,
+            items,
+            pending: rest,
+            settled,
+            resent: true,
+        };
+        rosterkit_core::Settled::Resend(
+            Box::new(next),
+            failure.with_retry_after(Duration::from_secs(5)),
+        )
+    }
+}
+
+impl Operation for Batch {
+    type Output = Vec<Result<String, Error>>;
+    fn provider(&self) -> &'static str {
+        "probe"
+    }
+    fn name(&self) -> &'static str {
+        "batch"
+    }
+    fn idempotent(&self) -> bool {
+        false
+    }
+    fn build(&self, _: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        let items: Vec<&str> = self.pending.iter().map(|&i| self.items[i]).collect();
+        Ok(http::Request::post(format!("{}/batch", self.url))
+            .body(Bytes::from(items.join(",")))
+            .unwrap())
+    }
+    fn parse(&self, r: http::Response<Bytes>, _: &Attempt) -> Result<Self::Output, Error> {
+        let status = r.status().as_u16();
+        if r.status().is_success() {
+            return Ok(self.output(&Ok("sent".to_owned())));
+        }
+        Err(Error::new(ErrorKind::from_status(status), "batch failed")
+            .with_http_status(status)
+            .with_retryable(false))
+    }
+    fn on_failure(&self, error: &Error, _: &Attempt) -> rosterkit_core::Recovery<Self::Output> {
+        if self.resent || error.http_status() != Some(409) {
+            return rosterkit_core::Recovery::Standard;
+        }
+        let batch = Batch {
+            url: self.url.clone(),
+            items: self.items.clone(),
+            pending: self.pending.clone(),
+            settled: self.settled.clone(),
+            resent: false,
+        };
+        rosterkit_core::Recovery::Probe(Box::new(DoneRead {
+            url: format!("{}/done", self.url),
+            batch,
+        }))
+    }
+    fn fold_error(&self, error: Error) -> Result<Self::Output, Error> {
+        Ok(self.output(&Err(error)))
+    }
+    fn item_errors<'a>(&self, output: &'a mut Self::Output) -> Vec<&'a mut Error> {
+        output.iter_mut().filter_map(|r| r.as_mut().err()).collect()
+    }
+}
+
+fn texts(results: &[Result<String, Error>]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| match r {
+            Ok(text) => text.clone(),
+            Err(e) => format!(
+                "{}/{}/{}",
+                e.kind(),
+                e.attempts(),
+                e.operation().unwrap_or("")
+            ),
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resend_sends_only_the_unsettled_items_and_keeps_the_settled_ones() {
+    let (addr, hits) = serve(vec![
+        Reply::Status(409, vec![], ""),
+        Reply::Status(200, vec![], "a"),
+        ok(),
+    ])
+    .await;
+    let started = tokio::time::Instant::now();
+    let out = executor(quick())
+        .execute(&Batch::new(addr, vec!["a", "b", "c"]))
+        .await
+        .unwrap();
+    assert_eq!(texts(&out), ["already", "sent", "sent"]);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    // The pause the resend asked for (the operation's pacing) is waited.
+    assert!(started.elapsed() >= Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_resend_is_folded_into_the_carried_results() {
+    let (addr, hits) = serve(vec![
+        Reply::Status(409, vec![], ""),
+        Reply::Status(200, vec![], "b"),
+        Reply::Status(400, vec![], ""),
+    ])
+    .await;
+    let out = executor(quick())
+        .execute(&Batch::new(addr, vec!["a", "b", "c"]))
+        .await
+        .unwrap();
+    // The resend is the run's second attempt; its error names the operation.
+    assert_eq!(
+        texts(&out),
+        ["invalid_input/2/batch", "already", "invalid_input/2/batch"]
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}

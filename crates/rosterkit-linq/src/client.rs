@@ -14,7 +14,7 @@ use crate::{
     chat::Chat,
     config::LinqConfig,
     ops::{AddParticipant, GetChat, Leave, RemoveParticipant},
-    reply::Change,
+    reply::LinqChange,
     wait::{self, Expect, Target, WaitOptions},
 };
 
@@ -30,7 +30,7 @@ const ENV_BASE_URL: &str = "LINQ_API_V3_BASE_URL";
 /// [`Membership`](rosterkit_core::Membership) for provider-agnostic code.
 ///
 /// Linq queues every membership change: a successful remove, add or leave is
-/// [`Change::Queued`] with Linq's `trace_id`, and the change shows in [`LinqClient::get_chat`]
+/// [`LinqChange::Queued`] with Linq's `trace_id`, and the change shows in [`LinqClient::get_chat`]
 /// (or a `participant.*` webhook) once processed. [`LinqClient::wait_for`] polls until it does.
 ///
 /// Cheap to clone (clones share the connection pool). Its `Debug` output never shows the API
@@ -79,7 +79,7 @@ impl LinqClient {
 
     /// The API base URL.
     pub fn base_url(&self) -> &Endpoint {
-        self.config.endpoint()
+        self.config.base_url()
     }
 
     /// The endpoint and credentials every operation is built from: build
@@ -91,9 +91,9 @@ impl LinqClient {
     /// Removes `handle` from `chat`: `DELETE /v3/chats/{chatId}/participants` with the JSON
     /// body `{"handle": ..}`.
     ///
-    /// Linq queues the removal: the result is [`Change::Queued`] with Linq's `trace_id`. In
+    /// Linq queues the removal: the result is [`LinqChange::Queued`] with Linq's `trace_id`. In
     /// ensure mode the removal is retried after an ambiguous failure (a timeout, a 5xx), and a
-    /// handle that is already not an active member is [`Change::AlreadyDone`].
+    /// handle that is already not an active member is [`LinqChange::AlreadyDone`].
     ///
     /// A 400/1005 ("invalid parameter", which is what the sandbox answers for a handle that is
     /// not a member or a group at its minimum size; Linq documents no code for these) is
@@ -110,7 +110,7 @@ impl LinqClient {
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
-    ) -> Result<Change, Error> {
+    ) -> Result<LinqChange, Error> {
         let span = tracing::info_span!(
             "linq.remove",
             chat = %chat,
@@ -127,9 +127,9 @@ impl LinqClient {
 
     /// Adds `handle` to `chat`: `POST /v3/chats/{chatId}/participants` with `{"handle": ..}`.
     ///
-    /// Linq queues the addition: [`Change::Queued`]. In ensure mode the add is retried after an
+    /// Linq queues the addition: [`LinqChange::Queued`]. In ensure mode the add is retried after an
     /// ambiguous failure, and a handle that is already an active member is
-    /// [`Change::AlreadyDone`] (checked only after a 400/1005, which is then classified by
+    /// [`LinqChange::AlreadyDone`] (checked only after a 400/1005, which is then classified by
     /// reading the chat once, as for [`LinqClient::remove`]).
     ///
     /// # Errors
@@ -141,7 +141,7 @@ impl LinqClient {
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
-    ) -> Result<Change, Error> {
+    ) -> Result<LinqChange, Error> {
         let span = tracing::info_span!(
             "linq.add",
             chat = %chat,
@@ -158,8 +158,8 @@ impl LinqClient {
 
     /// Leaves `chat` with our own line: `POST /v3/chats/{chatId}/leave` (no body).
     ///
-    /// Linq queues it: [`Change::Queued`]. Once processed, every interaction endpoint answers
-    /// 409/2013 for this chat; in ensure mode that answer is [`Change::AlreadyDone`] (and a
+    /// Linq queues it: [`LinqChange::Queued`]. Once processed, every interaction endpoint answers
+    /// 409/2013 for this chat; in ensure mode that answer is [`LinqChange::AlreadyDone`] (and a
     /// leave is retried after an ambiguous failure).
     ///
     /// # Errors
@@ -171,7 +171,7 @@ impl LinqClient {
         &self,
         chat: &ChatId,
         options: ChangeOptions,
-    ) -> Result<Change, Error> {
+    ) -> Result<LinqChange, Error> {
         let span = tracing::info_span!("linq.leave", chat = %chat, ensure = options.ensure);
         async move {
             let op = Leave::new(&self.config, chat)?.ensure(options.ensure);
@@ -199,7 +199,7 @@ impl LinqClient {
     }
 
     /// Polls [`LinqClient::get_chat`] until `handle` is in the `expect`ed state, turning a
-    /// [`Change::Queued`] into a confirmed result.
+    /// [`LinqChange::Queued`] into a confirmed result.
     ///
     /// Returns [`Outcome::Applied`] with the active roster once the change shows. The first
     /// read is immediate; later ones wait `initial_delay`, doubling up to `max_delay` (tokio

@@ -1,8 +1,8 @@
 //! [`LinqConfig`]: what every Linq operation is built from.
 
 use rosterkit_core::{
-    Endpoint, Error, Secret,
-    http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
+    Attempt, Authenticate, Bytes, Endpoint, Error, Secret,
+    http::{self, HeaderMap, HeaderValue, header::AUTHORIZATION},
 };
 
 use crate::generated::PROVIDER;
@@ -32,6 +32,12 @@ impl LinqConfig {
     }
 
     /// The API base URL.
+    pub fn base_url(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The former name of [`base_url`](Self::base_url).
+    #[deprecated(note = "renamed `base_url`, as on the clients")]
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -46,5 +52,16 @@ impl LinqConfig {
         value.set_sensitive(true);
         headers.insert(AUTHORIZATION, value);
         Ok(())
+    }
+}
+
+/// Linq's authentication: the API key as a bearer token.
+impl Authenticate for LinqConfig {
+    fn authenticate(
+        &self,
+        request: &mut http::Request<Bytes>,
+        _attempt: &Attempt,
+    ) -> Result<(), Error> {
+        self.authorize(request.headers_mut())
     }
 }

@@ -3,7 +3,7 @@
 //! [`Membership`] trait.
 //!
 //! - **Queued changes.** Linq answers a remove, add or leave with `202 accepted` and applies it
-//!   later: the result is [`Change::Queued`] with Linq's `trace_id`
+//!   later: the result is [`LinqChange::Queued`] with Linq's `trace_id`
 //!   ([`Outcome::Queued`] through `Membership`). Confirm it
 //!   with [`LinqClient::wait_for`], which polls `GET /v3/chats/{chatId}` with backoff until the
 //!   roster shows the change, or with a `participant.*` webhook ([`webhook`]).
@@ -19,12 +19,12 @@
 //!   header overrides the table. Mutations have no idempotency key, so after an ambiguous
 //!   failure (a timeout, a 5xx) they are retried only in **ensure mode**
 //!   ([`ChangeOptions::ensure`]), where "already left"
-//!   (409/2013 on leave) and "not an active member" become [`Change::AlreadyDone`].
+//!   (409/2013 on leave) and "not an active member" become [`LinqChange::AlreadyDone`].
 //! - Each call is also a sans-IO [`Operation`](rosterkit_core::Operation) in [`ops`].
 //!
 //! ```
 //! use rosterkit_linq::{
-//!     ChangeOptions, Change, ChatId, Expect, Handle, LinqClient, Outcome, WaitOptions,
+//!     ChangeOptions, ChatId, Expect, Handle, LinqChange, LinqClient, Outcome, WaitOptions,
 //! };
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -38,7 +38,7 @@
 //!
 //! let chat = ChatId::new(chat_id)?;
 //! let who: Handle = "+12052499136".parse()?;
-//! let Change::Queued(accepted) = linq.remove(&chat, &who, ChangeOptions::default()).await? else {
+//! let LinqChange::Queued(accepted) = linq.remove(&chat, &who, ChangeOptions::default()).await? else {
 //!     unreachable!("not in ensure mode");
 //! };
 //! assert!(accepted.trace_id.is_some());
@@ -90,7 +90,9 @@ mod wire;
 pub use chat::{Chat, ChatHandle, HandleStatus, Service};
 pub use client::{DEFAULT_BASE_URL, LinqClient, LinqClientBuilder};
 pub use config::LinqConfig;
-pub use reply::{Accepted, Change, QueueStatus};
+#[allow(deprecated)]
+pub use reply::Change;
+pub use reply::{Accepted, LinqChange, QueueStatus};
 pub use wait::{Expect, WaitOptions};
 
 /// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].

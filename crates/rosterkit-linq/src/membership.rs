@@ -14,10 +14,13 @@ use crate::{
 
 /// Linq: remove, add and leave (all queued), and a roster read; phone numbers and emails.
 const CAPABILITIES: Capabilities = Capabilities::none()
-    .with_operations(true, true, true, true)
+    .with_remove()
+    .with_add()
+    .with_leave()
+    .with_list()
     .with_queued(true)
     .with_min_group_size(3)
-    .with_handles(HandleKinds::new(true, true, false));
+    .with_handles(HandleKinds::none().with_phone().with_email());
 
 /// Every change is [`Outcome::Queued`] with Linq's trace id (or [`Outcome::AlreadyDone`] in
 /// ensure mode); confirm it with [`Membership::confirm`] (the wait of [`LinqClient::wait_for`],

@@ -29,9 +29,10 @@
 use std::sync::Arc;
 
 use rosterkit_core::{
-    Attempt, Bytes, ChatId, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery, Settled,
-    encode::push_path_segment,
-    http::{self, HeaderValue, Method, header},
+    Attempt, Authenticate, Bytes, ChatId, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery,
+    Settled,
+    http::{self, HeaderValue, header},
+    route_uri,
 };
 
 use crate::{
@@ -39,7 +40,7 @@ use crate::{
     config::LinqConfig,
     errors,
     generated::{PROVIDER, Route},
-    reply::{Accepted, Change},
+    reply::{Accepted, LinqChange},
     wire,
 };
 
@@ -80,43 +81,30 @@ fn linq_handle(handle: &Handle) -> Result<Handle, Error> {
     }
 }
 
-/// The path `/v3/chats/{chatId}` followed by `suffix`, every segment encoded.
-fn chat_path(chat: &str, suffix: &str) -> String {
-    let mut path = String::with_capacity(48 + suffix.len());
-    path.push_str("/v3/chats/");
-    push_path_segment(&mut path, chat);
-    path.push_str(suffix);
-    path
-}
-
-/// A request to `path` with the bearer token, `accept: application/json`, and, when `body` is
-/// given, `content-type: application/json`.
+/// A request on `route` for `chat` (core's template: the path's `{chatId}` encoded as one
+/// segment) with the bearer token, `accept: application/json`, and, when `body` is given,
+/// `content-type: application/json`.
 fn request(
     shared: &LinqConfig,
     route: Route,
-    path: &str,
+    chat: &str,
     body: Option<Vec<u8>>,
+    attempt: &Attempt,
 ) -> Result<http::Request<Bytes>, Error> {
-    let method = Method::from_bytes(route.method().as_bytes())
-        .map_err(|_| Error::invalid_input("invalid HTTP method").with_provider(PROVIDER))?;
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(shared.endpoint().url(path))
-        .header(header::ACCEPT, HeaderValue::from_static("application/json"));
-    if body.is_some() {
-        builder = builder.header(
+    let uri = route_uri(shared.base_url().as_str(), "", route, &[chat])?;
+    let has_body = body.is_some();
+    let mut request = http::Request::new(body.map(Bytes::from).unwrap_or_default());
+    *request.method_mut() = route.method();
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if has_body {
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
     }
-    let mut request = builder
-        .body(body.map(Bytes::from).unwrap_or_default())
-        .map_err(|e| {
-            Error::invalid_input("could not build the request")
-                .with_provider(PROVIDER)
-                .with_source(e)
-        })?;
-    shared.authorize(request.headers_mut())?;
+    shared.authenticate(&mut request, attempt)?;
     Ok(request)
 }
 
@@ -136,14 +124,14 @@ fn parse_queued(
     route: Route,
     response: http::Response<Bytes>,
     attempt: &Attempt,
-) -> Result<Change, Error> {
+) -> Result<LinqChange, Error> {
     let (parts, body) = response.into_parts();
     if parts.status.is_success() {
         // Only a 204 may come without a body ("no content" is a deliberate answer).
         let bodiless = body.iter().all(u8::is_ascii_whitespace);
         let shaped = !bodiless || parts.status == http::StatusCode::NO_CONTENT;
         return match wire::parse::<wire::Accepted>(&body).filter(|_| shaped) {
-            Some(reply) => Ok(Change::Queued(Accepted::from_wire(reply))),
+            Some(reply) => Ok(LinqChange::Queued(Accepted::from_wire(reply))),
             None => Err(Error::decode(format!(
                 "HTTP {} but the reply is not Linq's JSON object; the change may have been queued",
                 parts.status.as_u16()
@@ -167,7 +155,7 @@ fn parse_queued(
 /// `DELETE /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue a removal.
 ///
 /// Not idempotent (Linq has no idempotency keys); in ensure mode it is retried after an
-/// ambiguous failure. Output: [`Change::Queued`].
+/// ambiguous failure. Output: [`LinqChange::Queued`].
 #[derive(Debug, Clone)]
 pub struct RemoveParticipant {
     shared: Arc<LinqConfig>,
@@ -200,7 +188,7 @@ impl RemoveParticipant {
 }
 
 impl Operation for RemoveParticipant {
-    type Output = Change;
+    type Output = LinqChange;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -214,27 +202,32 @@ impl Operation for RemoveParticipant {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         request(
             &self.shared,
             Route::RemoveParticipant,
-            &chat_path(&self.chat, "/participants"),
+            &self.chat,
             Some(handle_body(&self.handle)?),
+            attempt,
         )
     }
 
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+    fn parse(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<LinqChange, Error> {
         parse_queued(Route::RemoveParticipant, response, attempt)
     }
 
     /// A 400/1005 is classified by reading the chat once: not an active member (ensure:
     /// `AlreadyDone`, else `NotAMember`) or fewer than 4 active (`GroupTooSmall`).
-    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         let (handle, ensure) = (self.handle.clone(), self.ensure);
         classify_1005(&self.shared, &self.chat, error, move |chat, err| {
             if !chat.is_active(&handle) {
                 return if ensure {
-                    Ok(Change::AlreadyDone {
+                    Ok(LinqChange::AlreadyDone {
                         trace_id: err.trace_id().map(str::to_owned),
                     })
                 } else {
@@ -258,7 +251,7 @@ impl Operation for RemoveParticipant {
 /// `POST /v3/chats/{chatId}/participants` with `{"handle": ..}`: queue an addition.
 ///
 /// Not idempotent; in ensure mode it is retried after an ambiguous failure. Output:
-/// [`Change::Queued`].
+/// [`LinqChange::Queued`].
 #[derive(Debug, Clone)]
 pub struct AddParticipant {
     shared: Arc<LinqConfig>,
@@ -291,7 +284,7 @@ impl AddParticipant {
 }
 
 impl Operation for AddParticipant {
-    type Output = Change;
+    type Output = LinqChange;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -305,26 +298,31 @@ impl Operation for AddParticipant {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         request(
             &self.shared,
             Route::AddParticipant,
-            &chat_path(&self.chat, "/participants"),
+            &self.chat,
             Some(handle_body(&self.handle)?),
+            attempt,
         )
     }
 
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+    fn parse(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<LinqChange, Error> {
         parse_queued(Route::AddParticipant, response, attempt)
     }
 
     /// A 400/1005 is classified by reading the chat once: already active (ensure:
     /// `AlreadyDone`) or fewer than 3 active (`GroupTooSmall`).
-    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         let (handle, ensure) = (self.handle.clone(), self.ensure);
         classify_1005(&self.shared, &self.chat, error, move |chat, err| {
             if ensure && chat.is_active(&handle) {
-                return Ok(Change::AlreadyDone {
+                return Ok(LinqChange::AlreadyDone {
                     trace_id: err.trace_id().map(str::to_owned),
                 });
             }
@@ -342,7 +340,7 @@ impl Operation for AddParticipant {
 /// `POST /v3/chats/{chatId}/leave` (no body): queue leaving the group with our own line.
 ///
 /// In ensure mode a 409/2013 ("chat unavailable": we already left) is
-/// [`Change::AlreadyDone`], and the call is retried after an ambiguous failure.
+/// [`LinqChange::AlreadyDone`], and the call is retried after an ambiguous failure.
 #[derive(Debug, Clone)]
 pub struct Leave {
     shared: Arc<LinqConfig>,
@@ -363,7 +361,7 @@ impl Leave {
         })
     }
 
-    /// Ensure mode: 409/2013 is [`Change::AlreadyDone`]; retried after ambiguous failures.
+    /// Ensure mode: 409/2013 is [`LinqChange::AlreadyDone`]; retried after ambiguous failures.
     #[must_use]
     pub fn ensure(mut self, ensure: bool) -> Self {
         self.ensure = ensure;
@@ -372,7 +370,7 @@ impl Leave {
 }
 
 impl Operation for Leave {
-    type Output = Change;
+    type Output = LinqChange;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -386,18 +384,17 @@ impl Operation for Leave {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        request(
-            &self.shared,
-            Route::Leave,
-            &chat_path(&self.chat, "/leave"),
-            None,
-        )
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(&self.shared, Route::Leave, &self.chat, None, attempt)
     }
 
-    fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Change, Error> {
+    fn parse(
+        &self,
+        response: http::Response<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<LinqChange, Error> {
         match parse_queued(Route::Leave, response, attempt) {
-            Err(err) if self.ensure && err.code() == Some("2013") => Ok(Change::AlreadyDone {
+            Err(err) if self.ensure && err.code() == Some("2013") => Ok(LinqChange::AlreadyDone {
                 trace_id: err.trace_id().map(str::to_owned),
             }),
             other => other,
@@ -406,7 +403,7 @@ impl Operation for Leave {
 
     /// A 400/1005 is classified by reading the chat once: fewer than 4 active
     /// (`GroupTooSmall`).
-    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<Change> {
+    fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         classify_1005(&self.shared, &self.chat, error, |chat, err| {
             if chat.active_count() < 4 {
                 return Err(err.restated(
@@ -427,8 +424,8 @@ fn classify_1005(
     shared: &Arc<LinqConfig>,
     chat: &str,
     error: &Error,
-    decide: impl FnOnce(&Chat, Error) -> Result<Change, Error> + Send + Sync + 'static,
-) -> Recovery<Change> {
+    decide: impl FnOnce(&Chat, Error) -> Result<LinqChange, Error> + Send + Sync + 'static,
+) -> Recovery<LinqChange> {
     if error.code() != Some("1005") {
         return Recovery::Standard;
     }
@@ -483,13 +480,8 @@ impl Operation for GetChat {
         true
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        request(
-            &self.shared,
-            Route::GetChat,
-            &chat_path(&self.chat, ""),
-            None,
-        )
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        request(&self.shared, Route::GetChat, &self.chat, None, attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Chat, Error> {

@@ -6,11 +6,15 @@ use rosterkit_core::Outcome;
 
 use crate::wire;
 
+/// The former name of [`LinqChange`].
+#[deprecated(note = "renamed `LinqChange`: each provider's change type carries its name")]
+pub type Change = LinqChange;
+
 /// What a remove, add or leave did: Linq accepted (queued) it, or ensure mode found the chat
 /// already in the requested state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Change {
+pub enum LinqChange {
     /// Linq accepted the change and will apply it later: confirm it with a `participant.*`
     /// webhook ([`crate::webhook`]) or by reading the chat ([`crate::LinqClient::wait_for`]).
     Queued(Accepted),
@@ -22,7 +26,7 @@ pub enum Change {
     },
 }
 
-impl Change {
+impl LinqChange {
     /// The accepted reply, when Linq queued the change.
     pub fn queued(self) -> Option<Accepted> {
         match self {
@@ -40,11 +44,11 @@ impl Change {
     }
 }
 
-impl From<Change> for Outcome {
-    fn from(change: Change) -> Self {
+impl From<LinqChange> for Outcome {
+    fn from(change: LinqChange) -> Self {
         match change {
-            Change::Queued(accepted) => Outcome::queued(accepted.trace_id),
-            Change::AlreadyDone { trace_id } => Outcome::already_done().with_trace_id(trace_id),
+            LinqChange::Queued(accepted) => Outcome::queued(accepted.trace_id),
+            LinqChange::AlreadyDone { trace_id } => Outcome::already_done().with_trace_id(trace_id),
         }
     }
 }
@@ -117,13 +121,13 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(accepted.status, Some(QueueStatus::Accepted));
-        let change = Change::Queued(accepted);
+        let change = LinqChange::Queued(accepted);
         assert_eq!(change.trace_id(), Some("trace-0001"));
         assert_eq!(
             Outcome::from(change),
             Outcome::queued(Some("trace-0001".into()))
         );
-        let done = Change::AlreadyDone {
+        let done = LinqChange::AlreadyDone {
             trace_id: Some("t".into()),
         };
         assert!(done.clone().queued().is_none());

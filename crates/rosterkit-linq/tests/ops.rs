@@ -10,7 +10,7 @@ use rosterkit_core::{
     http::StatusCode,
 };
 use rosterkit_linq::{
-    Change, HandleStatus, LinqClient, QueueStatus, Service,
+    HandleStatus, LinqChange, LinqClient, QueueStatus, Service,
     ops::{AddParticipant, GetChat, Leave, RemoveParticipant},
 };
 
@@ -162,7 +162,7 @@ fn the_base_url_path_is_kept() {
 fn queued_replies() {
     let remove =
         RemoveParticipant::new(client().config(), &chat(), &handle("+12052499136")).unwrap();
-    let Change::Queued(accepted) = remove
+    let LinqChange::Queued(accepted) = remove
         .parse(
             reply(
                 202,
@@ -213,7 +213,7 @@ fn queued_replies() {
         assert_eq!(err.kind(), ErrorKind::Decode, "{body}");
         assert!(err.is_ambiguous(), "{body}");
     }
-    let Change::Queued(odd) = remove
+    let LinqChange::Queued(odd) = remove
         .parse(reply(202, r#"{"status":"pending"}"#), &attempt())
         .unwrap()
     else {
@@ -232,7 +232,7 @@ fn leave_in_ensure_mode_turns_2013_into_already_done() {
     assert!(ensure.idempotent());
     assert_eq!(
         ensure.parse(reply(409, body), &attempt()).unwrap(),
-        Change::AlreadyDone {
+        LinqChange::AlreadyDone {
             trace_id: Some("t-9".into())
         }
     );

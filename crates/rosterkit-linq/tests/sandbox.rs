@@ -8,7 +8,7 @@ use std::time::Duration;
 use rosterkit_core::{
     ChangeOptions, ChatId, ErrorKind, Handle, Membership, NativeId, Outcome, RetryPolicy,
 };
-use rosterkit_linq::{Change, Expect, HandleStatus, LinqClient, WaitOptions, webhook};
+use rosterkit_linq::{Expect, HandleStatus, LinqChange, LinqClient, WaitOptions, webhook};
 use rosterkit_sandbox::{
     Fault, FaultAction, JournalEntry, Method, Provider, Sandbox, StatusCode, linq::DEFAULT_LINE,
 };
@@ -95,7 +95,7 @@ async fn remove_is_queued_then_confirmed() {
         .remove(&chat, &h(ALICE), ChangeOptions::default())
         .await
         .unwrap();
-    let Change::Queued(accepted) = change else {
+    let LinqChange::Queued(accepted) = change else {
         panic!("{change:?}")
     };
     let trace = accepted.trace_id.clone().unwrap();
@@ -152,7 +152,7 @@ async fn wait_for_polls_until_a_delayed_change_shows() {
         .remove(&chat, &h(BOB), ChangeOptions::default())
         .await
         .unwrap();
-    assert!(matches!(change, Change::Queued(_)));
+    assert!(matches!(change, LinqChange::Queued(_)));
     assert_eq!(env.status_of(&chat, BOB).as_deref(), Some("active"));
     let options =
         WaitOptions::default().with_delays(Duration::from_secs(1), Duration::from_secs(2));
@@ -210,7 +210,7 @@ async fn leave_then_2013_on_the_next_call() {
         .leave_group(&chat, ChangeOptions::default())
         .await
         .unwrap();
-    assert!(matches!(change, Change::Queued(_)));
+    assert!(matches!(change, LinqChange::Queued(_)));
     let leave = &env.journal()[0];
     assert_eq!(leave.method, "POST");
     assert_eq!(
@@ -274,7 +274,10 @@ async fn leave_then_2013_on_the_next_call() {
         .leave_group(&chat, ChangeOptions::ensure())
         .await
         .unwrap();
-    assert!(matches!(again, Change::AlreadyDone { trace_id: Some(_) }));
+    assert!(matches!(
+        again,
+        LinqChange::AlreadyDone { trace_id: Some(_) }
+    ));
     assert_eq!(env.journal().len(), 3);
     let err = env
         .linq
@@ -299,7 +302,7 @@ async fn code_2009_is_retried() {
         .remove(&chat, &h(ALICE), ChangeOptions::default())
         .await
         .unwrap();
-    assert!(matches!(change, Change::Queued(_)));
+    assert!(matches!(change, LinqChange::Queued(_)));
     let statuses: Vec<_> = env.journal().iter().map(|e| e.status).collect();
     assert_eq!(statuses, [Some(409), Some(409), Some(202)]);
     assert_eq!(env.status_of(&chat, ALICE).as_deref(), Some("removed"));
@@ -384,7 +387,7 @@ async fn rate_limit_honours_retry_after() {
         .remove(&chat, &h(ALICE), ChangeOptions::default())
         .await
         .unwrap();
-    assert!(matches!(change, Change::Queued(_)));
+    assert!(matches!(change, LinqChange::Queued(_)));
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(12), "{waited:?}");
     assert!(waited < Duration::from_secs(20), "{waited:?}");
@@ -437,7 +440,7 @@ async fn ambiguous_failures_are_retried_only_in_ensure_mode() {
         .remove(&chat, &h(ALICE), ChangeOptions::ensure())
         .await
         .unwrap();
-    assert!(matches!(change, Change::Queued(_)));
+    assert!(matches!(change, LinqChange::Queued(_)));
     assert_eq!(env.requests("DELETE"), 3);
 
     // A gateway page without an envelope on a read: retried.
@@ -478,7 +481,10 @@ async fn ensure_mode_survives_a_lost_reply() {
         .remove(&chat, &h(ALICE), ChangeOptions::ensure())
         .await
         .unwrap();
-    assert!(matches!(change, Change::AlreadyDone { .. }), "{change:?}");
+    assert!(
+        matches!(change, LinqChange::AlreadyDone { .. }),
+        "{change:?}"
+    );
     let methods: Vec<_> = env
         .journal()
         .iter()
@@ -595,7 +601,7 @@ async fn documented_failures_map_to_kinds() {
         .remove(&chat, &h(DAVE), ChangeOptions::ensure())
         .await
         .unwrap();
-    assert!(matches!(done, Change::AlreadyDone { .. }));
+    assert!(matches!(done, LinqChange::AlreadyDone { .. }));
 
     // Group at its minimum.
     env.linq
@@ -714,7 +720,7 @@ async fn add_is_queued_then_confirmed() {
         .add(&chat, &h("dave@example.com"), ChangeOptions::default())
         .await
         .unwrap();
-    assert!(matches!(change, Change::Queued(_)));
+    assert!(matches!(change, LinqChange::Queued(_)));
     let entry = &env.journal()[0];
     assert_eq!(entry.method, "POST");
     assert_eq!(entry.body.as_ref(), br#"{"handle":"dave@example.com"}"#);

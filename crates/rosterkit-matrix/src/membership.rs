@@ -10,8 +10,11 @@ use crate::{MatrixClient, PROVIDER};
 /// Remove (kick), add (invite), leave and list (joined members); Matrix user ids only; one
 /// user per request, applied at once.
 const CAPABILITIES: Capabilities = Capabilities::none()
-    .with_operations(true, true, true, true)
-    .with_handles(HandleKinds::new(false, false, true));
+    .with_remove()
+    .with_add()
+    .with_leave()
+    .with_list()
+    .with_handles(HandleKinds::none().with_native());
 
 #[async_trait]
 impl Membership for MatrixClient {

@@ -1,8 +1,13 @@
 //! [`ZapiConfig`]: what every Z-API operation is built from (endpoint and credentials).
 
-use rosterkit_core::{Endpoint, Error, Secret, encode::push_path_segment, http};
+use rosterkit_core::{
+    Attempt, Authenticate, Bytes, Endpoint, Error, Secret, encode::push_path_segment, http,
+};
 
-use crate::PROVIDER;
+use crate::{PROVIDER, generated::Route};
+
+/// Z-API's production base URL; requests go to `{base}/instances/{id}/token/{token}/...`.
+pub const DEFAULT_BASE_URL: &str = "https://api.z-api.io";
 
 /// The most phones one add or remove request carries; larger lists are split.
 pub const MAX_BATCH: usize = 50;
@@ -57,6 +62,12 @@ impl ZapiConfig {
     }
 
     /// The API base URL (without the instance path).
+    pub fn base_url(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The former name of [`base_url`](Self::base_url).
+    #[deprecated(note = "renamed `base_url`, as on the clients")]
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -67,9 +78,21 @@ impl ZapiConfig {
     }
 
     /// The full URL of `path` (already encoded, starting with `/`) on this instance.
+    #[cfg(test)]
     pub(crate) fn url(&self, path: &str) -> String {
         self.endpoint
             .url(&format!("{}{path}", self.instance_path.expose()))
+    }
+
+    /// The URI of `route` filled with `params`, under the instance prefix (core's request
+    /// template).
+    pub(crate) fn route_uri(&self, route: Route, params: &[&str]) -> Result<http::Uri, Error> {
+        rosterkit_core::route_uri(
+            self.endpoint.as_str(),
+            self.instance_path.expose(),
+            route,
+            params,
+        )
     }
 
     /// The `Client-Token` header, marked sensitive.
@@ -80,5 +103,19 @@ impl ZapiConfig {
         })?;
         value.set_sensitive(true);
         Ok(value)
+    }
+}
+
+/// Z-API's authentication: the account's `Client-Token` header on every request (the
+/// instance token travels in the path).
+impl Authenticate for ZapiConfig {
+    fn authenticate(
+        &self,
+        request: &mut http::Request<Bytes>,
+        _attempt: &Attempt,
+    ) -> Result<(), Error> {
+        let token = self.client_token_header()?;
+        request.headers_mut().insert("client-token", token);
+        Ok(())
     }
 }

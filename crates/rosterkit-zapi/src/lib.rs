@@ -110,6 +110,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
+mod builder;
 mod chat;
 mod client;
 mod config;
@@ -122,9 +124,10 @@ mod proptests;
 mod reply;
 mod wire;
 
+pub use builder::ZapiClientBuilder;
 pub use chat::{ChatKind, ZapiChat};
-pub use client::{DEFAULT_BASE_URL, DEFAULT_PACING, ZapiClient, ZapiClientBuilder};
-pub use config::{MAX_BATCH, ZapiConfig};
+pub use client::{DEFAULT_PACING, ZapiClient};
+pub use config::{DEFAULT_BASE_URL, MAX_BATCH, ZapiConfig};
 pub use reply::{CommunityMetadata, GroupMetadata, GroupParticipant, SubGroup};
 
 /// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].

@@ -37,14 +37,17 @@
 use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
-    Attempt, Bytes, Error, Handle, Operation,
-    encode::push_path_segment,
+    Attempt, Authenticate, Bytes, Error, ErrorKind, Handle, Operation, Outcome, ProbeWith,
+    Recovery, Settled,
     http::{
-        self, HeaderValue, Method,
+        self, HeaderValue,
         header::{ACCEPT, CONTENT_TYPE},
     },
+    push_path,
     redact::mask_digits,
 };
+
+pub use crate::batch::{ChangeParticipants, PhoneResults, ZapiChange};
 
 use crate::{
     chat::{ChatKind, ZapiChat, wire_phone},
@@ -55,12 +58,13 @@ use crate::{
     wire::{self, LeaveBody, PhonesBody},
 };
 
-/// What every Z-API call shares: the route, the path after the instance prefix, the exact body
-/// (fixed at construction, so every attempt sends the same bytes) and the credentials.
+/// What every Z-API call shares: the route and its path parameter, the exact body (fixed at
+/// construction, so every attempt sends the same bytes) and the credentials. The request is
+/// core's template: [`route_uri`] under the instance prefix, authenticated by [`ZapiConfig`].
 struct Call {
     route: Route,
-    /// The encoded path after `/instances/{id}/token/{token}`.
-    path: String,
+    /// The path template's one parameter (a group or community id), if any.
+    param: Option<String>,
     body: Bytes,
     shared: Arc<ZapiConfig>,
 }
@@ -69,21 +73,24 @@ impl Call {
     fn new(config: &Arc<ZapiConfig>, route: Route, param: Option<&str>, body: Bytes) -> Self {
         Self {
             route,
-            path: fill_path(route.path(), param),
+            param: param.map(str::to_owned),
             body,
             shared: Arc::clone(config),
         }
     }
 
-    fn build(&self) -> Result<http::Request<Bytes>, Error> {
-        let uri: http::Uri = self.shared.url(&self.path).parse().map_err(|_| {
-            Error::invalid_input("the Z-API request URL is not valid").with_provider(PROVIDER)
-        })?;
+    fn params(&self) -> &[String] {
+        self.param.as_slice()
+    }
+
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        let params: Vec<&str> = self.params().iter().map(String::as_str).collect();
+        let uri = self.shared.route_uri(self.route, &params)?;
         let mut request = http::Request::new(self.body.clone());
-        *request.method_mut() = method(self.route);
+        *request.method_mut() = self.route.method();
         *request.uri_mut() = uri;
+        self.shared.authenticate(&mut request, attempt)?;
         let headers = request.headers_mut();
-        headers.insert("client-token", self.shared.client_token_header()?);
         if self.body.is_empty() {
             headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         } else {
@@ -127,30 +134,15 @@ impl Call {
 impl fmt::Debug for Call {
     /// The instance prefix (with the token) is left out; phone numbers are masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut path = String::new();
+        let params: Vec<&str> = self.params().iter().map(String::as_str).collect();
+        push_path(&mut path, self.route.path(), &params);
         f.debug_struct("Call")
             .field("route", &self.route.name())
             .field("method", &self.route.method())
-            .field("path", &mask_digits(&self.path))
+            .field("path", &mask_digits(&path))
             .field("body", &mask_digits(&String::from_utf8_lossy(&self.body)))
             .finish_non_exhaustive()
-    }
-}
-
-/// The route's method from the spec (every spec method is a valid token; see the tests).
-fn method(route: Route) -> Method {
-    Method::from_bytes(route.method().as_bytes()).unwrap_or(Method::POST)
-}
-
-/// `template` with its `{...}` placeholder (if any) replaced by `param`, percent-encoded as one
-/// path segment.
-fn fill_path(template: &str, param: Option<&str>) -> String {
-    match (template.find('{'), param) {
-        (Some(open), Some(param)) => {
-            let mut out = template.get(..open).unwrap_or_default().to_owned();
-            push_path_segment(&mut out, param);
-            out
-        }
-        _ => template.to_owned(),
     }
 }
 
@@ -163,12 +155,15 @@ fn json(value: &impl serde::Serialize) -> Result<Bytes, Error> {
 }
 
 /// The wire phones of `handles`: 1 to [`MAX_BATCH`], each a phone number or a LID.
-fn phones(handles: &[Handle], route: Route) -> Result<Vec<String>, Error> {
+pub(crate) fn checked_phones(
+    handles: &[Handle],
+    operation: &'static str,
+) -> Result<Vec<String>, Error> {
     if handles.is_empty() {
         return Err(
             Error::invalid_input("no phones to send: give at least one handle")
                 .with_provider(PROVIDER)
-                .with_operation(route.name()),
+                .with_operation(operation),
         );
     }
     if handles.len() > MAX_BATCH {
@@ -177,11 +172,11 @@ fn phones(handles: &[Handle], route: Route) -> Result<Vec<String>, Error> {
             handles.len()
         ))
         .with_provider(PROVIDER)
-        .with_operation(route.name()));
+        .with_operation(operation));
     }
     handles
         .iter()
-        .map(|h| wire_phone(h).map_err(|e| e.with_operation(route.name())))
+        .map(|h| wire_phone(h).map_err(|e| e.with_operation(operation)))
         .collect()
 }
 
@@ -226,7 +221,11 @@ impl RemoveParticipants {
         chat: &ZapiChat,
         handles: &[Handle],
     ) -> Result<Self, Error> {
-        Self::from_phones(config, chat, phones(handles, Route::RemoveParticipant)?)
+        Self::from_phones(
+            config,
+            chat,
+            checked_phones(handles, Route::RemoveParticipant.name())?,
+        )
     }
 
     /// From phones already in wire form.
@@ -282,8 +281,8 @@ impl Operation for RemoveParticipants {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
@@ -315,7 +314,11 @@ impl AddParticipants {
         chat: &ZapiChat,
         handles: &[Handle],
     ) -> Result<Self, Error> {
-        Self::from_phones(config, chat, phones(handles, Route::AddParticipant)?)
+        Self::from_phones(
+            config,
+            chat,
+            checked_phones(handles, Route::AddParticipant.name())?,
+        )
     }
 
     /// From phones already in wire form.
@@ -388,8 +391,8 @@ impl Operation for AddParticipants {
         self.ensure && !self.auto_invite
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
@@ -399,11 +402,13 @@ impl Operation for AddParticipants {
 
 /// `POST /leave-group` `{"groupId"}`: the connected number leaves a group.
 ///
-/// `value: false` is a `DeliveryFailed` error (`value_false`). Not idempotent; idempotent in
-/// ensure mode.
+/// `value: true` is `Outcome::Unconfirmed` (Z-API does not say which number is connected, so a
+/// roster read cannot confirm it); `value: false` is a `DeliveryFailed` error (`value_false`).
+/// Not idempotent; idempotent in ensure mode, where a failure is settled by reading the group.
 #[derive(Debug)]
 pub struct LeaveGroup {
     call: Call,
+    group: ZapiChat,
     ensure: bool,
 }
 
@@ -426,6 +431,7 @@ impl LeaveGroup {
         })?;
         Ok(Self {
             call: Call::new(config, route, None, body),
+            group: chat.clone(),
             ensure: false,
         })
     }
@@ -439,7 +445,7 @@ impl LeaveGroup {
 }
 
 impl Operation for LeaveGroup {
-    type Output = ();
+    type Output = Outcome;
 
     fn provider(&self) -> &'static str {
         PROVIDER
@@ -453,12 +459,38 @@ impl Operation for LeaveGroup {
         self.ensure
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
-    fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
-        self.call.parse_value(response)
+    fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<Outcome, Error> {
+        self.call.parse_value(response)?;
+        Ok(Outcome::unconfirmed(None))
+    }
+
+    /// In ensure mode, after `value: false` or an ambiguous failure the standard retries did
+    /// not settle, the group's light metadata: `ChatNotFound` (only members read a group's
+    /// metadata) is `AlreadyDone`, `Forbidden` is `Unconfirmed`; otherwise the failure stands.
+    fn on_failure(&self, error: &Error, attempt: &Attempt) -> Recovery<Outcome> {
+        let unclear = error.code() == Some(errors::VALUE_FALSE) || error.is_ambiguous();
+        if !self.ensure || !unclear || attempt.would_retry(error, self.idempotent()) {
+            return Recovery::Standard;
+        }
+        let Ok(read) = GetGroupMetadata::new(&self.call.shared, &self.group) else {
+            return Recovery::Standard;
+        };
+        Recovery::Probe(Box::new(ProbeWith::new(
+            read,
+            move |read: Result<GroupMetadata, Error>, failure: Error| match read {
+                Err(e) if e.kind() == ErrorKind::ChatNotFound => {
+                    Settled::Finish(Ok(Outcome::already_done()))
+                }
+                Err(e) if e.kind() == ErrorKind::Forbidden => {
+                    Settled::Finish(Ok(Outcome::unconfirmed(None)))
+                }
+                _ => Settled::Finish(Err(failure)),
+            },
+        )))
     }
 }
 
@@ -482,7 +514,6 @@ pub enum MetadataDetail {
 #[derive(Debug)]
 pub struct GetGroupMetadata {
     call: Call,
-    group: String,
 }
 
 impl GetGroupMetadata {
@@ -502,7 +533,6 @@ impl GetGroupMetadata {
         }
         Ok(Self {
             call: Call::new(config, route, Some(chat.id()), Bytes::new()),
-            group: chat.id().to_owned(),
         })
     }
 
@@ -514,7 +544,6 @@ impl GetGroupMetadata {
             MetadataDetail::Full => Route::GroupMetadata,
         };
         self.call.route = route;
-        self.call.path = fill_path(route.path(), Some(&self.group));
         self
     }
 }
@@ -534,8 +563,8 @@ impl Operation for GetGroupMetadata {
         true
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(
@@ -596,8 +625,8 @@ impl Operation for GetCommunityMetadata {
         true
     }
 
-    fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build()
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        self.call.build(attempt)
     }
 
     fn parse(
@@ -634,7 +663,7 @@ mod tests {
 
     /// zapi.md §8: instance `3C01A2B3C4`, token `TOKEN123`, `Client-Token: acct-secret`.
     fn client() -> ZapiClient {
-        crate::client::testing::builder()
+        crate::builder::testing::builder()
             .instance_id("3C01A2B3C4")
             .instance_token("TOKEN123")
             .client_token("acct-secret")
@@ -929,13 +958,6 @@ mod tests {
             .unwrap();
         assert_eq!(meta.announcement_group().unwrap().phone, "1-group");
         assert_eq!(meta.description, None);
-    }
-
-    #[test]
-    fn every_spec_method_is_a_valid_token() {
-        for route in Route::ALL {
-            assert_eq!(method(*route).as_str(), route.method());
-        }
     }
 
     proptest! {

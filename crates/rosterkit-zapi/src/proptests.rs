@@ -71,7 +71,7 @@ const KEYS: &[&str] = &[
 ];
 
 fn client() -> crate::ZapiClient {
-    crate::client::testing::builder()
+    crate::builder::testing::builder()
         .instance_id("3C01A2B3C4")
         .instance_token("TOKEN123")
         .client_token("acct-secret")
@@ -113,7 +113,8 @@ fn parse_all(status: u16, body: &[u8], community: bool, _unused: bool) -> usize 
     values += check(
         LeaveGroup::new(client.config(), &group)
             .unwrap()
-            .parse(reply(), &attempt),
+            .parse(reply(), &attempt)
+            .map(|_| ()),
     );
     values += check(
         GetGroupMetadata::new(client.config(), &group)

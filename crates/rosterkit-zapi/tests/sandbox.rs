@@ -913,3 +913,91 @@ async fn ensure_follow_ups_honour_retry_after() {
     assert_eq!(calls(&sandbox).len(), 4);
     sandbox.shutdown().await;
 }
+
+/// What one run of a batch left behind: each phone's result (its full `Debug`: kind, code,
+/// attempts, message), the requests in order (group id left out) and the roster after.
+type Run = (Vec<String>, Vec<(String, String)>, Vec<String>);
+
+/// Removes A (a member) and C (not one) under `fault`, through the client's `Membership`
+/// method or through the executor running the batch operation.
+async fn batch_run(
+    fault: Fault,
+    confirm: rosterkit_core::Confirm,
+    options: ChangeOptions,
+    via_executor: bool,
+) -> Run {
+    use rosterkit_zapi::ZapiChat;
+    use rosterkit_zapi::ops::{ChangeParticipants, ZapiChange};
+    let sandbox = Sandbox::start().await.unwrap();
+    let group = sandbox.zapi().create_group(&[A, B]);
+    sandbox.faults().inject(fault);
+    let zapi = builder(&sandbox)
+        .verify(confirm == rosterkit_core::Confirm::ReadBack)
+        .build()
+        .unwrap();
+    let handles = [phone(A), phone(C)];
+    let results = if via_executor {
+        let op = ChangeParticipants::new(
+            zapi.config(),
+            &ZapiChat::from_chat_id(&chat(&group)).unwrap(),
+            ZapiChange::Remove,
+            &handles,
+        )
+        .unwrap()
+        .ensure(options.ensure)
+        .confirm(confirm)
+        .pause(zapi.pacing().interval());
+        zapi.executor().execute(&op).await.unwrap()
+    } else {
+        zapi.remove_participants(&chat(&group), &handles, options)
+            .await
+    };
+    let results = results.iter().map(|r| format!("{r:?}")).collect();
+    let requests = calls(&sandbox)
+        .into_iter()
+        .map(|(method, path)| (method, path.replace(&group, "{group}")))
+        .collect();
+    let roster = sandbox.zapi().members(&group).unwrap();
+    sandbox.shutdown().await;
+    (results, requests, roster)
+}
+
+/// Issue 14: the resend round and the roster reads are the executor's, so running
+/// `ChangeParticipants` with `executor()` gives exactly what `remove_participants` gives,
+/// request for request.
+#[tokio::test]
+async fn the_batch_operation_run_by_the_executor_is_the_client_method() {
+    use rosterkit_core::Confirm;
+    let value_false =
+        || Fault::new(Provider::Zapi, FaultAction::zapi_value(false)).path_contains("/remove-");
+    let unavailable = || {
+        Fault::new(
+            Provider::Zapi,
+            FaultAction::status(StatusCode::SERVICE_UNAVAILABLE),
+        )
+        .method(Method::POST)
+        .times(3)
+    };
+    let dropped = || Fault::new(Provider::Zapi, FaultAction::DropAfterApply).method(Method::POST);
+    let cases = [
+        (value_false(), Confirm::Trust, ChangeOptions::ensure()),
+        (value_false(), Confirm::ReadBack, ChangeOptions::default()),
+        (unavailable(), Confirm::Trust, ChangeOptions::ensure()),
+        (unavailable(), Confirm::ReadBack, ChangeOptions::ensure()),
+        (dropped(), Confirm::Trust, ChangeOptions::ensure()),
+        (dropped(), Confirm::ReadBack, ChangeOptions::default()),
+    ];
+    let mut resent = 0;
+    for (i, (fault, confirm, options)) in cases.into_iter().enumerate() {
+        let client = batch_run(fault.clone(), confirm, options, false).await;
+        let executor = batch_run(fault, confirm, options, true).await;
+        assert_eq!(client, executor, "case {i}");
+        assert_eq!(client.0.len(), 2, "case {i}");
+        let posts = client.1.iter().filter(|(m, _)| m == "POST").count();
+        if client.1.iter().any(|(m, _)| m == "GET") && posts > 1 {
+            resent += 1;
+        }
+    }
+    // The cases do exercise the resend round (a send after the roster read).
+    assert!(resent >= 1, "no case resent");
+}

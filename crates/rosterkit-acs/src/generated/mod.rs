@@ -57,13 +57,13 @@ impl Route {
     }
 
     /// The HTTP method.
-    pub(crate) const fn method(self) -> &'static str {
+    pub(crate) const fn method(self) -> rosterkit_core::http::Method {
         match self {
-            Self::RemoveParticipant => "POST",
-            Self::Leave => "POST",
-            Self::AddParticipants => "POST",
-            Self::ListParticipants => "GET",
-            Self::IssueAccessToken => "POST",
+            Self::RemoveParticipant => rosterkit_core::http::Method::POST,
+            Self::Leave => rosterkit_core::http::Method::POST,
+            Self::AddParticipants => rosterkit_core::http::Method::POST,
+            Self::ListParticipants => rosterkit_core::http::Method::GET,
+            Self::IssueAccessToken => rosterkit_core::http::Method::POST,
         }
     }
 
@@ -101,104 +101,40 @@ impl Route {
     }
 }
 
+/// Core's view of a route: what operations take their provider, name, method, path and
+/// idempotency from.
+impl rosterkit_core::Route for Route {
+    fn provider(self) -> &'static str {
+        PROVIDER
+    }
+    fn name(self) -> &'static str {
+        Route::name(self)
+    }
+    fn method(self) -> rosterkit_core::http::Method {
+        Route::method(self)
+    }
+    fn path(self) -> &'static str {
+        Route::path(self)
+    }
+    fn idempotent(self) -> bool {
+        Route::idempotent(self)
+    }
+}
+
 /// Every documented error code, in spec order.
 pub(crate) static ERRORS: &[CodeEntry] = &[
-    CodeEntry::new(
-        "Unauthorized",
-        401,
-        ErrorKind::Unauthorized,
-        false,
-        false,
-        "Request is not authorized (a minted token is refreshed once and the call repeated by the client, not the executor)",
-    ),
-    CodeEntry::new(
-        "Forbidden",
-        403,
-        ErrorKind::Forbidden,
-        false,
-        false,
-        "User is not allowed to perform specified action (or is not a participant of the thread)",
-    ),
-    CodeEntry::new(
-        "TooManyRequests",
-        429,
-        ErrorKind::RateLimited,
-        true,
-        false,
-        "Rate limit exceeded; not executed, retry after Retry-After / retry-after-ms / x-ms-retry-after-ms",
-    ),
-    CodeEntry::new(
-        "ServiceUnavailable",
-        503,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "The server is currently unable to handle the request; a remove may or may not have happened",
-    ),
-    CodeEntry::new(
-        "BadRequest",
-        400,
-        ErrorKind::InvalidInput,
-        false,
-        false,
-        "Malformed request, missing or unsupported api-version, or (old API) initiator not a participant",
-    ),
-    CodeEntry::new(
-        "NotFound",
-        404,
-        ErrorKind::ChatNotFound,
-        false,
-        false,
-        "Unknown thread (assumed), on every route: a non-member's removal answers 204, so a 404 is the thread",
-    ),
-    CodeEntry::new(
-        "RequestTimeout",
-        408,
-        ErrorKind::Timeout,
-        true,
-        true,
-        "The service timed out; the change may have happened",
-    ),
-    CodeEntry::new(
-        "InternalServerError",
-        500,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "Internal error; the change may have happened",
-    ),
-    CodeEntry::new(
-        "BadGateway",
-        502,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "Gateway error; the change may have happened",
-    ),
-    CodeEntry::new(
-        "GatewayTimeout",
-        504,
-        ErrorKind::Timeout,
-        true,
-        true,
-        "Gateway timeout; the change may have happened",
-    ),
-    CodeEntry::new(
-        "403",
-        201,
-        ErrorKind::Forbidden,
-        false,
-        false,
-        "invalidParticipants item: permissions check failed",
-    ),
-    CodeEntry::new(
-        "404",
-        201,
-        ErrorKind::InvalidInput,
-        false,
-        false,
-        "invalidParticipants item: no such user",
-    ),
+CodeEntry::new("Unauthorized", 401, ErrorKind::Unauthorized, "Request is not authorized (a minted token is refreshed once and the call repeated by the client, not the executor)"),
+CodeEntry::new("Forbidden", 403, ErrorKind::Forbidden, "User is not allowed to perform specified action (or is not a participant of the thread)"),
+CodeEntry::new("TooManyRequests", 429, ErrorKind::RateLimited, "Rate limit exceeded; not executed, retry after Retry-After / retry-after-ms / x-ms-retry-after-ms").retryable(),
+CodeEntry::new("ServiceUnavailable", 503, ErrorKind::ServerError, "The server is currently unable to handle the request; a remove may or may not have happened").retryable().ambiguous(),
+CodeEntry::new("BadRequest", 400, ErrorKind::InvalidInput, "Malformed request, missing or unsupported api-version, or (old API) initiator not a participant"),
+CodeEntry::new("NotFound", 404, ErrorKind::ChatNotFound, "Unknown thread (assumed), on every route: a non-member's removal answers 204, so a 404 is the thread"),
+CodeEntry::new("RequestTimeout", 408, ErrorKind::Timeout, "The service timed out; the change may have happened").retryable().ambiguous(),
+CodeEntry::new("InternalServerError", 500, ErrorKind::ServerError, "Internal error; the change may have happened").retryable().ambiguous(),
+CodeEntry::new("BadGateway", 502, ErrorKind::ServerError, "Gateway error; the change may have happened").retryable().ambiguous(),
+CodeEntry::new("GatewayTimeout", 504, ErrorKind::Timeout, "Gateway timeout; the change may have happened").retryable().ambiguous(),
+CodeEntry::new("403", 201, ErrorKind::Forbidden, "invalidParticipants item: permissions check failed"),
+CodeEntry::new("404", 201, ErrorKind::InvalidInput, "invalidParticipants item: no such user"),
 ];
 
 /// The row for `code` on `route`: a route-specific row first, then one that applies to

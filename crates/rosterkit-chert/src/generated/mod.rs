@@ -42,11 +42,11 @@ impl Route {
     }
 
     /// The HTTP method.
-    pub(crate) const fn method(self) -> &'static str {
+    pub(crate) const fn method(self) -> rosterkit_core::http::Method {
         match self {
-            Self::RemoveParticipant => "DELETE",
-            Self::AddParticipant => "POST",
-            Self::Leave => "POST",
+            Self::RemoveParticipant => rosterkit_core::http::Method::DELETE,
+            Self::AddParticipant => rosterkit_core::http::Method::POST,
+            Self::Leave => rosterkit_core::http::Method::POST,
         }
     }
 
@@ -78,216 +78,149 @@ impl Route {
     }
 }
 
+/// Core's view of a route: what operations take their provider, name, method, path and
+/// idempotency from.
+impl rosterkit_core::Route for Route {
+    fn provider(self) -> &'static str {
+        PROVIDER
+    }
+    fn name(self) -> &'static str {
+        Route::name(self)
+    }
+    fn method(self) -> rosterkit_core::http::Method {
+        Route::method(self)
+    }
+    fn path(self) -> &'static str {
+        Route::path(self)
+    }
+    fn idempotent(self) -> bool {
+        Route::idempotent(self)
+    }
+}
+
 /// Every documented error code, in spec order.
 pub(crate) static ERRORS: &[CodeEntry] = &[
     CodeEntry::new(
         "1001",
         400,
         ErrorKind::NotAMember,
-        false,
-        false,
         "address missing or not in the group",
     ),
-    CodeEntry::new(
-        "1001",
-        400,
-        ErrorKind::InvalidInput,
-        false,
-        false,
-        "address missing",
-    ),
+    CodeEntry::new("1001", 400, ErrorKind::InvalidInput, "address missing"),
     CodeEntry::new(
         "1002",
         400,
         ErrorKind::GroupTooSmall,
-        false,
-        false,
         "group is at the minimum size of 3",
     ),
     CodeEntry::new(
         "1002",
         400,
         ErrorKind::GroupTooSmall,
-        false,
-        false,
         "fewer than 3 members would remain after leaving",
     ),
     CodeEntry::new(
         "1006",
         400,
         ErrorKind::NotAGroup,
-        false,
-        false,
         "chat is a direct message (or no longer a group for this line)",
     ),
     CodeEntry::new(
         "1006",
         400,
         ErrorKind::NotAGroup,
-        false,
-        false,
         "chat is a direct message, or the line already left it",
     ),
-    CodeEntry::new(
-        "2002",
-        404,
-        ErrorKind::ChatNotFound,
-        false,
-        false,
-        "chat not found",
-    ),
+    CodeEntry::new("2002", 404, ErrorKind::ChatNotFound, "chat not found"),
     CodeEntry::new(
         "4001",
         502,
         ErrorKind::DeliveryFailed,
-        true,
-        true,
         "delivery failed (downstream rejected the change)",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "4001",
         502,
         ErrorKind::DeliveryFailed,
-        true,
-        false,
         "delivery failed (the add was rejected)",
-    ),
+    )
+    .retryable(),
     CodeEntry::new(
         "4099",
         422,
         ErrorKind::ProviderMisconfigured,
-        false,
-        false,
         "group is missing its chat key or has no pinned line",
     ),
     CodeEntry::new(
         "4099",
         501,
         ErrorKind::ProviderMisconfigured,
-        false,
-        false,
         "group is missing its chat key or has no pinned line",
     ),
-    CodeEntry::new(
-        "2012",
-        401,
-        ErrorKind::Unauthorized,
-        false,
-        false,
-        "no credentials",
-    ),
+    CodeEntry::new("2012", 401, ErrorKind::Unauthorized, "no credentials"),
     CodeEntry::new(
         "2004",
         401,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "bad signature or wrong bearer token",
     ),
     CodeEntry::new(
         "2013",
         401,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "timestamp outside the 300 s window (clock skew)",
     ),
     CodeEntry::new(
         "2001",
         404,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "unknown tenant (x-chert-tenant)",
     ),
     CodeEntry::new(
         "2005",
         403,
         ErrorKind::Forbidden,
-        false,
-        false,
         "tenant suspended or insufficient permission",
     ),
-    CodeEntry::new(
-        "1003",
-        400,
-        ErrorKind::InvalidInput,
-        false,
-        false,
-        "invalid phone number",
-    ),
-    CodeEntry::new(
-        "1004",
-        400,
-        ErrorKind::InvalidInput,
-        false,
-        false,
-        "invalid JSON",
-    ),
+    CodeEntry::new("1003", 400, ErrorKind::InvalidInput, "invalid phone number"),
+    CodeEntry::new("1004", 400, ErrorKind::InvalidInput, "invalid JSON"),
     CodeEntry::new(
         "1007",
         429,
         ErrorKind::RateLimited,
-        true,
-        false,
         "rate limited; wait `retry_after` seconds",
-    ),
+    )
+    .retryable(),
     CodeEntry::new(
         "2006",
         400,
         ErrorKind::Forbidden,
-        false,
-        false,
         "phone number does not belong to the tenant (403 on create)",
     ),
-    CodeEntry::new(
-        "3001",
-        500,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "internal error",
-    ),
-    CodeEntry::new(
-        "3002",
-        503,
-        ErrorKind::ServerError,
-        true,
-        false,
-        "service unavailable",
-    ),
+    CodeEntry::new("3001", 500, ErrorKind::ServerError, "internal error")
+        .retryable()
+        .ambiguous(),
+    CodeEntry::new("3002", 503, ErrorKind::ServerError, "service unavailable").retryable(),
     CodeEntry::new(
         "3003",
         500,
         ErrorKind::ServerError,
-        false,
-        true,
         "internal error (not retryable)",
-    ),
-    CodeEntry::new(
-        "3004",
-        502,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "upstream error",
-    ),
+    )
+    .ambiguous(),
+    CodeEntry::new("3004", 502, ErrorKind::ServerError, "upstream error")
+        .retryable()
+        .ambiguous(),
     CodeEntry::new(
         "4002",
         503,
         ErrorKind::RateLimited,
-        true,
-        false,
         "all lines are saturated; wait `retry_after` seconds",
-    ),
-    CodeEntry::new(
-        "4098",
-        400,
-        ErrorKind::InvalidInput,
-        false,
-        false,
-        "unknown effect",
-    ),
+    )
+    .retryable(),
+    CodeEntry::new("4098", 400, ErrorKind::InvalidInput, "unknown effect"),
 ];
 
 /// The row for `code` on `route`: a route-specific row first, then one that applies to

@@ -79,13 +79,8 @@ pub(crate) struct BulkArgs {
     /// signal stops at once.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub(crate) grace: u64,
-    /// Retries after the first attempt of each call (at most 9).
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub(crate) max_retries: u32,
-    /// Give up on one row's call after SECS, retries and waits included (a silent server
-    /// costs at most this per row).
-    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) attempts: crate::args::Attempts,
     /// Allow plain http:// to a non-loopback host.
     #[arg(long)]
     pub(crate) allow_insecure_http: bool,

@@ -11,7 +11,7 @@ use std::{
 
 use indicatif::ProgressBar;
 use rosterkit::{
-    ConnectOptions, Error, ProviderName, RetryPolicy,
+    ConnectOptions, Error, ProviderName,
     bulk::{Bulk, BulkPacing, BulkStats, Clients, Rate, Row},
 };
 use tokio::sync::mpsc;
@@ -324,9 +324,7 @@ async fn execute(args: BulkArgs, plan: Plan) -> Exit {
         note(&line, &progress);
     }
 
-    let retries = RetryPolicy::default()
-        .with_max_attempts(args.max_retries.saturating_add(1))
-        .with_total_timeout(Some(Duration::from_secs(args.timeout)));
+    let retries = args.attempts.policy();
     let options = ConnectOptions::default()
         .with_retry_policy(retries)
         .with_insecure_http(args.allow_insecure_http);

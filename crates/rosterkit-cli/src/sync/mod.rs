@@ -133,12 +133,8 @@ pub(crate) struct SyncArgs {
     /// Override the provider's base URL (else from its *_BASE_URL variable or its default).
     #[arg(long, value_name = "URL", conflicts_with = "file")]
     pub(crate) base_url: Option<String>,
-    /// Retries after the first attempt of each call (at most 9).
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub(crate) max_retries: u32,
-    /// Give up on one call after SECS, retries and waits included.
-    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) attempts: crate::args::Attempts,
     /// The plan as one JSON line, then one JSON object per step, instead of a diff and a table
     /// (with --file: one JSON line per chat, below).
     #[arg(long)]
@@ -368,8 +364,7 @@ pub(crate) fn common(args: &SyncArgs, provider: Provider, chat: &str) -> Common 
         provider,
         chat: chat.to_owned(),
         base_url: args.base_url.clone(),
-        max_retries: args.max_retries,
-        timeout: args.timeout,
+        attempts: args.attempts,
         json: args.json,
         allow_insecure_http: args.allow_insecure_http,
     }

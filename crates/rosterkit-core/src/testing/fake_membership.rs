@@ -63,8 +63,11 @@ impl FakeMembership {
             provider,
             me,
             capabilities: Capabilities::none()
-                .with_operations(true, true, true, true)
-                .with_handles(HandleKinds::new(true, true, true)),
+                .with_remove()
+                .with_add()
+                .with_leave()
+                .with_list()
+                .with_handles(HandleKinds::none().with_phone().with_email().with_native()),
             chats: Mutex::default(),
             next_failure: Mutex::default(),
         }
@@ -244,8 +247,10 @@ mod tests {
             .with_chat(chat.clone(), [])
             .with_capabilities(
                 Capabilities::none()
-                    .with_operations(true, false, true, true)
-                    .with_handles(HandleKinds::new(true, false, false)),
+                    .with_remove()
+                    .with_leave()
+                    .with_list()
+                    .with_handles(HandleKinds::none().with_phone()),
             );
         assert_eq!(
             phones_only

@@ -51,12 +51,12 @@ impl Route {
     }
 
     /// The HTTP method.
-    pub(crate) const fn method(self) -> &'static str {
+    pub(crate) const fn method(self) -> rosterkit_core::http::Method {
         match self {
-            Self::RemoveParticipant => "DELETE",
-            Self::AddParticipant => "POST",
-            Self::Leave => "POST",
-            Self::GetChat => "GET",
+            Self::RemoveParticipant => rosterkit_core::http::Method::DELETE,
+            Self::AddParticipant => rosterkit_core::http::Method::POST,
+            Self::Leave => rosterkit_core::http::Method::POST,
+            Self::GetChat => rosterkit_core::http::Method::GET,
         }
     }
 
@@ -91,302 +91,241 @@ impl Route {
     }
 }
 
+/// Core's view of a route: what operations take their provider, name, method, path and
+/// idempotency from.
+impl rosterkit_core::Route for Route {
+    fn provider(self) -> &'static str {
+        PROVIDER
+    }
+    fn name(self) -> &'static str {
+        Route::name(self)
+    }
+    fn method(self) -> rosterkit_core::http::Method {
+        Route::method(self)
+    }
+    fn path(self) -> &'static str {
+        Route::path(self)
+    }
+    fn idempotent(self) -> bool {
+        Route::idempotent(self)
+    }
+}
+
 /// Every documented error code, in spec order.
 pub(crate) static ERRORS: &[CodeEntry] = &[
     CodeEntry::new(
         "1001",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "missing required field",
     ),
     CodeEntry::new(
         "1002",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "phone number must be in E.164 format",
     ),
-    CodeEntry::new(
-        "1003",
-        400,
-        ErrorKind::InvalidInput,
-        false,
-        false,
-        "invalid request body",
-    ),
+    CodeEntry::new("1003", 400, ErrorKind::InvalidInput, "invalid request body"),
     CodeEntry::new(
         "1004",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "invalid message content",
     ),
     CodeEntry::new(
         "1005",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "invalid parameter value (the sandbox also uses it for not a member / group too small)",
     ),
     CodeEntry::new(
         "1006",
         409,
         ErrorKind::NotAGroup,
-        false,
-        false,
         "cannot update a direct message chat (group chats only)",
     ),
     CodeEntry::new(
         "1007",
         429,
         ErrorKind::RateLimited,
-        true,
-        false,
         "rate limit exceeded; wait `Retry-After` / `error.retry_after` seconds",
-    ),
-    CodeEntry::new(
-        "2001",
-        404,
-        ErrorKind::ChatNotFound,
-        false,
-        false,
-        "chat not found",
-    ),
-    CodeEntry::new(
-        "2002",
-        404,
-        ErrorKind::ChatNotFound,
-        false,
-        false,
-        "message not found",
-    ),
-    CodeEntry::new(
-        "2003",
-        404,
-        ErrorKind::ChatNotFound,
-        false,
-        false,
-        "attachment not found",
-    ),
+    )
+    .retryable(),
+    CodeEntry::new("2001", 404, ErrorKind::ChatNotFound, "chat not found"),
+    CodeEntry::new("2002", 404, ErrorKind::ChatNotFound, "message not found"),
+    CodeEntry::new("2003", 404, ErrorKind::ChatNotFound, "attachment not found"),
     CodeEntry::new(
         "2004",
         401,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "missing or invalid bearer token",
     ),
     CodeEntry::new(
         "2005",
         403,
         ErrorKind::Forbidden,
-        false,
-        false,
         "access denied to this resource",
     ),
     CodeEntry::new(
         "2006",
         403,
         ErrorKind::Forbidden,
-        false,
-        false,
         "no permission to send from this phone number",
     ),
     CodeEntry::new(
         "2007",
         404,
         ErrorKind::ChatNotFound,
-        false,
-        false,
         "attachment still being processed",
     ),
     CodeEntry::new(
         "2008",
         403,
         ErrorKind::Forbidden,
-        false,
-        false,
         "recipient not allowed (sandbox accounts)",
     ),
     CodeEntry::new(
         "2009",
         409,
         ErrorKind::Conflict,
-        true,
-        false,
         "chat still being created; retry in a few seconds",
-    ),
+    )
+    .retryable(),
     CodeEntry::new(
         "2013",
         409,
         ErrorKind::ChatUnavailable,
-        false,
-        false,
         "chat unavailable (this line left it)",
     ),
     CodeEntry::new(
         "2015",
         409,
         ErrorKind::Conflict,
-        true,
-        false,
         "conflicts with the chat's current state; refresh and retry (retried once)",
-    ),
+    )
+    .retryable(),
     CodeEntry::new(
         "2016",
         409,
         ErrorKind::Unsupported,
-        false,
-        false,
         "not supported in group chats",
     ),
     CodeEntry::new(
         "2017",
         409,
         ErrorKind::Unsupported,
-        false,
-        false,
         "not supported on this service (e.g. leaving a non-iMessage group, cross-service add)",
     ),
     CodeEntry::new(
         "3001",
         500,
         ErrorKind::ServerError,
-        true,
-        true,
         "database connection error (transient)",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "3002",
         500,
         ErrorKind::ServerError,
-        true,
-        true,
         "database operation failed",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "3003",
         500,
         ErrorKind::ServerError,
-        true,
-        true,
         "event stream connection error (transient)",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "3004",
         500,
         ErrorKind::ServerError,
-        true,
-        true,
         "failed to publish to the event stream",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "3005",
         504,
         ErrorKind::Timeout,
-        true,
-        true,
         "network operation timed out",
-    ),
-    CodeEntry::new(
-        "3006",
-        500,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "internal server error",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
+    CodeEntry::new("3006", 500, ErrorKind::ServerError, "internal server error")
+        .retryable()
+        .ambiguous(),
     CodeEntry::new(
         "3007",
         500,
         ErrorKind::ServerError,
-        true,
-        true,
         "maximum delivery attempts exceeded",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "4001",
         500,
         ErrorKind::DeliveryFailed,
-        true,
-        false,
         "request could not be delivered for processing",
-    ),
+    )
+    .retryable(),
     CodeEntry::new(
         "4002",
         500,
         ErrorKind::DeliveryFailed,
-        true,
-        false,
         "phone number not available for this operation",
-    ),
+    )
+    .retryable(),
     CodeEntry::new(
         "4003",
         500,
         ErrorKind::ServerError,
-        true,
-        true,
         "webhook delivery to your endpoint failed",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "4004",
         503,
         ErrorKind::ServerError,
-        true,
-        false,
         "external service temporarily unavailable; retry after about 30 s",
-    ),
-    CodeEntry::new(
-        "5001",
-        500,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "file upload failed",
-    ),
-    CodeEntry::new(
-        "5002",
-        500,
-        ErrorKind::ServerError,
-        true,
-        true,
-        "file download failed",
-    ),
+    )
+    .retryable(),
+    CodeEntry::new("5001", 500, ErrorKind::ServerError, "file upload failed")
+        .retryable()
+        .ambiguous(),
+    CodeEntry::new("5002", 500, ErrorKind::ServerError, "file download failed")
+        .retryable()
+        .ambiguous(),
     CodeEntry::new(
         "5003",
         500,
         ErrorKind::ServerError,
-        true,
-        true,
         "failed to generate a file access URL",
-    ),
+    )
+    .retryable()
+    .ambiguous(),
     CodeEntry::new(
         "5004",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "file type not supported",
     ),
     CodeEntry::new(
         "5005",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "file exceeds the maximum size",
     ),
     CodeEntry::new(
         "5006",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "file content type does not match the URL extension",
     ),
 ];

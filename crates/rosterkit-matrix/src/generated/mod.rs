@@ -57,13 +57,13 @@ impl Route {
     }
 
     /// The HTTP method.
-    pub(crate) const fn method(self) -> &'static str {
+    pub(crate) const fn method(self) -> rosterkit_core::http::Method {
         match self {
-            Self::Kick => "POST",
-            Self::Leave => "POST",
-            Self::Invite => "POST",
-            Self::JoinedMembers => "GET",
-            Self::ResolveAlias => "GET",
+            Self::Kick => rosterkit_core::http::Method::POST,
+            Self::Leave => rosterkit_core::http::Method::POST,
+            Self::Invite => rosterkit_core::http::Method::POST,
+            Self::JoinedMembers => rosterkit_core::http::Method::GET,
+            Self::ResolveAlias => rosterkit_core::http::Method::GET,
         }
     }
 
@@ -101,118 +101,111 @@ impl Route {
     }
 }
 
+/// Core's view of a route: what operations take their provider, name, method, path and
+/// idempotency from.
+impl rosterkit_core::Route for Route {
+    fn provider(self) -> &'static str {
+        PROVIDER
+    }
+    fn name(self) -> &'static str {
+        Route::name(self)
+    }
+    fn method(self) -> rosterkit_core::http::Method {
+        Route::method(self)
+    }
+    fn path(self) -> &'static str {
+        Route::path(self)
+    }
+    fn idempotent(self) -> bool {
+        Route::idempotent(self)
+    }
+}
+
 /// Every documented error code, in spec order.
 pub(crate) static ERRORS: &[CodeEntry] = &[
     CodeEntry::new(
         "M_FORBIDDEN",
         403,
         ErrorKind::Forbidden,
-        false,
-        false,
         "no power to kick that user, or the user is not in the room (Synapse: \"The target user is not in the room\"); the adapter reads the joined members to tell which: not_a_member (already_done in ensure mode) when the user is absent",
     ),
     CodeEntry::new(
         "M_FORBIDDEN",
         403,
         ErrorKind::NotAMember,
-        false,
-        false,
         "we are not in the room (Synapse: \"@u not in room !r.\"), for example after leaving it with another reason (an identical repeat is a no-op 200); already_done in ensure mode",
     ),
     CodeEntry::new(
         "M_FORBIDDEN",
         403,
         ErrorKind::Forbidden,
-        false,
-        false,
         "no power to invite, the user is banned or already in the room, or the room is unknown (Synapse: \"Unknown room\"); the adapter reads the joined members: a joined user is already_done in ensure mode, else conflict",
     ),
     CodeEntry::new(
         "M_FORBIDDEN",
         403,
         ErrorKind::ChatUnavailable,
-        false,
-        false,
         "we are not in the room, or the server does not know it (Synapse answers both with \"User … not in room …, and room previews are disabled\")",
     ),
     CodeEntry::new(
         "M_UNKNOWN",
         404,
         ErrorKind::ChatNotFound,
-        false,
-        false,
         "the server does not know the room (Synapse: \"Not a known room\"; also an alias given where a room id belongs)",
     ),
     CodeEntry::new(
         "M_NOT_FOUND",
         404,
         ErrorKind::ChatNotFound,
-        false,
-        false,
         "no room has that alias",
     ),
     CodeEntry::new(
         "M_UNKNOWN_TOKEN",
         401,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "the access token is not recognised (revoked, expired, or for another server)",
     ),
     CodeEntry::new(
         "M_MISSING_TOKEN",
         401,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "no access token was sent",
     ),
     CodeEntry::new(
         "M_USER_DEACTIVATED",
         403,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "the account behind the access token is deactivated",
     ),
     CodeEntry::new(
         "M_LIMIT_EXCEEDED",
         429,
         ErrorKind::RateLimited,
-        true,
-        false,
         "rate limited: wait `retry_after_ms` (body) or `Retry-After` (header), whichever is longer",
-    ),
+    )
+    .retryable(),
     CodeEntry::new(
         "M_INVALID_PARAM",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "a parameter was refused (for example a user id without `@`)",
     ),
     CodeEntry::new(
         "M_BAD_JSON",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "the request body was JSON of the wrong shape",
     ),
     CodeEntry::new(
         "M_NOT_JSON",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "the request body was not JSON",
     ),
     CodeEntry::new(
         "M_UNRECOGNIZED",
         404,
         ErrorKind::Unsupported,
-        false,
-        false,
         "the server does not implement the endpoint (also 405 for a wrong method)",
     ),
 ];

@@ -63,14 +63,14 @@ impl Route {
     }
 
     /// The HTTP method.
-    pub(crate) const fn method(self) -> &'static str {
+    pub(crate) const fn method(self) -> rosterkit_core::http::Method {
         match self {
-            Self::RemoveParticipant => "POST",
-            Self::AddParticipant => "POST",
-            Self::Leave => "POST",
-            Self::LightGroupMetadata => "GET",
-            Self::GroupMetadata => "GET",
-            Self::CommunityMetadata => "GET",
+            Self::RemoveParticipant => rosterkit_core::http::Method::POST,
+            Self::AddParticipant => rosterkit_core::http::Method::POST,
+            Self::Leave => rosterkit_core::http::Method::POST,
+            Self::LightGroupMetadata => rosterkit_core::http::Method::GET,
+            Self::GroupMetadata => rosterkit_core::http::Method::GET,
+            Self::CommunityMetadata => rosterkit_core::http::Method::GET,
         }
     }
 
@@ -111,112 +111,107 @@ impl Route {
     }
 }
 
+/// Core's view of a route: what operations take their provider, name, method, path and
+/// idempotency from.
+impl rosterkit_core::Route for Route {
+    fn provider(self) -> &'static str {
+        PROVIDER
+    }
+    fn name(self) -> &'static str {
+        Route::name(self)
+    }
+    fn method(self) -> rosterkit_core::http::Method {
+        Route::method(self)
+    }
+    fn path(self) -> &'static str {
+        Route::path(self)
+    }
+    fn idempotent(self) -> bool {
+        Route::idempotent(self)
+    }
+}
+
 /// Every documented error code, in spec order.
 pub(crate) static ERRORS: &[CodeEntry] = &[
     CodeEntry::new(
         "405",
         405,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "wrong HTTP method for the route (a bug on our side)",
     ),
     CodeEntry::new(
         "415",
         415,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "missing Content-Type: application/json (a bug on our side)",
     ),
     CodeEntry::new(
         "value_false",
         200,
         ErrorKind::DeliveryFailed,
-        false,
-        false,
         "Z-API answered {\"value\": false} for the batch: at least one phone failed, with no reason and no per-phone detail",
     ),
     CodeEntry::new(
         "value_false",
         200,
         ErrorKind::DeliveryFailed,
-        false,
-        false,
         "Z-API answered {\"value\": false}: the connected number did not leave (not a member, unknown group, or refused)",
     ),
     CodeEntry::new(
         "value_false",
         200,
         ErrorKind::ProviderMisconfigured,
-        false,
-        false,
         "a metadata read answered {\"value\": false}: the instance is not usable (disconnected)",
     ),
     CodeEntry::new(
         "null not allowed",
         401,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "Client-Token missing or wrong",
     ),
     CodeEntry::new(
         "[IP request] not allowed",
         403,
         ErrorKind::Forbidden,
-        false,
-        false,
         "the caller's IP is not on the account's allow-list",
     ),
     CodeEntry::new(
         "invalid instance or token",
         401,
         ErrorKind::Unauthorized,
-        false,
-        false,
         "unknown instance id or wrong instance token",
     ),
     CodeEntry::new(
         "You are not connected.",
         400,
         ErrorKind::ProviderMisconfigured,
-        false,
-        false,
         "the instance is not connected to a phone",
     ),
     CodeEntry::new(
         "You need to restore the session.",
         400,
         ErrorKind::ProviderMisconfigured,
-        false,
-        false,
         "the instance's WhatsApp session must be restored",
     ),
     CodeEntry::new(
         "Invalid phone",
         400,
         ErrorKind::InvalidInput,
-        false,
-        false,
         "a phone was refused as malformed",
     ),
     CodeEntry::new(
         "group not found",
         404,
         ErrorKind::ChatNotFound,
-        false,
-        false,
         "no such group or community for this instance",
     ),
     CodeEntry::new(
         "429",
         429,
         ErrorKind::RateLimited,
-        true,
-        false,
         "too many requests (never documented; honour Retry-After if one appears)",
-    ),
+    )
+    .retryable(),
 ];
 
 /// The row for `code` on `route`: a route-specific row first, then one that applies to

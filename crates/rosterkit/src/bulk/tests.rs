@@ -64,8 +64,10 @@ impl Fake {
     fn single(delay: Duration) -> Arc<Self> {
         Self::new(
             Capabilities::none()
-                .with_operations(true, true, true, false)
-                .with_handles(HandleKinds::new(true, true, false)),
+                .with_remove()
+                .with_add()
+                .with_leave()
+                .with_handles(HandleKinds::none().with_phone().with_email()),
             delay,
         )
     }
@@ -73,9 +75,11 @@ impl Fake {
     fn batching(max: usize, delay: Duration) -> Arc<Self> {
         Self::new(
             Capabilities::none()
-                .with_operations(true, true, true, false)
+                .with_remove()
+                .with_add()
+                .with_leave()
                 .with_batch(Some(max))
-                .with_handles(HandleKinds::new(true, false, false)),
+                .with_handles(HandleKinds::none().with_phone()),
             delay,
         )
     }

@@ -220,8 +220,11 @@ async fn plan_apply_converge() {
 async fn the_minimum_comes_from_the_capabilities_and_refuses_before_any_change() {
     let me = phone(0);
     let caps = Capabilities::none()
-        .with_operations(true, true, true, true)
-        .with_handles(HandleKinds::new(true, true, true))
+        .with_remove()
+        .with_add()
+        .with_leave()
+        .with_list()
+        .with_handles(HandleKinds::none().with_phone().with_email().with_native())
         .with_min_group_size(3);
     let client = fake(&me, &[phone(1), phone(2)]).with_capabilities(caps);
     let err = plan(&client, &chat(), &[phone(1)], &with_me(&me))
@@ -266,8 +269,10 @@ async fn the_minimum_comes_from_the_capabilities_and_refuses_before_any_change()
 async fn a_provider_without_a_list_route_needs_a_supplied_roster() {
     let me = phone(0);
     let caps = Capabilities::none()
-        .with_operations(true, true, true, false)
-        .with_handles(HandleKinds::new(true, true, false));
+        .with_remove()
+        .with_add()
+        .with_leave()
+        .with_handles(HandleKinds::none().with_phone().with_email());
     let client = fake(&me, &[phone(1), phone(2)]).with_capabilities(caps);
     let err = plan(&client, &chat(), &[phone(1)], &SyncOptions::default())
         .await
@@ -291,8 +296,11 @@ async fn a_provider_without_a_list_route_needs_a_supplied_roster() {
 async fn bad_handles_and_the_wrong_client_are_refused_before_any_request() {
     let me = phone(0);
     let caps = Capabilities::none()
-        .with_operations(true, true, true, true)
-        .with_handles(HandleKinds::new(true, false, false));
+        .with_remove()
+        .with_add()
+        .with_leave()
+        .with_list()
+        .with_handles(HandleKinds::none().with_phone());
     let client = fake(&me, &[phone(1)]).with_capabilities(caps);
     // A pending failure shows whether anything was called.
     client.fail_next(Error::new(ErrorKind::ServerError, "unused"));
