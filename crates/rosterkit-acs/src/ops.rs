@@ -33,7 +33,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use rosterkit_core::{
     Attempt, Authenticate, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, Probe,
-    ProbeWith, Recovery, Secret, Settled, encode, path_capacity, push_path,
+    ProbeWith, Recovery, RouteName, Secret, Settled, encode, path_capacity, push_path,
 };
 
 use crate::auth::Renewal;
@@ -301,7 +301,8 @@ impl RemoveParticipant {
         &self.participant
     }
 
-    fn route(&self) -> Route {
+    /// The route this removal sends: a leave when the participant is ourselves.
+    fn spec_route(&self) -> Route {
         if self.leave {
             Route::Leave
         } else {
@@ -313,23 +314,20 @@ impl RemoveParticipant {
 impl Operation for RemoveParticipant {
     type Output = Outcome;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.route().name()
+    fn route(&self) -> RouteName {
+        self.spec_route().into()
     }
 
     fn idempotent(&self) -> bool {
-        self.route().idempotent()
+        self.spec_route().idempotent()
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         check_thread_id(&self.thread)?;
-        let url = self.ctx.thread_url(self.route(), &self.thread, "");
+        let url = self.ctx.thread_url(self.spec_route(), &self.thread, "");
         let body = to_json(&wire::IdentifierOut::new(&self.participant))?;
-        self.ctx.request(self.route(), &url, Some(body), attempt)
+        self.ctx
+            .request(self.spec_route(), &url, Some(body), attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
@@ -337,7 +335,7 @@ impl Operation for RemoveParticipant {
         if success(&response) {
             return Ok(Outcome::applied(None).with_trace_id(trace));
         }
-        let error = errors::from_reply(self.route(), &response);
+        let error = errors::from_reply(self.spec_route(), &response);
         let gone = error.kind() == ErrorKind::Forbidden
             && self.ensure
             && self.leave
@@ -473,12 +471,8 @@ impl Operation for AddParticipants {
         self.ctx.renew_after(error).unwrap_or(Recovery::Standard)
     }
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        Route::AddParticipants.name()
+    fn route(&self) -> RouteName {
+        Route::AddParticipants.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -650,12 +644,8 @@ impl Operation for ListParticipants {
         self.ctx.renew_after(error).unwrap_or(Recovery::Standard)
     }
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        Route::ListParticipants.name()
+    fn route(&self) -> RouteName {
+        Route::ListParticipants.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -763,12 +753,8 @@ impl IssueAccessToken {
 impl Operation for IssueAccessToken {
     type Output = AccessToken;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        Route::IssueAccessToken.name()
+    fn route(&self) -> RouteName {
+        Route::IssueAccessToken.into()
     }
 
     fn idempotent(&self) -> bool {

@@ -31,7 +31,7 @@
 use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
-    Attempt, Authenticate, Bytes, ChatId, Error, Handle, Operation,
+    Attempt, Authenticate, Bytes, ChatId, Error, Handle, Operation, RouteName,
     http::{self, HeaderValue, Method, header::CONTENT_TYPE},
     redact::mask_digits,
     route_uri,
@@ -213,12 +213,8 @@ impl RemoveParticipant {
 impl Operation for RemoveParticipant {
     type Output = ChertChange<RemoveReply>;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     /// As the spec says, or in ensure mode.
@@ -293,12 +289,8 @@ impl AddParticipant {
 impl Operation for AddParticipant {
     type Output = AddReply;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -359,12 +351,8 @@ impl Leave {
 impl Operation for Leave {
     type Output = ChertChange<LeaveReply>;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     /// As the spec says, or in ensure mode.

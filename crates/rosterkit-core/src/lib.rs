@@ -74,7 +74,7 @@ pub use retry::{
     HintUnit, MAX_RETRY_HINT, RetryPolicy, retry_after_from_headers, retry_hint, retry_hint_f64,
     retry_hint_whole,
 };
-pub use route::{Authenticate, Route, path_capacity, push_path, route_uri};
+pub use route::{Authenticate, Route, RouteName, path_capacity, push_path, route_uri};
 pub use secret::{MIN_SCRUBBED_LEN, REDACTED, Secret};
 pub use transport::{
     DEFAULT_BODY_LIMIT, HttpClient, TransportError, TransportErrorKind, check_scheme,

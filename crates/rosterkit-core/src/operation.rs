@@ -4,7 +4,7 @@ use std::{fmt, time::SystemTime};
 
 use bytes::Bytes;
 
-use crate::{Error, clock::unix_seconds};
+use crate::{Error, RouteName, clock::unix_seconds};
 
 /// One provider call, described without doing any I/O: it builds the request for an attempt and
 /// parses the reply. The [`crate::Executor`] runs it over any [`crate::HttpClient`] with retries,
@@ -17,7 +17,8 @@ use crate::{Error, clock::unix_seconds};
 /// ```
 /// use std::{sync::Arc, time::SystemTime};
 /// use rosterkit_core::{
-///     Attempt, Bytes, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, encode, http,
+///     Attempt, Bytes, ChatId, Endpoint, Error, ErrorKind, Operation, Outcome, RouteName, encode,
+///     http,
 /// };
 ///
 /// /// What every operation of this provider is built from.
@@ -33,8 +34,7 @@ use crate::{Error, clock::unix_seconds};
 ///
 /// impl Operation for Leave {
 ///     type Output = Outcome;
-///     fn provider(&self) -> &'static str { "demo" }
-///     fn name(&self) -> &'static str { "leave" }
+///     fn route(&self) -> RouteName { RouteName::new("demo", "leave") }
 ///     fn idempotent(&self) -> bool { false }
 ///
 ///     fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
@@ -68,11 +68,21 @@ pub trait Operation: Send + Sync {
     /// What a successful reply parses into.
     type Output: Send;
 
-    /// The provider's name (`"chert"`), for errors and tracing.
-    fn provider(&self) -> &'static str;
+    /// The route this operation sends: a generated route (`self.route.into()`), or
+    /// [`RouteName::new`] for one written by hand. [`provider`](Self::provider) and
+    /// [`name`](Self::name) come from it.
+    fn route(&self) -> RouteName;
 
-    /// The operation's name (`"remove_participant"`), for errors and tracing.
-    fn name(&self) -> &'static str;
+    /// The provider's name (`"chert"`), for errors and tracing: the route's.
+    fn provider(&self) -> &'static str {
+        self.route().provider()
+    }
+
+    /// The operation's name (`"remove_participant"`), for errors and tracing: the route's,
+    /// unless an operation labels itself otherwise.
+    fn name(&self) -> &'static str {
+        self.route().name()
+    }
 
     /// Whether sending the request again after an ambiguous failure (timeout, broken
     /// connection, gateway error: the server may have applied it) is safe. True for reads and

@@ -46,6 +46,46 @@ pub trait Route: Copy + std::fmt::Debug + Send + Sync + 'static {
     fn idempotent(self) -> bool;
 }
 
+/// Which route an operation sends, as a value: the provider and the operation's name that
+/// label its errors and traces. [`Operation::route`] returns it and
+/// [`Operation::provider`]/[`Operation::name`] read it, so an operation says its route once.
+/// Every [`Route`] converts into one; an operation with no spec route names itself with
+/// [`RouteName::new`].
+///
+/// ```
+/// use rosterkit_core::RouteName;
+/// let leave = RouteName::new("demo", "leave");
+/// assert_eq!((leave.provider(), leave.name()), ("demo", "leave"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteName {
+    provider: &'static str,
+    name: &'static str,
+}
+
+impl RouteName {
+    /// The route `name` (`"remove_participant"`) of `provider` (`"chert"`).
+    pub const fn new(provider: &'static str, name: &'static str) -> Self {
+        Self { provider, name }
+    }
+
+    /// The provider's name.
+    pub const fn provider(self) -> &'static str {
+        self.provider
+    }
+
+    /// The operation's snake_case name.
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+}
+
+impl<R: Route> From<R> for RouteName {
+    fn from(route: R) -> Self {
+        Self::new(route.provider(), route.name())
+    }
+}
+
 /// How a provider authenticates a request: one implementation per provider (a signature over
 /// the body, a bearer token, a header), applied afresh to every attempt so a signature
 /// carries the attempt's time.

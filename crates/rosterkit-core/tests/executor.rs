@@ -17,7 +17,7 @@ use std::{
 use axum::{Router, body::Body, http::Response, routing::any};
 use rosterkit_core::{
     Attempt, Bytes, Error, ErrorKind, Executor, HttpClient, Operation, ReqwestClient, RetryPolicy,
-    http,
+    RouteName, http,
 };
 
 /// Scripted replies: each request takes the next one; the last repeats.
@@ -94,11 +94,8 @@ impl Probe {
 
 impl Operation for Probe {
     type Output = String;
-    fn provider(&self) -> &'static str {
-        "probe"
-    }
-    fn name(&self) -> &'static str {
-        "get_thing"
+    fn route(&self) -> RouteName {
+        RouteName::new("probe", "get_thing")
     }
     fn idempotent(&self) -> bool {
         self.idempotent
@@ -401,11 +398,8 @@ struct FailsToRebuild(Probe);
 
 impl Operation for FailsToRebuild {
     type Output = String;
-    fn provider(&self) -> &'static str {
-        self.0.provider()
-    }
-    fn name(&self) -> &'static str {
-        self.0.name()
+    fn route(&self) -> RouteName {
+        self.0.route()
     }
     fn idempotent(&self) -> bool {
         self.0.idempotent()
@@ -509,11 +503,8 @@ impl rosterkit_core::Probe<Vec<Result<String, Error>>> for DoneRead {
 
 impl Operation for Batch {
     type Output = Vec<Result<String, Error>>;
-    fn provider(&self) -> &'static str {
-        "probe"
-    }
-    fn name(&self) -> &'static str {
-        "batch"
+    fn route(&self) -> RouteName {
+        RouteName::new("probe", "batch")
     }
     fn idempotent(&self) -> bool {
         false

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use rosterkit_core::{
     Attempt, Authenticate, Bytes, ChatId, Error, ErrorKind, Handle, Operation, ProbeWith, Recovery,
-    Settled,
+    RouteName, Settled,
     http::{self, HeaderValue, header},
     route_uri,
 };
@@ -190,12 +190,8 @@ impl RemoveParticipant {
 impl Operation for RemoveParticipant {
     type Output = LinqChange;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        Route::RemoveParticipant.name()
+    fn route(&self) -> RouteName {
+        Route::RemoveParticipant.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -286,12 +282,8 @@ impl AddParticipant {
 impl Operation for AddParticipant {
     type Output = LinqChange;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        Route::AddParticipant.name()
+    fn route(&self) -> RouteName {
+        Route::AddParticipant.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -372,12 +364,8 @@ impl Leave {
 impl Operation for Leave {
     type Output = LinqChange;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        Route::Leave.name()
+    fn route(&self) -> RouteName {
+        Route::Leave.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -468,12 +456,8 @@ impl GetChat {
 impl Operation for GetChat {
     type Output = Chat;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        Route::GetChat.name()
+    fn route(&self) -> RouteName {
+        Route::GetChat.into()
     }
 
     fn idempotent(&self) -> bool {

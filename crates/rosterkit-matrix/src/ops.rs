@@ -25,7 +25,7 @@ use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
     Attempt, Bytes, ChatId, Error, ErrorKind, Handle, NativeId, Operation, Outcome, Participant,
-    ProbeWith, Reason, Recovery, Settled,
+    ProbeWith, Reason, Recovery, RouteName, Settled,
     encode::push_path_segment,
     http::{self, Method, header},
 };
@@ -171,12 +171,8 @@ fn body(user: Option<&str>, reason: Option<Reason>) -> Value {
 /// idempotence (the route's, or ensure mode).
 macro_rules! call_operation {
     () => {
-        fn provider(&self) -> &'static str {
-            PROVIDER
-        }
-
-        fn name(&self) -> &'static str {
-            self.call.route.name()
+        fn route(&self) -> RouteName {
+            self.call.route.into()
         }
 
         fn idempotent(&self) -> bool {

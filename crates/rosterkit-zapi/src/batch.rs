@@ -12,7 +12,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use rosterkit_core::{
     Attempt, BatchResults, Bytes, Confirm, Error, ErrorKind, Handle, Operation, Outcome, Probe,
-    Recovery, Settled, http,
+    Recovery, RouteName, Settled, http,
 };
 
 use crate::{
@@ -289,12 +289,8 @@ impl fmt::Debug for ChangeParticipants {
 impl Operation for ChangeParticipants {
     type Output = PhoneResults;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.change.name()
+    fn route(&self) -> RouteName {
+        self.request.operation().route()
     }
 
     fn idempotent(&self) -> bool {

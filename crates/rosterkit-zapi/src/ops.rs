@@ -38,7 +38,7 @@ use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
     Attempt, Authenticate, Bytes, Error, ErrorKind, Handle, Operation, Outcome, ProbeWith,
-    Recovery, Settled,
+    Recovery, RouteName, Settled,
     http::{
         self, HeaderValue,
         header::{ACCEPT, CONTENT_TYPE},
@@ -269,12 +269,8 @@ impl fmt::Debug for RemoveParticipants {
 impl Operation for RemoveParticipants {
     type Output = ();
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -379,12 +375,8 @@ impl fmt::Debug for AddParticipants {
 impl Operation for AddParticipants {
     type Output = ();
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -447,12 +439,8 @@ impl LeaveGroup {
 impl Operation for LeaveGroup {
     type Output = Outcome;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -551,12 +539,8 @@ impl GetGroupMetadata {
 impl Operation for GetGroupMetadata {
     type Output = GroupMetadata;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -613,12 +597,8 @@ impl GetCommunityMetadata {
 impl Operation for GetCommunityMetadata {
     type Output = CommunityMetadata;
 
-    fn provider(&self) -> &'static str {
-        PROVIDER
-    }
-
-    fn name(&self) -> &'static str {
-        self.call.route.name()
+    fn route(&self) -> RouteName {
+        self.call.route.into()
     }
 
     fn idempotent(&self) -> bool {

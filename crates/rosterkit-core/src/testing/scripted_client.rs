@@ -18,14 +18,15 @@ use crate::{HttpClient, TransportError, TransportErrorKind};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use rosterkit_core::{Executor, Operation, Attempt, Error, Bytes, http, testing::ScriptedClient};
+/// use rosterkit_core::{
+///     Attempt, Bytes, Error, Executor, Operation, RouteName, http, testing::ScriptedClient,
+/// };
 ///
 /// // A toy operation: GET /ping, 200 → "pong".
 /// struct Ping;
 /// impl Operation for Ping {
 ///     type Output = String;
-///     fn provider(&self) -> &'static str { "toy" }
-///     fn name(&self) -> &'static str { "ping" }
+///     fn route(&self) -> RouteName { RouteName::new("toy", "ping") }
 ///     fn idempotent(&self) -> bool { true }
 ///     fn build(&self, _: &Attempt) -> Result<http::Request<Bytes>, Error> {
 ///         Ok(http::Request::get("https://api.example.com/ping").body(Bytes::new()).unwrap())
