@@ -5,8 +5,9 @@ use std::{fmt, sync::Arc};
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, ClientBuilder, ClientOptions, Clock, Endpoint, Error, Executor, Handle,
-    HttpClient, Outcome, Participant, RetryPolicy, Secret, http::HeaderValue,
+    Attempt, Authenticate, Bytes, ChangeOptions, ChatId, ClientBuilder, ClientOptions, Clock,
+    Endpoint, Error, Executor, Handle, HttpClient, Outcome, Participant, RetryPolicy, Secret,
+    http::{self, HeaderValue, header},
 };
 
 use crate::{
@@ -23,6 +24,20 @@ pub(crate) const ENV_TOKEN: &str = "MATRIX_ACCESS_TOKEN";
 pub(crate) struct Config {
     pub(crate) endpoint: Endpoint,
     pub(crate) authorization: HeaderValue,
+}
+
+/// Matrix's authentication: the access token as a bearer token, the same header every attempt.
+impl Authenticate for Config {
+    fn authenticate(
+        &self,
+        request: &mut http::Request<Bytes>,
+        _attempt: &Attempt,
+    ) -> Result<(), Error> {
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, self.authorization.clone());
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Config {

@@ -24,10 +24,10 @@
 use std::{fmt, sync::Arc};
 
 use rosterkit_core::{
-    Attempt, Bytes, ChatId, Error, ErrorKind, Handle, NativeId, Operation, Outcome, Participant,
-    ProbeWith, Reason, Recovery, RouteName, Settled,
-    encode::push_path_segment,
-    http::{self, Method, header},
+    Attempt, Authenticate, Bytes, ChatId, Error, ErrorKind, Handle, NativeId, Operation, Outcome,
+    Participant, ProbeWith, Reason, Recovery, RouteName, Settled,
+    http::{self, HeaderValue, header},
+    route_uri,
 };
 use serde_json::{Map, Value};
 
@@ -50,30 +50,15 @@ struct Call {
 
 impl Call {
     /// A call on `route` whose one `{…}` path placeholder takes `param`, percent-encoded as one
-    /// segment (`!` → `%21`, `:` → `%3A`, `#` → `%23`).
+    /// segment (`!` → `%21`, `:` → `%3A`, `#` → `%23`) by core's template ([`route_uri`]).
     fn new(
         config: &Arc<Config>,
         route: Route,
         param: &str,
         body: Option<Value>,
     ) -> Result<Self, Error> {
-        let template = route.path();
-        let (before, after) = template
-            .split_once('{')
-            .and_then(|(before, rest)| Some((before, rest.split_once('}')?.1)))
-            .unwrap_or((template, ""));
         let config = Arc::clone(config);
-        let mut path = String::with_capacity(template.len() + param.len() * 3);
-        path.push_str(before);
-        push_path_segment(&mut path, param);
-        path.push_str(after);
-        let uri = config
-            .endpoint
-            .url(&path)
-            .parse::<http::Uri>()
-            .map_err(|_| {
-                Error::invalid_input("the request URL is not valid").with_provider(PROVIDER)
-            })?;
+        let uri = route_uri(config.endpoint.as_str(), "", route, &[param])?;
         let body = body
             .map(|v| serde_json::to_vec(&v).map(Bytes::from))
             .transpose()
@@ -88,23 +73,21 @@ impl Call {
         })
     }
 
-    fn request(&self) -> Result<http::Request<Bytes>, Error> {
-        let method = if self.route.method() == "GET" {
-            Method::GET
-        } else {
-            Method::POST
-        };
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(self.uri.clone())
-            .header(header::AUTHORIZATION, self.config.authorization.clone())
-            .header(header::ACCEPT, "application/json");
+    /// The request for `attempt`: the route's method, the credentials ([`Config`]'s
+    /// [`Authenticate`]), JSON accepted and, with a body, sent.
+    fn request(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+        let mut request = http::Request::new(self.body.clone().unwrap_or_default());
+        *request.method_mut() = self.route.method();
+        *request.uri_mut() = self.uri.clone();
+        self.config.authenticate(&mut request, attempt)?;
+        let json = HeaderValue::from_static("application/json");
         if self.body.is_some() {
-            builder = builder.header(header::CONTENT_TYPE, "application/json");
+            request
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, json.clone());
         }
-        builder
-            .body(self.body.clone().unwrap_or_default())
-            .map_err(|e| Error::invalid_input(format!("request: {e}")).with_provider(PROVIDER))
+        request.headers_mut().insert(header::ACCEPT, json);
+        Ok(request)
     }
 
     /// The reply's JSON object on success, or the mapped error.
@@ -179,8 +162,8 @@ macro_rules! call_operation {
             self.call.route.idempotent() || self.ensure
         }
 
-        fn build(&self, _attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-            self.call.request()
+        fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+            self.call.request(attempt)
         }
     };
 }
@@ -662,10 +645,14 @@ mod tests {
         assert_eq!(request.body().as_ref(), br#"{"reason":"bye"}"#);
         assert_eq!(request.headers()["authorization"], "Bearer t");
         assert!(request.headers()["authorization"].is_sensitive());
+        assert_eq!(request.method(), http::Method::POST);
+        assert_eq!(request.headers()["content-type"], "application/json");
         let alias = ChatId::new("#a/b:example.org").unwrap();
         let resolve = ResolveAlias::new(&m, &alias).unwrap();
         let request = resolve.build(&Attempt::first(SystemClock.now())).unwrap();
-        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.method(), http::Method::GET);
+        assert_eq!(request.headers()["accept"], "application/json");
+        assert!(request.headers().get("content-type").is_none());
         assert!(
             request
                 .uri()
