@@ -49,8 +49,9 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A Matrix client-server API client for one user (the access token's): kick, invite, leave,
-/// joined members, with ensure mode; and [`Membership`](rosterkit_core::Membership).
+/// A Matrix client-server API client for one user (the access token's): remove (a kick), add
+/// (an invitation), leave, joined members, with ensure mode; and
+/// [`Membership`](rosterkit_core::Membership).
 ///
 /// Cheap to clone. Its `Debug` output never shows the access token.
 ///
@@ -61,7 +62,7 @@ impl fmt::Debug for Config {
 ///     .homeserver("https://matrix.example.org")
 ///     .access_token("syt_c2VjcmV0_token")
 ///     .build()?;
-/// assert_eq!(matrix.homeserver().as_str(), "https://matrix.example.org");
+/// assert_eq!(matrix.base_url().as_str(), "https://matrix.example.org");
 /// assert!(!format!("{matrix:?}").contains("syt_c2VjcmV0_token"));
 /// # Ok::<(), rosterkit_core::Error>(())
 /// ```
@@ -98,8 +99,14 @@ impl MatrixClient {
     }
 
     /// The homeserver's base URL.
-    pub fn homeserver(&self) -> &Endpoint {
+    pub fn base_url(&self) -> &Endpoint {
         &self.config.endpoint
+    }
+
+    /// The former name of [`base_url`](Self::base_url).
+    #[deprecated(note = "renamed `base_url`, as on the other providers' clients")]
+    pub fn homeserver(&self) -> &Endpoint {
+        self.base_url()
     }
 
     pub(crate) fn config(&self) -> &Arc<Config> {
@@ -117,7 +124,8 @@ impl MatrixClient {
         }
     }
 
-    /// Kicks `user` out of `chat` (`POST /rooms/{roomId}/kick`), with `options.reason`.
+    /// Removes `user` from `chat` by a kick (`POST /rooms/{roomId}/kick`), with
+    /// `options.reason`.
     ///
     /// Matrix answers "not in the room" and "no power" alike (403 M_FORBIDDEN), so after a 403
     /// the executor reads the joined members ([`Kick`]'s `on_failure` probe,
@@ -127,7 +135,7 @@ impl MatrixClient {
     /// # Errors
     /// `InvalidInput` before any request; `NotAMember`, `Forbidden`, `ChatNotFound` (unknown
     /// room), `Unauthorized`, `RateLimited`, ...
-    pub async fn kick(
+    pub async fn remove(
         &self,
         chat: &ChatId,
         user: &Handle,
@@ -144,8 +152,8 @@ impl MatrixClient {
         .await
     }
 
-    /// Invites `user` to `chat` (`POST /rooms/{roomId}/invite`), with `options.reason`. The
-    /// user becomes a member when they accept.
+    /// Adds `user` to `chat` by an invitation (`POST /rooms/{roomId}/invite`), with
+    /// `options.reason`. The user becomes a member when they accept.
     ///
     /// After a 403 the executor reads the joined members ([`Invite::reconcile`]): a user already in the
     /// room is [`Outcome::AlreadyDone`] in ensure mode and `Conflict` otherwise.
@@ -153,7 +161,7 @@ impl MatrixClient {
     /// # Errors
     /// `InvalidInput` before any request; `Conflict`, `Forbidden` (no power, banned, or a room
     /// the server does not know), `Unauthorized`, `RateLimited`, ...
-    pub async fn invite(
+    pub async fn add(
         &self,
         chat: &ChatId,
         user: &Handle,
@@ -175,7 +183,7 @@ impl MatrixClient {
     ///
     /// # Errors
     /// `InvalidInput` before any request; `NotAMember`, `ChatNotFound`, `Unauthorized`, ...
-    pub async fn leave_room(
+    pub async fn leave_group(
         &self,
         chat: &ChatId,
         options: ChangeOptions,
@@ -188,6 +196,47 @@ impl MatrixClient {
         }
         .instrument(span)
         .await
+    }
+
+    /// The former name of [`remove`](Self::remove), after Matrix's verb.
+    ///
+    /// # Errors
+    /// As [`remove`](Self::remove).
+    #[deprecated(note = "renamed `remove`, as on the other providers' clients")]
+    pub async fn kick(
+        &self,
+        chat: &ChatId,
+        user: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        self.remove(chat, user, options).await
+    }
+
+    /// The former name of [`add`](Self::add), after Matrix's verb.
+    ///
+    /// # Errors
+    /// As [`add`](Self::add).
+    #[deprecated(note = "renamed `add`, as on the other providers' clients")]
+    pub async fn invite(
+        &self,
+        chat: &ChatId,
+        user: &Handle,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        self.add(chat, user, options).await
+    }
+
+    /// The former name of [`leave_group`](Self::leave_group).
+    ///
+    /// # Errors
+    /// As [`leave_group`](Self::leave_group).
+    #[deprecated(note = "renamed `leave_group`, as on the other providers' clients")]
+    pub async fn leave_room(
+        &self,
+        chat: &ChatId,
+        options: ChangeOptions,
+    ) -> Result<Outcome, Error> {
+        self.leave_group(chat, options).await
     }
 
     /// The joined members of `chat` (`GET /rooms/{roomId}/joined_members`), with display
@@ -353,7 +402,7 @@ mod tests {
             ("MATRIX_ACCESS_TOKEN", "syt_secret_token"),
         ])
         .unwrap();
-        assert_eq!(ok.homeserver().as_str(), "https://matrix.example.org");
+        assert_eq!(ok.base_url().as_str(), "https://matrix.example.org");
         let debug = format!("{ok:?}");
         assert!(!debug.contains("syt_secret_token"), "{debug}");
         let builder = MatrixClientBuilder::from_lookup(|name| {
@@ -437,7 +486,7 @@ mod scripted {
         let bob = user("@bob:example.org");
         let reason = Reason::new("spam").unwrap();
         let err = m
-            .kick(&room(), &bob, ChangeOptions::default().with_reason(reason))
+            .remove(&room(), &bob, ChangeOptions::default().with_reason(reason))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotAMember);
@@ -447,12 +496,12 @@ mod scripted {
         );
         assert_eq!(err.operation(), Some("kick"));
         let ensured = m
-            .kick(&room(), &bob, ChangeOptions::ensure())
+            .remove(&room(), &bob, ChangeOptions::ensure())
             .await
             .unwrap();
         assert_eq!(ensured, Outcome::already_done());
         let err = m
-            .kick(&room(), &bob, ChangeOptions::ensure())
+            .remove(&room(), &bob, ChangeOptions::ensure())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Forbidden, "bob is there: no power");
@@ -491,7 +540,7 @@ mod scripted {
         assert_eq!(http.unused(), 0, "the op read the members itself");
         let http = script();
         let by_client = matrix(&http, RetryPolicy::no_retries())
-            .kick(&room(), &bob, ChangeOptions::ensure())
+            .remove(&room(), &bob, ChangeOptions::ensure())
             .await;
         assert_eq!(by_op.unwrap(), Outcome::already_done());
         assert_eq!(by_client.unwrap(), Outcome::already_done());
@@ -513,10 +562,39 @@ mod scripted {
         let m = matrix(&http, RetryPolicy::no_retries());
         let alias = ChatId::new("#ops:example.org").unwrap();
         let outcome = m
-            .invite(&alias, &user("@bob:example.org"), ChangeOptions::default())
+            .add(&alias, &user("@bob:example.org"), ChangeOptions::default())
             .await
             .unwrap();
         assert_eq!(outcome, Outcome::applied(None));
+        assert_eq!(http.unused(), 0);
+    }
+
+    /// The former names still send Matrix's kick, invite and leave.
+    #[tokio::test]
+    #[allow(deprecated)]
+    async fn the_deprecated_protocol_verbs_still_work() {
+        let http = Arc::new(
+            ScriptedClient::new()
+                .reply("POST", &format!("{ROOM}/kick"), 200, "{}")
+                .reply("POST", &format!("{ROOM}/invite"), 200, "{}")
+                .reply("POST", &format!("{ROOM}/leave"), 200, "{}"),
+        );
+        let m = matrix(&http, RetryPolicy::no_retries());
+        let bob = user("@bob:example.org");
+        let none = ChangeOptions::default;
+        assert_eq!(
+            m.kick(&room(), &bob, none()).await.unwrap(),
+            Outcome::applied(None)
+        );
+        assert_eq!(
+            m.invite(&room(), &bob, none()).await.unwrap(),
+            Outcome::applied(None)
+        );
+        assert_eq!(
+            m.leave_room(&room(), none()).await.unwrap(),
+            Outcome::applied(None)
+        );
+        assert_eq!(m.homeserver(), m.base_url());
         assert_eq!(http.unused(), 0);
     }
 
@@ -533,7 +611,7 @@ mod scripted {
         let m = matrix(&http, RetryPolicy::default());
         let started = tokio::time::Instant::now();
         let outcome = m
-            .leave_room(&room(), ChangeOptions::default())
+            .leave_group(&room(), ChangeOptions::default())
             .await
             .unwrap();
         assert_eq!(outcome, Outcome::applied(None));
@@ -556,7 +634,7 @@ mod scripted {
         let bob = user("@bob:example.org");
         let http = script();
         let err = matrix(&http, RetryPolicy::default())
-            .kick(&room(), &bob, ChangeOptions::default())
+            .remove(&room(), &bob, ChangeOptions::default())
             .await
             .unwrap_err();
         assert!(err.is_ambiguous(), "{err}");
@@ -567,7 +645,7 @@ mod scripted {
         );
         let http = script();
         let outcome = matrix(&http, RetryPolicy::default())
-            .kick(&room(), &bob, ChangeOptions::ensure())
+            .remove(&room(), &bob, ChangeOptions::ensure())
             .await
             .unwrap();
         assert_eq!(outcome, Outcome::already_done(), "the first attempt did it");
@@ -580,7 +658,7 @@ mod scripted {
         let m = matrix(&http, RetryPolicy::no_retries());
         let phone: Handle = "+14155551234".parse().unwrap();
         let err = m
-            .kick(&room(), &phone, ChangeOptions::default())
+            .remove(&room(), &phone, ChangeOptions::default())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);

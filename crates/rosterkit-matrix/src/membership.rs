@@ -26,29 +26,29 @@ impl Membership for MatrixClient {
         CAPABILITIES
     }
 
-    /// [`MatrixClient::kick`], with `options.reason`.
+    /// [`MatrixClient::remove`] (a kick), with `options.reason`.
     async fn remove_participant(
         &self,
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
     ) -> Result<Outcome, Error> {
-        self.kick(chat, handle, options).await
+        self.remove(chat, handle, options).await
     }
 
-    /// [`MatrixClient::invite`]: the user is a member once they accept.
+    /// [`MatrixClient::add`] (an invitation): the user is a member once they accept.
     async fn add_participant(
         &self,
         chat: &ChatId,
         handle: &Handle,
         options: ChangeOptions,
     ) -> Result<Outcome, Error> {
-        self.invite(chat, handle, options).await
+        self.add(chat, handle, options).await
     }
 
-    /// [`MatrixClient::leave_room`].
+    /// [`MatrixClient::leave_group`].
     async fn leave(&self, chat: &ChatId, options: ChangeOptions) -> Result<Outcome, Error> {
-        self.leave_room(chat, options).await
+        self.leave_group(chat, options).await
     }
 
     /// [`MatrixClient::joined_members`].
