@@ -45,9 +45,10 @@ use crate::{
     wire,
 };
 
-/// What every Chert call shares: the route, the request's method, URL and exact body (fixed at
-/// construction, so every attempt sends and signs the same bytes), and the credentials.
-struct Call {
+/// A route's request as every attempt sends it: the route, its method, URL and exact body
+/// (fixed at construction, so every attempt sends and signs the same bytes), and the
+/// credentials. Each Chert operation holds one.
+struct RouteRequest {
     route: Route,
     method: Method,
     uri: http::Uri,
@@ -56,8 +57,8 @@ struct Call {
     auth: Arc<Auth>,
 }
 
-impl Call {
-    /// A call on `route` whose path template's `{...}` placeholders take `params` in order, each
+impl RouteRequest {
+    /// A request on `route` whose path template's `{...}` placeholders take `params` in order, each
     /// percent-encoded as one segment.
     fn new(
         config: &ChertConfig,
@@ -142,10 +143,10 @@ impl Call {
     }
 }
 
-impl fmt::Debug for Call {
+impl fmt::Debug for RouteRequest {
     /// Phone numbers in the URL and body are masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Call")
+        f.debug_struct("RouteRequest")
             .field("route", &self.route.name())
             .field("method", &self.method)
             .field("uri", &mask_digits(&self.uri.to_string()))
@@ -179,7 +180,7 @@ fn trace_of(err: &Error) -> Option<String> {
 /// after an ambiguous failure, and a 1002 on such a retry is [`ChertChange::Unconfirmed`].
 #[derive(Debug)]
 pub struct RemoveParticipant {
-    call: Call,
+    request: RouteRequest,
     ensure: bool,
 }
 
@@ -191,7 +192,7 @@ impl RemoveParticipant {
     pub fn new(config: &Arc<ChertConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         let address = address(handle)?;
         Ok(Self {
-            call: Call::new(
+            request: RouteRequest::new(
                 config,
                 Route::RemoveParticipant,
                 chat,
@@ -214,16 +215,16 @@ impl Operation for RemoveParticipant {
     type Output = ChertChange<RemoveReply>;
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     /// As the spec says, or in ensure mode.
     fn idempotent(&self) -> bool {
-        self.call.route.idempotent() || self.ensure
+        self.request.route.idempotent() || self.ensure
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(
@@ -231,9 +232,9 @@ impl Operation for RemoveParticipant {
         response: http::Response<Bytes>,
         attempt: &Attempt,
     ) -> Result<Self::Output, Error> {
-        match self.call.parse(response, attempt) {
+        match self.request.parse(response, attempt) {
             Ok((reply, trace_id)) => Ok(ChertChange::Applied(RemoveReply {
-                chat_id: self.call.chat_id(reply.chat_id),
+                chat_id: self.request.chat_id(reply.chat_id),
                 removed: reply.removed.and_then(wire::handle_owned),
                 participants: reply.participants.map(wire::roster),
                 trace_id,
@@ -258,7 +259,7 @@ impl Operation for RemoveParticipant {
 /// Idempotent (adding a present member is a no-op success), so always safe to retry.
 #[derive(Debug)]
 pub struct AddParticipant {
-    call: Call,
+    request: RouteRequest,
 }
 
 impl AddParticipant {
@@ -275,7 +276,7 @@ impl AddParticipant {
                 .with_source(e)
         })?;
         Ok(Self {
-            call: Call::new(
+            request: RouteRequest::new(
                 config,
                 Route::AddParticipant,
                 chat,
@@ -290,15 +291,15 @@ impl Operation for AddParticipant {
     type Output = AddReply;
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     fn idempotent(&self) -> bool {
-        self.call.route.idempotent()
+        self.request.route.idempotent()
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(
@@ -306,9 +307,9 @@ impl Operation for AddParticipant {
         response: http::Response<Bytes>,
         attempt: &Attempt,
     ) -> Result<Self::Output, Error> {
-        let (reply, trace_id) = self.call.parse(response, attempt)?;
+        let (reply, trace_id) = self.request.parse(response, attempt)?;
         Ok(AddReply {
-            chat_id: self.call.chat_id(reply.chat_id),
+            chat_id: self.request.chat_id(reply.chat_id),
             added: reply.added.and_then(wire::handle_owned),
             participants: reply.participants.map(wire::roster),
             trace_id,
@@ -323,7 +324,7 @@ impl Operation for AddParticipant {
 /// so ensure mode trusts the caller that the chat is (or was) a group.
 #[derive(Debug)]
 pub struct Leave {
-    call: Call,
+    request: RouteRequest,
     ensure: bool,
 }
 
@@ -335,7 +336,7 @@ impl Leave {
     /// chat id are validated and every path segment is percent-encoded).
     pub fn new(config: &Arc<ChertConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            call: Call::new(config, Route::Leave, chat, &[chat.as_str()], Bytes::new())?,
+            request: RouteRequest::new(config, Route::Leave, chat, &[chat.as_str()], Bytes::new())?,
             ensure: false,
         })
     }
@@ -352,16 +353,16 @@ impl Operation for Leave {
     type Output = ChertChange<LeaveReply>;
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     /// As the spec says, or in ensure mode.
     fn idempotent(&self) -> bool {
-        self.call.route.idempotent() || self.ensure
+        self.request.route.idempotent() || self.ensure
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(
@@ -369,9 +370,9 @@ impl Operation for Leave {
         response: http::Response<Bytes>,
         attempt: &Attempt,
     ) -> Result<Self::Output, Error> {
-        match self.call.parse(response, attempt) {
+        match self.request.parse(response, attempt) {
             Ok((reply, trace_id)) => Ok(ChertChange::Applied(LeaveReply {
-                chat_id: self.call.chat_id(reply.chat_id),
+                chat_id: self.request.chat_id(reply.chat_id),
                 status: reply.status.map(LeaveStatus::from_wire),
                 trace_id,
             })),

@@ -85,13 +85,13 @@ fn linq_handle(handle: &Handle) -> Result<Handle, Error> {
 /// segment) with the bearer token, `accept: application/json`, and, when `body` is given,
 /// `content-type: application/json`.
 fn request(
-    shared: &LinqConfig,
+    config: &LinqConfig,
     route: Route,
     chat: &str,
     body: Option<Vec<u8>>,
     attempt: &Attempt,
 ) -> Result<http::Request<Bytes>, Error> {
-    let uri = route_uri(shared.base_url().as_str(), "", route, &[chat])?;
+    let uri = route_uri(config.base_url().as_str(), "", route, &[chat])?;
     let has_body = body.is_some();
     let mut request = http::Request::new(body.map(Bytes::from).unwrap_or_default());
     *request.method_mut() = route.method();
@@ -104,7 +104,7 @@ fn request(
             HeaderValue::from_static("application/json"),
         );
     }
-    shared.authenticate(&mut request, attempt)?;
+    config.authenticate(&mut request, attempt)?;
     Ok(request)
 }
 
@@ -158,7 +158,7 @@ fn parse_queued(
 /// ambiguous failure. Output: [`LinqChange::Queued`].
 #[derive(Debug, Clone)]
 pub struct RemoveParticipant {
-    shared: Arc<LinqConfig>,
+    config: Arc<LinqConfig>,
     chat: String,
     handle: Handle,
     ensure: bool,
@@ -172,7 +172,7 @@ impl RemoveParticipant {
     /// `InvalidInput` naming what is wrong; nothing is sent.
     pub fn new(config: &Arc<LinqConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(config),
+            config: Arc::clone(config),
             chat: chat_uuid(chat)?,
             handle: linq_handle(handle)?,
             ensure: false,
@@ -200,7 +200,7 @@ impl Operation for RemoveParticipant {
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         request(
-            &self.shared,
+            &self.config,
             Route::RemoveParticipant,
             &self.chat,
             Some(handle_body(&self.handle)?),
@@ -220,7 +220,7 @@ impl Operation for RemoveParticipant {
     /// `AlreadyDone`, else `NotAMember`) or fewer than 4 active (`GroupTooSmall`).
     fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         let (handle, ensure) = (self.handle.clone(), self.ensure);
-        classify_1005(&self.shared, &self.chat, error, move |chat, err| {
+        classify_1005(&self.config, &self.chat, error, move |chat, err| {
             if !chat.is_active(&handle) {
                 return if ensure {
                     Ok(LinqChange::AlreadyDone {
@@ -250,7 +250,7 @@ impl Operation for RemoveParticipant {
 /// [`LinqChange::Queued`].
 #[derive(Debug, Clone)]
 pub struct AddParticipant {
-    shared: Arc<LinqConfig>,
+    config: Arc<LinqConfig>,
     chat: String,
     handle: Handle,
     ensure: bool,
@@ -264,7 +264,7 @@ impl AddParticipant {
     /// `InvalidInput` naming what is wrong; nothing is sent.
     pub fn new(config: &Arc<LinqConfig>, chat: &ChatId, handle: &Handle) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(config),
+            config: Arc::clone(config),
             chat: chat_uuid(chat)?,
             handle: linq_handle(handle)?,
             ensure: false,
@@ -292,7 +292,7 @@ impl Operation for AddParticipant {
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         request(
-            &self.shared,
+            &self.config,
             Route::AddParticipant,
             &self.chat,
             Some(handle_body(&self.handle)?),
@@ -312,7 +312,7 @@ impl Operation for AddParticipant {
     /// `AlreadyDone`) or fewer than 3 active (`GroupTooSmall`).
     fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
         let (handle, ensure) = (self.handle.clone(), self.ensure);
-        classify_1005(&self.shared, &self.chat, error, move |chat, err| {
+        classify_1005(&self.config, &self.chat, error, move |chat, err| {
             if ensure && chat.is_active(&handle) {
                 return Ok(LinqChange::AlreadyDone {
                     trace_id: err.trace_id().map(str::to_owned),
@@ -335,7 +335,7 @@ impl Operation for AddParticipant {
 /// [`LinqChange::AlreadyDone`], and the call is retried after an ambiguous failure.
 #[derive(Debug, Clone)]
 pub struct Leave {
-    shared: Arc<LinqConfig>,
+    config: Arc<LinqConfig>,
     chat: String,
     ensure: bool,
 }
@@ -347,7 +347,7 @@ impl Leave {
     /// `InvalidInput`; nothing is sent.
     pub fn new(config: &Arc<LinqConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(config),
+            config: Arc::clone(config),
             chat: chat_uuid(chat)?,
             ensure: false,
         })
@@ -373,7 +373,7 @@ impl Operation for Leave {
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        request(&self.shared, Route::Leave, &self.chat, None, attempt)
+        request(&self.config, Route::Leave, &self.chat, None, attempt)
     }
 
     fn parse(
@@ -392,7 +392,7 @@ impl Operation for Leave {
     /// A 400/1005 is classified by reading the chat once: fewer than 4 active
     /// (`GroupTooSmall`).
     fn on_failure(&self, error: &Error, _attempt: &Attempt) -> Recovery<LinqChange> {
-        classify_1005(&self.shared, &self.chat, error, |chat, err| {
+        classify_1005(&self.config, &self.chat, error, |chat, err| {
             if chat.active_count() < 4 {
                 return Err(err.restated(
                     ErrorKind::GroupTooSmall,
@@ -409,7 +409,7 @@ impl Operation for Leave {
 /// let `decide` turn the error into something more precise. When the read fails, the
 /// original error stands. Any other failure follows the executor's standard rule.
 fn classify_1005(
-    shared: &Arc<LinqConfig>,
+    config: &Arc<LinqConfig>,
     chat: &str,
     error: &Error,
     decide: impl FnOnce(&Chat, Error) -> Result<LinqChange, Error> + Send + Sync + 'static,
@@ -418,7 +418,7 @@ fn classify_1005(
         return Recovery::Standard;
     }
     let read = GetChat {
-        shared: Arc::clone(shared),
+        config: Arc::clone(config),
         chat: chat.to_owned(),
     };
     Recovery::Probe(Box::new(ProbeWith::new(
@@ -436,7 +436,7 @@ fn classify_1005(
 /// `GET /v3/chats/{chatId}`: the chat with its roster. Idempotent.
 #[derive(Debug, Clone)]
 pub struct GetChat {
-    shared: Arc<LinqConfig>,
+    config: Arc<LinqConfig>,
     chat: String,
 }
 
@@ -447,7 +447,7 @@ impl GetChat {
     /// `InvalidInput`; nothing is sent.
     pub fn new(config: &Arc<LinqConfig>, chat: &ChatId) -> Result<Self, Error> {
         Ok(Self {
-            shared: Arc::clone(config),
+            config: Arc::clone(config),
             chat: chat_uuid(chat)?,
         })
     }
@@ -465,7 +465,7 @@ impl Operation for GetChat {
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        request(&self.shared, Route::GetChat, &self.chat, None, attempt)
+        request(&self.config, Route::GetChat, &self.chat, None, attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Chat, Error> {

@@ -39,17 +39,17 @@ use crate::{
     ids::{Room, user_id},
 };
 
-/// What every Matrix call shares: the route, the URL and exact body (fixed at construction),
-/// and the credentials.
-struct Call {
+/// A route's request as every attempt sends it: the route, the URL and exact body (fixed at
+/// construction), and the credentials.
+struct RouteRequest {
     route: Route,
     uri: http::Uri,
     body: Option<Bytes>,
     config: Arc<Config>,
 }
 
-impl Call {
-    /// A call on `route` whose one `{…}` path placeholder takes `param`, percent-encoded as one
+impl RouteRequest {
+    /// A request on `route` whose one `{…}` path placeholder takes `param`, percent-encoded as one
     /// segment (`!` → `%21`, `:` → `%3A`, `#` → `%23`) by core's template ([`route_uri`]).
     fn new(
         config: &Arc<Config>,
@@ -75,7 +75,7 @@ impl Call {
 
     /// The request for `attempt`: the route's method, the credentials ([`Config`]'s
     /// [`Authenticate`]), JSON accepted and, with a body, sent.
-    fn request(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
+    fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         let mut request = http::Request::new(self.body.clone().unwrap_or_default());
         *request.method_mut() = self.route.method();
         *request.uri_mut() = self.uri.clone();
@@ -118,9 +118,9 @@ impl Call {
     }
 }
 
-impl fmt::Debug for Call {
+impl fmt::Debug for RouteRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Call")
+        f.debug_struct("RouteRequest")
             .field("route", &self.route.name())
             .field("uri", &self.uri)
             .finish_non_exhaustive()
@@ -150,20 +150,20 @@ fn body(user: Option<&str>, reason: Option<Reason>) -> Value {
     Value::Object(map)
 }
 
-/// The [`Operation`] methods every Matrix call shares: the call's route, request and
+/// The [`Operation`] methods every Matrix call shares: the request's route, build and
 /// idempotence (the route's, or ensure mode).
 macro_rules! call_operation {
     () => {
         fn route(&self) -> RouteName {
-            self.call.route.into()
+            self.request.route.into()
         }
 
         fn idempotent(&self) -> bool {
-            self.call.route.idempotent() || self.ensure
+            self.request.route.idempotent() || self.ensure
         }
 
         fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-            self.call.request(attempt)
+            self.request.build(attempt)
         }
     };
 }
@@ -180,7 +180,7 @@ macro_rules! user_change {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name {
-            call: Call,
+            request: RouteRequest,
             room: String,
             user: String,
             ensure: bool,
@@ -201,7 +201,7 @@ macro_rules! user_change {
                 let body = body(Some(user), reason);
                 let room = room_id(room)?;
                 Ok(Self {
-                    call: Call::new(client.config(), $route, room, Some(body))?,
+                    request: RouteRequest::new(client.config(), $route, room, Some(body))?,
                     room: room.to_owned(),
                     user: user.to_owned(),
                     ensure: false,
@@ -251,7 +251,7 @@ macro_rules! user_change {
                 response: http::Response<Bytes>,
                 attempt: &Attempt,
             ) -> Result<Outcome, Error> {
-                self.call.object(response, attempt).map(|_| Outcome::applied(None))
+                self.request.object(response, attempt).map(|_| Outcome::applied(None))
             }
 
             /// Matrix's ambiguous 403 is settled by a read of the joined members, sent by the
@@ -260,7 +260,7 @@ macro_rules! user_change {
                 if !self.needs_membership_read(error) {
                     return Recovery::Standard;
                 }
-                let Ok(read) = JoinedMembers::in_room(&self.call.config, &self.room) else {
+                let Ok(read) = JoinedMembers::in_room(&self.request.config, &self.room) else {
                     return Recovery::Standard;
                 };
                 let (user, ensure) = (self.user.clone(), self.ensure);
@@ -333,7 +333,7 @@ user_change!(
 /// Synapse's "not in room" (403 M_FORBIDDEN) is [`Outcome::AlreadyDone`].
 #[derive(Debug)]
 pub struct Leave {
-    call: Call,
+    request: RouteRequest,
     ensure: bool,
 }
 
@@ -348,7 +348,7 @@ impl Leave {
         reason: Option<Reason>,
     ) -> Result<Self, Error> {
         Ok(Self {
-            call: Call::new(
+            request: RouteRequest::new(
                 client.config(),
                 Route::Leave,
                 room_id(room)?,
@@ -372,7 +372,7 @@ impl Operation for Leave {
     call_operation!();
 
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<Outcome, Error> {
-        match self.call.object(response, attempt) {
+        match self.request.object(response, attempt) {
             Ok(_) => Ok(Outcome::applied(None)),
             Err(e) if self.ensure && e.kind() == ErrorKind::NotAMember => {
                 Ok(Outcome::already_done())
@@ -386,7 +386,7 @@ impl Operation for Leave {
 /// display names.
 #[derive(Debug)]
 pub struct JoinedMembers {
-    call: Call,
+    request: RouteRequest,
     ensure: bool,
 }
 
@@ -402,7 +402,7 @@ impl JoinedMembers {
     /// The read of `room` (a checked room id) with `config`'s credentials.
     fn in_room(config: &Arc<Config>, room: &str) -> Result<Self, Error> {
         Ok(Self {
-            call: Call::new(config, Route::JoinedMembers, room, None)?,
+            request: RouteRequest::new(config, Route::JoinedMembers, room, None)?,
             ensure: false,
         })
     }
@@ -419,8 +419,8 @@ impl Operation for JoinedMembers {
     ) -> Result<Vec<Participant>, Error> {
         let status = response.status();
         let body = response.body().clone();
-        let reply = self.call.object(response, attempt)?;
-        let bad = |what: &str| errors::decode(self.call.route, status, body.clone(), what);
+        let reply = self.request.object(response, attempt)?;
+        let bad = |what: &str| errors::decode(self.request.route, status, body.clone(), what);
         let Some(Value::Object(joined)) = reply.get("joined") else {
             return Err(bad("`joined` is not an object"));
         };
@@ -456,7 +456,7 @@ fn display_name(name: &str) -> String {
 /// `GET /directory/room/{roomAlias}`: the room id an alias points to.
 #[derive(Debug)]
 pub struct ResolveAlias {
-    call: Call,
+    request: RouteRequest,
     ensure: bool,
 }
 
@@ -472,7 +472,7 @@ impl ResolveAlias {
             );
         };
         Ok(Self {
-            call: Call::new(client.config(), Route::ResolveAlias, alias, None)?,
+            request: RouteRequest::new(client.config(), Route::ResolveAlias, alias, None)?,
             ensure: false,
         })
     }
@@ -485,14 +485,19 @@ impl Operation for ResolveAlias {
     fn parse(&self, response: http::Response<Bytes>, attempt: &Attempt) -> Result<ChatId, Error> {
         let status = response.status();
         let body = response.body().clone();
-        let reply = self.call.object(response, attempt)?;
+        let reply = self.request.object(response, attempt)?;
         reply
             .get("room_id")
             .and_then(Value::as_str)
             .and_then(|id| ChatId::new(id).ok())
             .filter(|id| matches!(Room::parse(id), Ok(Room::Id(_))))
             .ok_or_else(|| {
-                errors::decode(self.call.route, status, body, "`room_id` is not a room id")
+                errors::decode(
+                    self.request.route,
+                    status,
+                    body,
+                    "`room_id` is not a room id",
+                )
             })
     }
 }

@@ -89,7 +89,7 @@ impl Request {
 
 /// How Z-API answered one round.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Sent {
+enum Answer {
     /// `{"value": true}`.
     Accepted,
     /// `{"value": false}`: at least one phone failed, which is not said.
@@ -100,7 +100,7 @@ enum Sent {
     Fatal,
 }
 
-impl Sent {
+impl Answer {
     fn of(error: &Error) -> Self {
         if error.code() == Some(VALUE_FALSE) {
             Self::Refused
@@ -232,12 +232,12 @@ impl ChangeParticipants {
         merged(&self.settled, &self.pending, result, self.change)
     }
 
-    /// The read that settles this round after `sent`.
-    fn probe(&self, sent: Sent) -> Option<Box<dyn Probe<PhoneResults>>> {
+    /// The read that settles this round after `answer`.
+    fn probe(&self, answer: Answer) -> Option<Box<dyn Probe<PhoneResults>>> {
         let read = RosterRead::of(&self.config, &self.chat)?;
         let settle = Settle {
             change: self.change,
-            sent,
+            answer,
             ensure: self.ensure,
             round: self.round,
             pending: self.pending.clone(),
@@ -316,7 +316,7 @@ impl Operation for ChangeParticipants {
         _attempt: &Attempt,
     ) -> Option<Box<dyn Probe<Self::Output>>> {
         if self.confirm == Confirm::ReadBack {
-            self.probe(Sent::Accepted)
+            self.probe(Answer::Accepted)
         } else {
             None
         }
@@ -325,12 +325,12 @@ impl Operation for ChangeParticipants {
     /// The standard retries first; once they are spent (or for `value: false`), in ensure or
     /// verify mode, the roster settles each phone.
     fn on_failure(&self, error: &Error, attempt: &Attempt) -> Recovery<Self::Output> {
-        let sent = Sent::of(error);
-        let reads = match sent {
-            Sent::Refused | Sent::Ambiguous => self.confirm == Confirm::ReadBack || self.ensure,
-            Sent::Accepted | Sent::Fatal => false,
+        let answer = Answer::of(error);
+        let reads = match answer {
+            Answer::Refused | Answer::Ambiguous => self.confirm == Confirm::ReadBack || self.ensure,
+            Answer::Accepted | Answer::Fatal => false,
         } && !attempt.would_retry(error, self.idempotent());
-        match reads.then(|| self.probe(sent)).flatten() {
+        match reads.then(|| self.probe(answer)).flatten() {
             Some(probe) => Recovery::Probe(probe),
             None => Recovery::Standard,
         }
@@ -366,7 +366,7 @@ impl RosterRead {
 /// What settles a round once the roster is read.
 struct Settle {
     change: ZapiChange,
-    sent: Sent,
+    answer: Answer,
     ensure: bool,
     round: Round,
     pending: Vec<usize>,
@@ -439,8 +439,8 @@ impl Settle {
 
     /// The roster could not be read: the reply stands.
     fn without_roster(self, failure: Error) -> Settled<PhoneResults> {
-        let result = match self.sent {
-            Sent::Accepted => Ok(Outcome::unconfirmed(None)),
+        let result = match self.answer {
+            Answer::Accepted => Ok(Outcome::unconfirmed(None)),
             _ => Err(failure),
         };
         Settled::Finish(Ok(self.results(&result)))
@@ -501,27 +501,27 @@ impl Settle {
     ) -> Option<Result<Outcome, Error>> {
         let handles = || Some(roster.roster());
         let change = self.change;
-        Some(match (self.sent, reached) {
-            (Sent::Accepted, true) => Ok(Outcome::applied(handles())),
-            (Sent::Accepted, false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
-            (Sent::Accepted, false) => Err(not_reached(change)),
+        Some(match (self.answer, reached) {
+            (Answer::Accepted, true) => Ok(Outcome::applied(handles())),
+            (Answer::Accepted, false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
+            (Answer::Accepted, false) => Err(not_reached(change)),
             (_, true) if self.ensure => Ok(Outcome::already_done()),
             // Refused, and the read shows the phone absent: it was not a member (as Chert's 1001
             // and Linq's 1005 say), not an open question.
-            (Sent::Refused, true) if change == ZapiChange::Remove => Err(failure
+            (Answer::Refused, true) if change == ZapiChange::Remove => Err(failure
                 .clone()
                 .with_kind(ErrorKind::NotAMember)
                 .with_message(
                     "Z-API answered {\"value\": false} and the group's metadata does not list the phone: it is not a member",
                 )),
             (_, true) => Ok(Outcome::unconfirmed(handles())),
-            (Sent::Refused | Sent::Ambiguous, false)
+            (Answer::Refused | Answer::Ambiguous, false)
                 if self.ensure && self.round == Round::First && !change.inviting() =>
             {
                 return None;
             }
-            (Sent::Ambiguous, false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
-            (Sent::Refused | Sent::Ambiguous | Sent::Fatal, false) => Err(failure.clone()),
+            (Answer::Ambiguous, false) if change.inviting() => Ok(Outcome::unconfirmed(handles())),
+            (Answer::Refused | Answer::Ambiguous | Answer::Fatal, false) => Err(failure.clone()),
         })
     }
 }

@@ -58,24 +58,25 @@ use crate::{
     wire::{self, LeaveBody, PhonesBody},
 };
 
-/// What every Z-API call shares: the route and its path parameter, the exact body (fixed at
-/// construction, so every attempt sends the same bytes) and the credentials. The request is
-/// core's template: [`route_uri`] under the instance prefix, authenticated by [`ZapiConfig`].
-struct Call {
+/// A route's request as every attempt sends it: the route and its path parameter, the exact
+/// body (fixed at construction, so every attempt sends the same bytes) and the credentials,
+/// built by core's template: [`route_uri`] under the instance prefix, authenticated by
+/// [`ZapiConfig`].
+struct RouteRequest {
     route: Route,
     /// The path template's one parameter (a group or community id), if any.
     param: Option<String>,
     body: Bytes,
-    shared: Arc<ZapiConfig>,
+    config: Arc<ZapiConfig>,
 }
 
-impl Call {
+impl RouteRequest {
     fn new(config: &Arc<ZapiConfig>, route: Route, param: Option<&str>, body: Bytes) -> Self {
         Self {
             route,
             param: param.map(str::to_owned),
             body,
-            shared: Arc::clone(config),
+            config: Arc::clone(config),
         }
     }
 
@@ -85,11 +86,11 @@ impl Call {
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
         let params: Vec<&str> = self.params().iter().map(String::as_str).collect();
-        let uri = self.shared.route_uri(self.route, &params)?;
+        let uri = self.config.route_uri(self.route, &params)?;
         let mut request = http::Request::new(self.body.clone());
         *request.method_mut() = self.route.method();
         *request.uri_mut() = uri;
-        self.shared.authenticate(&mut request, attempt)?;
+        self.config.authenticate(&mut request, attempt)?;
         let headers = request.headers_mut();
         if self.body.is_empty() {
             headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -131,13 +132,13 @@ impl Call {
     }
 }
 
-impl fmt::Debug for Call {
+impl fmt::Debug for RouteRequest {
     /// The instance prefix (with the token) is left out; phone numbers are masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut path = String::new();
         let params: Vec<&str> = self.params().iter().map(String::as_str).collect();
         push_path(&mut path, self.route.path(), &params);
-        f.debug_struct("Call")
+        f.debug_struct("RouteRequest")
             .field("route", &self.route.name())
             .field("method", &self.route.method())
             .field("path", &mask_digits(&path))
@@ -205,7 +206,7 @@ fn phones_body(
 /// idempotent (a repeat answers `false`); in ensure mode the operation reports itself
 /// idempotent, so the executor retries it after an ambiguous failure.
 pub struct RemoveParticipants {
-    call: Call,
+    request: RouteRequest,
     phones: Vec<String>,
     ensure: bool,
 }
@@ -236,7 +237,7 @@ impl RemoveParticipants {
     ) -> Result<Self, Error> {
         let body = phones_body(chat, None, &phones)?;
         Ok(Self {
-            call: Call::new(config, Route::RemoveParticipant, None, body),
+            request: RouteRequest::new(config, Route::RemoveParticipant, None, body),
             phones,
             ensure: false,
         })
@@ -259,7 +260,7 @@ impl fmt::Debug for RemoveParticipants {
     /// Phone numbers are masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoveParticipants")
-            .field("call", &self.call)
+            .field("request", &self.request)
             .field("phones", &self.phones.len())
             .field("ensure", &self.ensure)
             .finish()
@@ -270,7 +271,7 @@ impl Operation for RemoveParticipants {
     type Output = ();
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -278,11 +279,11 @@ impl Operation for RemoveParticipants {
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
-        self.call.parse_value(response)
+        self.request.parse_value(response)
     }
 }
 
@@ -293,7 +294,7 @@ impl Operation for RemoveParticipants {
 /// invite link instead. Idempotent only in ensure mode and without `autoInvite` (a repeat could
 /// send the links twice).
 pub struct AddParticipants {
-    call: Call,
+    request: RouteRequest,
     chat: ZapiChat,
     phones: Vec<String>,
     auto_invite: bool,
@@ -325,7 +326,7 @@ impl AddParticipants {
     ) -> Result<Self, Error> {
         let body = phones_body(chat, Some(false), &phones)?;
         Ok(Self {
-            call: Call::new(config, Route::AddParticipant, None, body),
+            request: RouteRequest::new(config, Route::AddParticipant, None, body),
             chat: chat.clone(),
             phones,
             auto_invite: false,
@@ -340,7 +341,7 @@ impl AddParticipants {
             self.auto_invite = auto_invite;
             // The phones were validated by `new`; only the flag changes.
             if let Ok(body) = phones_body(&self.chat, Some(auto_invite), &self.phones) {
-                self.call.body = body;
+                self.request.body = body;
             }
         }
         self
@@ -363,7 +364,7 @@ impl fmt::Debug for AddParticipants {
     /// Phone numbers are masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AddParticipants")
-            .field("call", &self.call)
+            .field("request", &self.request)
             .field("chat", &self.chat)
             .field("phones", &self.phones.len())
             .field("auto_invite", &self.auto_invite)
@@ -376,7 +377,7 @@ impl Operation for AddParticipants {
     type Output = ();
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -384,11 +385,11 @@ impl Operation for AddParticipants {
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<(), Error> {
-        self.call.parse_value(response)
+        self.request.parse_value(response)
     }
 }
 
@@ -399,7 +400,7 @@ impl Operation for AddParticipants {
 /// Not idempotent; idempotent in ensure mode, where a failure is settled by reading the group.
 #[derive(Debug)]
 pub struct LeaveGroup {
-    call: Call,
+    request: RouteRequest,
     group: ZapiChat,
     ensure: bool,
 }
@@ -422,7 +423,7 @@ impl LeaveGroup {
             group_id: chat.id(),
         })?;
         Ok(Self {
-            call: Call::new(config, route, None, body),
+            request: RouteRequest::new(config, route, None, body),
             group: chat.clone(),
             ensure: false,
         })
@@ -440,7 +441,7 @@ impl Operation for LeaveGroup {
     type Output = Outcome;
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -448,11 +449,11 @@ impl Operation for LeaveGroup {
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(&self, response: http::Response<Bytes>, _attempt: &Attempt) -> Result<Outcome, Error> {
-        self.call.parse_value(response)?;
+        self.request.parse_value(response)?;
         Ok(Outcome::unconfirmed(None))
     }
 
@@ -464,7 +465,7 @@ impl Operation for LeaveGroup {
         if !self.ensure || !unclear || attempt.would_retry(error, self.idempotent()) {
             return Recovery::Standard;
         }
-        let Ok(read) = GetGroupMetadata::new(&self.call.shared, &self.group) else {
+        let Ok(read) = GetGroupMetadata::new(&self.request.config, &self.group) else {
             return Recovery::Standard;
         };
         Recovery::Probe(Box::new(ProbeWith::new(
@@ -501,7 +502,7 @@ pub enum MetadataDetail {
 /// (`invitationLinkError`).
 #[derive(Debug)]
 pub struct GetGroupMetadata {
-    call: Call,
+    request: RouteRequest,
 }
 
 impl GetGroupMetadata {
@@ -520,7 +521,7 @@ impl GetGroupMetadata {
             .with_operation(route.name()));
         }
         Ok(Self {
-            call: Call::new(config, route, Some(chat.id()), Bytes::new()),
+            request: RouteRequest::new(config, route, Some(chat.id()), Bytes::new()),
         })
     }
 
@@ -531,7 +532,7 @@ impl GetGroupMetadata {
             MetadataDetail::Light => Route::LightGroupMetadata,
             MetadataDetail::Full => Route::GroupMetadata,
         };
-        self.call.route = route;
+        self.request.route = route;
         self
     }
 }
@@ -540,7 +541,7 @@ impl Operation for GetGroupMetadata {
     type Output = GroupMetadata;
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -548,7 +549,7 @@ impl Operation for GetGroupMetadata {
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(
@@ -559,9 +560,9 @@ impl Operation for GetGroupMetadata {
         let status = response.status();
         let (parts, body) = response.into_parts();
         let response = http::Response::from_parts(parts, body.clone());
-        let map = self.call.success_object(response)?;
+        let map = self.request.success_object(response)?;
         if is_bare_value(&map) {
-            return Err(errors::from_reply(self.call.route, status, body));
+            return Err(errors::from_reply(self.request.route, status, body));
         }
         Ok(GroupMetadata::from_json(&map))
     }
@@ -571,7 +572,7 @@ impl Operation for GetGroupMetadata {
 /// Idempotent.
 #[derive(Debug)]
 pub struct GetCommunityMetadata {
-    call: Call,
+    request: RouteRequest,
 }
 
 impl GetCommunityMetadata {
@@ -589,7 +590,7 @@ impl GetCommunityMetadata {
             .with_operation(route.name()));
         }
         Ok(Self {
-            call: Call::new(config, route, Some(chat.id()), Bytes::new()),
+            request: RouteRequest::new(config, route, Some(chat.id()), Bytes::new()),
         })
     }
 }
@@ -598,7 +599,7 @@ impl Operation for GetCommunityMetadata {
     type Output = CommunityMetadata;
 
     fn route(&self) -> RouteName {
-        self.call.route.into()
+        self.request.route.into()
     }
 
     fn idempotent(&self) -> bool {
@@ -606,7 +607,7 @@ impl Operation for GetCommunityMetadata {
     }
 
     fn build(&self, attempt: &Attempt) -> Result<http::Request<Bytes>, Error> {
-        self.call.build(attempt)
+        self.request.build(attempt)
     }
 
     fn parse(
@@ -617,9 +618,9 @@ impl Operation for GetCommunityMetadata {
         let status = response.status();
         let (parts, body) = response.into_parts();
         let response = http::Response::from_parts(parts, body.clone());
-        let map = self.call.success_object(response)?;
+        let map = self.request.success_object(response)?;
         if is_bare_value(&map) {
-            return Err(errors::from_reply(self.call.route, status, body));
+            return Err(errors::from_reply(self.request.route, status, body));
         }
         Ok(CommunityMetadata::from_json(&map))
     }
