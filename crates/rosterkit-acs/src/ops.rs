@@ -117,21 +117,15 @@ impl ChatContext {
         &self.token
     }
 
-    /// `{endpoint}{route's path with the thread}?{query}api-version=...` (core's path
-    /// template, each segment encoded).
+    /// `{endpoint}{route's path with the thread}?{query}api-version=...`.
     fn thread_url(&self, route: Route, thread: &ChatId, query: &str) -> String {
-        let template = route.path();
-        let base = self.endpoint.as_str();
-        let mut url = String::with_capacity(
-            base.len() + path_capacity(template, &[thread.as_str()]) + query.len() + 32,
-        );
-        url.push_str(base);
-        push_path(&mut url, template, &[thread.as_str()]);
-        url.push('?');
-        url.push_str(query);
-        url.push_str("api-version=");
-        encode::push_path_segment(&mut url, &self.api_version);
-        url
+        route_url(
+            &self.endpoint,
+            route,
+            thread.as_str(),
+            query,
+            &self.api_version,
+        )
     }
 
     /// The request on `route` to `url` (from [`ChatContext::thread_url`], or a `nextLink`
@@ -157,6 +151,23 @@ impl ChatContext {
         }
         Ok(request)
     }
+}
+
+/// `{endpoint}{route's path with param}?{query}api-version={version}`: core's path template,
+/// each segment percent-encoded, then ACS's query, its version last.
+fn route_url(endpoint: &Endpoint, route: Route, param: &str, query: &str, version: &str) -> String {
+    let template = route.path();
+    let base = endpoint.as_str();
+    let mut url = String::with_capacity(
+        base.len() + path_capacity(template, &[param]) + query.len() + version.len() * 3 + 13,
+    );
+    url.push_str(base);
+    push_path(&mut url, template, &[param]);
+    url.push('?');
+    url.push_str(query);
+    url.push_str("api-version=");
+    encode::push_path_segment(&mut url, version);
+    url
 }
 
 /// ACS's user authentication: the access token as a bearer, a renewed one after a 401.
@@ -728,25 +739,47 @@ impl IssueAccessToken {
         self.expires_in_minutes = minutes;
         self
     }
+}
 
-    /// The path and query as sent (and signed), mount path included.
-    fn path_and_query(&self) -> String {
-        let mut path = self.endpoint.path().to_owned();
-        path.push_str("/identities/");
-        encode::push_path_segment(&mut path, &self.user_id);
-        path.push_str("/:issueAccessToken?api-version=");
-        path.push_str(IDENTITY_API_VERSION);
-        path
-    }
-
-    /// The authority as signed: `host[:port]`, the port only when not the scheme's default.
-    fn signed_host(&self) -> &str {
-        let authority = self.endpoint.authority();
-        let default_port = match self.endpoint.scheme() {
-            "https" => ":443",
+/// ACS's access-key authentication (the Identity API's): HMAC-SHA256 over the request's
+/// method, path and query, host and exact body, at the attempt's time, so each attempt is
+/// signed afresh.
+impl Authenticate for AccessKey {
+    fn authenticate(
+        &self,
+        request: &mut http::Request<Bytes>,
+        attempt: &Attempt,
+    ) -> Result<(), Error> {
+        let uri = request.uri();
+        let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        // The authority as signed: `host[:port]`, the port only when not the scheme's default.
+        let default_port = match uri.scheme_str() {
+            Some("https") => ":443",
             _ => ":80",
         };
-        authority.strip_suffix(default_port).unwrap_or(authority)
+        let host = authority.strip_suffix(default_port).unwrap_or(authority);
+        let signed = rosterkit_sign::acs::sign_request(
+            self.bytes(),
+            request.method().as_str(),
+            path_and_query,
+            host,
+            request.body(),
+            attempt.now,
+        );
+        let header = |value: String| {
+            HeaderValue::try_from(value)
+                .map_err(|_| invalid("the signature cannot be sent in a header"))
+        };
+        let mut authorization = header(signed.authorization)?;
+        authorization.set_sensitive(true);
+        let date = header(signed.x_ms_date)?;
+        let digest = header(signed.x_ms_content_sha256)?;
+        let headers = request.headers_mut();
+        headers.insert("x-ms-date", date);
+        headers.insert("x-ms-content-sha256", digest);
+        headers.insert(AUTHORIZATION, authorization);
+        Ok(())
     }
 }
 
@@ -769,33 +802,24 @@ impl Operation for IssueAccessToken {
             scopes: &["chat"],
             expires_in_minutes: self.expires_in_minutes,
         })?;
-        let path_and_query = self.path_and_query();
-        let signed = rosterkit_sign::acs::sign_request(
-            self.key.bytes(),
-            "POST",
-            &path_and_query,
-            self.signed_host(),
-            &body,
-            attempt.now,
+        let route = Route::IssueAccessToken;
+        let url = route_url(
+            &self.endpoint,
+            route,
+            &self.user_id,
+            "",
+            IDENTITY_API_VERSION,
         );
-        let url = format!(
-            "{}://{}{path_and_query}",
-            self.endpoint.scheme(),
-            self.endpoint.authority()
-        );
-        let mut authorization = HeaderValue::try_from(signed.authorization)
-            .map_err(|_| invalid("the signature cannot be sent in a header"))?;
-        authorization.set_sensitive(true);
-        http::Request::builder()
-            .method(http::Method::POST)
-            .uri(url)
-            .header("x-ms-date", signed.x_ms_date)
-            .header("x-ms-content-sha256", signed.x_ms_content_sha256)
-            .header(AUTHORIZATION, authorization)
-            .header(CONTENT_TYPE, json())
-            .header(ACCEPT, json())
-            .body(Bytes::from(body))
-            .map_err(|e| invalid(format!("could not build the request: {e}")))
+        let uri = http::Uri::try_from(url)
+            .map_err(|e| invalid(format!("could not build the request: {e}")))?;
+        let mut request = http::Request::new(Bytes::from(body));
+        *request.method_mut() = route.method();
+        *request.uri_mut() = uri;
+        self.key.authenticate(&mut request, attempt)?;
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, json());
+        headers.insert(ACCEPT, json());
+        Ok(request)
     }
 
     fn parse(
