@@ -47,10 +47,10 @@ pub trait Route: Copy + std::fmt::Debug + Send + Sync + 'static {
 }
 
 /// Which route an operation sends, as a value: the provider and the operation's name that
-/// label its errors and traces. [`Operation::route`] returns it and
-/// [`Operation::provider`]/[`Operation::name`] read it, so an operation says its route once.
-/// Every [`Route`] converts into one; an operation with no spec route names itself with
-/// [`RouteName::new`].
+/// label its errors and traces. [`Operation::route`](crate::Operation::route) returns it and
+/// [`provider`](crate::Operation::provider)/[`name`](crate::Operation::name) read it, so an
+/// operation says its route once. Every [`Route`] converts into one; an operation with no spec
+/// route names itself with [`RouteName::new`].
 ///
 /// ```
 /// use rosterkit_core::RouteName;
