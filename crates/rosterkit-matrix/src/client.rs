@@ -1,53 +1,23 @@
 //! [`MatrixClient`] and its builder.
 
-use std::{fmt, sync::Arc};
+use std::sync::Arc;
 
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    Attempt, Authenticate, Bytes, ChangeOptions, ChatId, ClientBuilder, ClientOptions, Clock,
-    Endpoint, Error, Executor, Handle, HttpClient, Outcome, Participant, RetryPolicy, Secret,
-    http::{self, HeaderValue, header},
+    ChangeOptions, ChatId, ClientBuilder, ClientOptions, Clock, Endpoint, Error, Executor, Handle,
+    HttpClient, Outcome, Participant, RetryPolicy, Secret,
 };
 
 use crate::{
     PROVIDER,
+    config::MatrixConfig,
     ids::{Room, user_id},
     ops::{Invite, JoinedMembers, Kick, Leave, ResolveAlias},
 };
 
 pub(crate) const ENV_HOMESERVER: &str = "MATRIX_HOMESERVER";
 pub(crate) const ENV_TOKEN: &str = "MATRIX_ACCESS_TOKEN";
-
-/// What every operation of one client shares: where to send and the `Authorization` value
-/// (marked sensitive, so `http` redacts it in `Debug`).
-pub(crate) struct Config {
-    pub(crate) endpoint: Endpoint,
-    pub(crate) authorization: HeaderValue,
-}
-
-/// Matrix's authentication: the access token as a bearer token, the same header every attempt.
-impl Authenticate for Config {
-    fn authenticate(
-        &self,
-        request: &mut http::Request<Bytes>,
-        _attempt: &Attempt,
-    ) -> Result<(), Error> {
-        request
-            .headers_mut()
-            .insert(header::AUTHORIZATION, self.authorization.clone());
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("endpoint", &self.endpoint)
-            .field("access_token", &Secret::new(""))
-            .finish()
-    }
-}
 
 /// A Matrix client-server API client for one user (the access token's): remove (a kick), add
 /// (an invitation), leave, joined members, with ensure mode; and
@@ -68,7 +38,7 @@ impl fmt::Debug for Config {
 /// ```
 #[derive(Debug, Clone)]
 pub struct MatrixClient {
-    config: Arc<Config>,
+    config: Arc<MatrixConfig>,
     executor: Executor,
 }
 
@@ -100,7 +70,7 @@ impl MatrixClient {
 
     /// The homeserver's base URL.
     pub fn base_url(&self) -> &Endpoint {
-        &self.config.endpoint
+        self.config.base_url()
     }
 
     /// The former name of [`base_url`](Self::base_url).
@@ -109,7 +79,9 @@ impl MatrixClient {
         self.base_url()
     }
 
-    pub(crate) fn config(&self) -> &Arc<Config> {
+    /// What this client's operations are built from (endpoint and credentials), to build the
+    /// [`ops`](crate::ops) yourself.
+    pub fn config(&self) -> &Arc<MatrixConfig> {
         &self.config
     }
 
@@ -120,7 +92,11 @@ impl MatrixClient {
     pub async fn room_id(&self, chat: &ChatId) -> Result<ChatId, Error> {
         match Room::parse(chat)? {
             Room::Id(_) => Ok(chat.clone()),
-            Room::Alias(_) => self.executor.execute(&ResolveAlias::new(self, chat)?).await,
+            Room::Alias(_) => {
+                self.executor
+                    .execute(&ResolveAlias::new(&self.config, chat)?)
+                    .await
+            }
         }
     }
 
@@ -145,7 +121,7 @@ impl MatrixClient {
         async {
             user_id(user)?;
             let room = self.room_id(chat).await?;
-            let op = Kick::new(self, &room, user, options.reason)?.ensure(options.ensure);
+            let op = Kick::new(&self.config, &room, user, options.reason)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -171,7 +147,7 @@ impl MatrixClient {
         async {
             user_id(user)?;
             let room = self.room_id(chat).await?;
-            let op = Invite::new(self, &room, user, options.reason)?.ensure(options.ensure);
+            let op = Invite::new(&self.config, &room, user, options.reason)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -191,7 +167,7 @@ impl MatrixClient {
         let span = tracing::info_span!("matrix.leave", room = %chat, ensure = options.ensure);
         async {
             let room = self.room_id(chat).await?;
-            let op = Leave::new(self, &room, options.reason)?.ensure(options.ensure);
+            let op = Leave::new(&self.config, &room, options.reason)?.ensure(options.ensure);
             self.executor.execute(&op).await
         }
         .instrument(span)
@@ -247,7 +223,7 @@ impl MatrixClient {
     pub async fn joined_members(&self, chat: &ChatId) -> Result<Vec<Participant>, Error> {
         let room = self.room_id(chat).await?;
         self.executor
-            .execute(&JoinedMembers::new(self, &room)?)
+            .execute(&JoinedMembers::new(&self.config, &room)?)
             .await
     }
 }
@@ -346,20 +322,12 @@ impl MatrixClientBuilder {
         })?;
         let token = Secret::for_header("Matrix access token", token.expose())
             .map_err(|e| invalid(format!("{e} (.access_token(..) or {ENV_TOKEN})")))?;
-        let mut authorization = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-            .map_err(|_| {
-                invalid(format!(
-                    "the access token cannot travel in a header ({ENV_TOKEN})"
-                ))
-            })?;
-        authorization.set_sensitive(true);
+        let config = MatrixConfig::new(endpoint, &token)
+            .map_err(|e| invalid(format!("{} ({ENV_TOKEN})", e.message())))?;
         // Scrubbed from every error, should a server echo the request's `Authorization`.
         let executor = self.options.secrets([token]).build(PROVIDER)?;
         Ok(MatrixClient {
-            config: Arc::new(Config {
-                endpoint,
-                authorization,
-            }),
+            config: Arc::new(config),
             executor,
         })
     }
@@ -533,7 +501,7 @@ mod scripted {
         let bob = user("@bob:example.org");
         let http = script();
         let m = matrix(&http, RetryPolicy::no_retries());
-        let op = crate::ops::Kick::new(&m, &room(), &bob, None)
+        let op = crate::ops::Kick::new(m.config(), &room(), &bob, None)
             .unwrap()
             .ensure(true);
         let by_op = m.executor().execute(&op).await;

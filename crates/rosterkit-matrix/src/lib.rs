@@ -55,6 +55,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+mod config;
 mod errors;
 mod generated;
 pub mod ids;
@@ -63,6 +64,7 @@ pub mod ops;
 mod provider;
 
 pub use client::{MatrixClient, MatrixClientBuilder};
+pub use config::MatrixConfig;
 pub use provider::MatrixProvider;
 
 /// `rosterkit-core` itself, for the operation and executor machinery behind [`ops`].

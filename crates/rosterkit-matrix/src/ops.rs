@@ -1,17 +1,22 @@
 //! Matrix's calls as sans-IO [`Operation`]s: each builds its request and parses the reply with
-//! no I/O, so it can be tested without a server or run with [`MatrixClient::executor`].
+//! no I/O, so it can be tested without a server or run with
+//! [`MatrixClient::executor`](crate::MatrixClient::executor). It is built from a
+//! [`MatrixConfig`] (endpoint and credentials), never from a client:
 //!
 //! ```
-//! use rosterkit_matrix::{MatrixClient, ops::Kick};
-//! use rosterkit_core::{Attempt, ChatId, Handle, NativeId, Operation, SystemClock, Clock};
+//! use std::sync::Arc;
+//! use rosterkit_matrix::{MatrixConfig, ops::Kick};
+//! use rosterkit_core::{
+//!     Attempt, ChatId, Clock, Endpoint, Handle, NativeId, Operation, Secret, SystemClock,
+//! };
 //!
-//! let matrix = MatrixClient::builder()
-//!     .homeserver("https://matrix.example.org")
-//!     .access_token("syt_example")
-//!     .build()?;
+//! let config = Arc::new(MatrixConfig::new(
+//!     Endpoint::parse("https://matrix.example.org")?,
+//!     &Secret::new("syt_example"),
+//! )?);
 //! let room = ChatId::new("!abc:example.org")?;
 //! let bob = Handle::Native(NativeId::new("@bob:example.org")?);
-//! let op = Kick::new(&matrix, &room, &bob, None)?;
+//! let op = Kick::new(&config, &room, &bob, None)?;
 //! let request = op.build(&Attempt::first(SystemClock.now()))?;
 //! assert_eq!(
 //!     request.uri().to_string(),
@@ -32,8 +37,7 @@ use rosterkit_core::{
 use serde_json::{Map, Value};
 
 use crate::{
-    MatrixClient,
-    client::Config,
+    config::MatrixConfig,
     errors,
     generated::{PROVIDER, Route},
     ids::{Room, user_id},
@@ -45,20 +49,20 @@ struct RouteRequest {
     route: Route,
     uri: http::Uri,
     body: Option<Bytes>,
-    config: Arc<Config>,
+    config: Arc<MatrixConfig>,
 }
 
 impl RouteRequest {
     /// A request on `route` whose one `{…}` path placeholder takes `param`, percent-encoded as one
     /// segment (`!` → `%21`, `:` → `%3A`, `#` → `%23`) by core's template ([`route_uri`]).
     fn new(
-        config: &Arc<Config>,
+        config: &Arc<MatrixConfig>,
         route: Route,
         param: &str,
         body: Option<Value>,
     ) -> Result<Self, Error> {
         let config = Arc::clone(config);
-        let uri = route_uri(config.endpoint.as_str(), "", route, &[param])?;
+        let uri = route_uri(config.base_url().as_str(), "", route, &[param])?;
         let body = body
             .map(|v| serde_json::to_vec(&v).map(Bytes::from))
             .transpose()
@@ -192,7 +196,7 @@ macro_rules! user_change {
             /// # Errors
             /// `InvalidInput` for an alias, a malformed room id or a handle that is not a user id.
             pub fn new(
-                client: &MatrixClient,
+                config: &Arc<MatrixConfig>,
                 room: &ChatId,
                 user: &Handle,
                 reason: Option<Reason>,
@@ -201,7 +205,7 @@ macro_rules! user_change {
                 let body = body(Some(user), reason);
                 let room = room_id(room)?;
                 Ok(Self {
-                    request: RouteRequest::new(client.config(), $route, room, Some(body))?,
+                    request: RouteRequest::new(config, $route, room, Some(body))?,
                     room: room.to_owned(),
                     user: user.to_owned(),
                     ensure: false,
@@ -343,13 +347,13 @@ impl Leave {
     /// # Errors
     /// `InvalidInput` for an alias or a malformed room id.
     pub fn new(
-        client: &MatrixClient,
+        config: &Arc<MatrixConfig>,
         room: &ChatId,
         reason: Option<Reason>,
     ) -> Result<Self, Error> {
         Ok(Self {
             request: RouteRequest::new(
-                client.config(),
+                config,
                 Route::Leave,
                 room_id(room)?,
                 Some(body(None, reason)),
@@ -395,12 +399,12 @@ impl JoinedMembers {
     ///
     /// # Errors
     /// `InvalidInput` for an alias or a malformed room id.
-    pub fn new(client: &MatrixClient, room: &ChatId) -> Result<Self, Error> {
-        Self::in_room(client.config(), room_id(room)?)
+    pub fn new(config: &Arc<MatrixConfig>, room: &ChatId) -> Result<Self, Error> {
+        Self::in_room(config, room_id(room)?)
     }
 
     /// The read of `room` (a checked room id) with `config`'s credentials.
-    fn in_room(config: &Arc<Config>, room: &str) -> Result<Self, Error> {
+    fn in_room(config: &Arc<MatrixConfig>, room: &str) -> Result<Self, Error> {
         Ok(Self {
             request: RouteRequest::new(config, Route::JoinedMembers, room, None)?,
             ensure: false,
@@ -465,14 +469,14 @@ impl ResolveAlias {
     ///
     /// # Errors
     /// `InvalidInput` when `alias` is not an alias.
-    pub fn new(client: &MatrixClient, alias: &ChatId) -> Result<Self, Error> {
+    pub fn new(config: &Arc<MatrixConfig>, alias: &ChatId) -> Result<Self, Error> {
         let Room::Alias(alias) = Room::parse(alias)? else {
             return Err(
                 Error::invalid_input("not a room alias (#name:server)").with_provider(PROVIDER)
             );
         };
         Ok(Self {
-            request: RouteRequest::new(client.config(), Route::ResolveAlias, alias, None)?,
+            request: RouteRequest::new(config, Route::ResolveAlias, alias, None)?,
             ensure: false,
         })
     }
@@ -505,6 +509,7 @@ impl Operation for ResolveAlias {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MatrixClient;
     use rosterkit_core::{
         Clock, SystemClock,
         testing::{DecoderProps, check_result},
@@ -531,11 +536,15 @@ mod tests {
                 .body(Bytes::copy_from_slice(body))
                 .unwrap()
         };
-        let kick = Kick::new(&m, &room, &bob, None).unwrap().ensure(ensure);
-        let invite = Invite::new(&m, &room, &bob, None).unwrap().ensure(ensure);
-        let leave = Leave::new(&m, &room, None).unwrap().ensure(ensure);
-        let members = JoinedMembers::new(&m, &room).unwrap();
-        let resolve = ResolveAlias::new(&m, &alias).unwrap();
+        let kick = Kick::new(m.config(), &room, &bob, None)
+            .unwrap()
+            .ensure(ensure);
+        let invite = Invite::new(m.config(), &room, &bob, None)
+            .unwrap()
+            .ensure(ensure);
+        let leave = Leave::new(m.config(), &room, None).unwrap().ensure(ensure);
+        let members = JoinedMembers::new(m.config(), &room).unwrap();
+        let resolve = ResolveAlias::new(m.config(), &alias).unwrap();
         let leave_result = leave.parse(response(), &attempt);
         // Ensure mode turns a 403 "not in room" on leave into a value.
         let leave_values = match leave_result {
@@ -588,7 +597,7 @@ mod tests {
                 .with_code("M_FORBIDDEN")
         };
         let with_bob = [Participant::new(bob.clone())];
-        let kick = Kick::new(&m, &room, &bob, None).unwrap();
+        let kick = Kick::new(m.config(), &room, &bob, None).unwrap();
         assert!(kick.needs_membership_read(&forbidden()));
         assert!(!kick.needs_membership_read(&Error::new(ErrorKind::Forbidden, "x")));
         let absent = kick.reconcile(forbidden(), Some(&[])).unwrap_err();
@@ -604,7 +613,7 @@ mod tests {
             kick.reconcile(forbidden(), Some(&[])).unwrap(),
             Outcome::already_done()
         );
-        let invite = Invite::new(&m, &room, &bob, None).unwrap();
+        let invite = Invite::new(m.config(), &room, &bob, None).unwrap();
         let member = invite.reconcile(forbidden(), Some(&with_bob)).unwrap_err();
         assert_eq!(member.kind(), ErrorKind::Conflict);
         assert_eq!(
@@ -621,7 +630,7 @@ mod tests {
     #[test]
     fn display_names_are_made_safe_to_print() {
         let m = client();
-        let op = JoinedMembers::new(&m, &ChatId::new("!r:s").unwrap()).unwrap();
+        let op = JoinedMembers::new(m.config(), &ChatId::new("!r:s").unwrap()).unwrap();
         let long = "x".repeat(1000);
         let body = format!(
             r#"{{"joined":{{"@a:s":{{"display_name":"Eve\u001b[31m\nred"}},"@b:s":{{"display_name":"{long}"}},"@c:s":{{"display_name":7}}}}}}"#
@@ -641,7 +650,7 @@ mod tests {
     fn paths_are_encoded_and_bodies_exact() {
         let m = client();
         let room = ChatId::new("!opaque").unwrap();
-        let leave = Leave::new(&m, &room, Some(Reason::new("bye").unwrap())).unwrap();
+        let leave = Leave::new(m.config(), &room, Some(Reason::new("bye").unwrap())).unwrap();
         let request = leave.build(&Attempt::first(SystemClock.now())).unwrap();
         assert_eq!(
             request.uri().to_string(),
@@ -653,7 +662,7 @@ mod tests {
         assert_eq!(request.method(), http::Method::POST);
         assert_eq!(request.headers()["content-type"], "application/json");
         let alias = ChatId::new("#a/b:example.org").unwrap();
-        let resolve = ResolveAlias::new(&m, &alias).unwrap();
+        let resolve = ResolveAlias::new(m.config(), &alias).unwrap();
         let request = resolve.build(&Attempt::first(SystemClock.now())).unwrap();
         assert_eq!(request.method(), http::Method::GET);
         assert_eq!(request.headers()["accept"], "application/json");
@@ -666,7 +675,7 @@ mod tests {
         );
         assert!(
             Kick::new(
-                &m,
+                m.config(),
                 &alias,
                 &Handle::Native(NativeId::new("@b:s").unwrap()),
                 None
