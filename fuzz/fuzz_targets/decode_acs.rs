@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use rosterkit_acs::{
-    AccessKey, ChatContext, ChatParticipant, CommunicationIdentifier,
+    AccessKey, ChatContext, ChatParticipant, CommunicationIdentifier, Removal,
     ops::{AddParticipants, IssueAccessToken, ListParticipants, RemoveParticipant},
 };
 use rosterkit_core::{
@@ -32,7 +32,7 @@ static OPS: LazyLock<Ops> = LazyLock::new(|| {
         remove: RemoveParticipant::new(ctx.clone(), thread.clone(), who.clone()),
         leave_ensure: RemoveParticipant::new(ctx.clone(), thread.clone(), who.clone())
             .ensure(true)
-            .leave(true)
+            .removal(Removal::Leave)
             .after_ambiguous_failure(true),
         add: AddParticipants::new(ctx.clone(), thread.clone(), vec![ChatParticipant::new(who)]),
         list: ListParticipants::first_page(ctx, thread),
