@@ -49,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
     let priors = match Priors::read(file, ensure) {
         Ok(priors) => priors,
         Err(ResumeError::NoFingerprint { at } | ResumeError::BadFingerprint { at }) => {
-            assert!((1..=lines_in_file).contains(&at), "line {at} of {lines_in_file}");
+            assert!(
+                (1..=lines_in_file).contains(&at),
+                "line {at} of {lines_in_file}"
+            );
             return;
         }
         Err(e) => panic!("reading a slice: {e}"),
@@ -77,7 +80,10 @@ fuzz_target!(|data: &[u8]| {
             let _ = matched.note(std::path::Path::new("results.jsonl"));
         }
         Err(ResumeError::BeyondInput { at, line, .. }) => {
-            assert!((1..=lines_in_file).contains(&at), "line {at} of {lines_in_file}");
+            assert!(
+                (1..=lines_in_file).contains(&at),
+                "line {at} of {lines_in_file}"
+            );
             assert!(line == 0 || line > last_line);
         }
         Err(ResumeError::NoMatch { total, first }) => {

@@ -46,6 +46,18 @@ const STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        // `fmt --all` stops at the workspace; the fuzz targets are a workspace of their own.
+        name: "fmt (fuzz targets)",
+        args: &[
+            "fmt",
+            "--all",
+            "--check",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+        ],
+        env: &[],
+    },
+    Step {
         // The fuzz targets are their own workspace (cargo-fuzz): CI checks that they build and
         // are lint-clean on the stable toolchain (libfuzzer-sys comes from the registry);
         // `cargo xtask fuzz` runs them, with a nightly compiler.
