@@ -11,9 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rosterkit::{ChatId, Error, Handle, Membership, Outcome, Pending, linq::LinqClient};
+use rosterkit::{ChatId, Error, Handle, Membership, Outcome, Pending};
 
-use crate::args::{Common, Wait};
+use crate::args::Wait;
 
 /// The note on a change still queued when the wait ran out.
 pub(crate) fn timed_out_note(secs: u64) -> String {
@@ -21,18 +21,6 @@ pub(crate) fn timed_out_note(secs: u64) -> String {
         "still queued after waiting {secs} s: Linq accepted the change and may apply it later; \
          check with `rosterkit list`, or wait longer with --wait-timeout"
     )
-}
-
-/// A Linq client from the environment and the flags, for what only Linq's own API says (our
-/// line in a chat, for `sync`).
-pub(crate) fn linq_client(common: &Common) -> Result<LinqClient, Error> {
-    let mut builder = LinqClient::builder_from_env()
-        .allow_insecure_http(common.allow_insecure_http)
-        .retry_policy(common.attempts.policy());
-    if let Some(url) = &common.base_url {
-        builder = builder.base_url(url.clone());
-    }
-    builder.build()
 }
 
 /// Confirms `outcome` through [`Membership::confirm`], for at most `--wait-timeout` seconds,

@@ -429,25 +429,11 @@ pub(crate) async fn sync_chat(
         String::new()
     };
     let refuse = |message: String| Synced::ended(End::Refused, message);
-    let mut rules = match rules(args, common.provider) {
+    // Linq marks our line (`is_me`) in the roster the plan reads: `Plan` keeps it.
+    let rules = match rules(args, common.provider) {
         Ok(r) => r,
         Err(e) => return refuse(e),
     };
-    if provider.as_str() == "linq" && args.own_line.is_none() {
-        // Linq marks our line (`is_me`) in the chat it returns: one more read.
-        match linq_own_line(common, chat).await {
-            Ok(own) => rules = rules.with_own_line(own),
-            Err(e) => {
-                return Synced::ended(
-                    End::Failed,
-                    format!(
-                        "{name}reading the chat failed: {}",
-                        messages::for_cli_at(&e, provider, common.base_url.as_deref())
-                    ),
-                );
-            }
-        }
-    }
     let mut options = SyncOptions::new(rules);
     match current {
         Some(current) => options = options.with_roster(current),
@@ -540,14 +526,6 @@ fn records(
             record
         })
         .collect()
-}
-
-/// Our line in a Linq chat, as Linq marks it (`is_me`); unknown when it marks none.
-async fn linq_own_line(common: &Common, chat: &ChatId) -> Result<OwnLine, Error> {
-    let chat = crate::wait::linq_client(common)?.get_chat(chat).await?;
-    Ok(chat
-        .me()
-        .map_or(OwnLine::Unknown, |me| OwnLine::Handle(me.handle.clone())))
 }
 
 /// The rules from the flags.

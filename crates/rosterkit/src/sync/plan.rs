@@ -104,7 +104,13 @@ impl Plan {
     ) -> Result<Self, Refusal> {
         let own = match &rules.own_line {
             OwnLine::Handle(h) => Some(Key::of(h)),
-            OwnLine::Unknown | OwnLine::NotInRoster => None,
+            OwnLine::NotInRoster => None,
+            // Not given: the roster's own mark, where the provider sets one (Linq's `is_me`,
+            // ACS's configured identity).
+            OwnLine::Unknown => current
+                .iter()
+                .find(|p| p.is_self == Some(true))
+                .map(|p| Key::of(&p.handle)),
         };
         let protected: HashSet<Key> = rules.protected.iter().map(Key::of).collect();
 

@@ -47,7 +47,9 @@ impl fmt::Display for MaxRemovals {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum OwnLine {
-    /// Not given: the roster is counted as it is.
+    /// Not given: taken from the roster where the provider marks our line
+    /// ([`Participant::is_self`](crate::Participant::is_self): Linq, and ACS with its user id);
+    /// else the roster is counted as it is.
     #[default]
     Unknown,
     /// Our line's handle. Where the roster lists it, it is kept untouched; where it does not,

@@ -180,6 +180,23 @@ fn with_me(me: &Handle) -> SyncOptions {
     SyncOptions::new(Rules::default().with_own_line(OwnLine::Handle(me.clone())))
 }
 
+/// With no own line given, the roster's `is_self` mark keeps our line out of the plan.
+#[test]
+fn the_rosters_own_mark_is_our_line_when_none_is_given() {
+    let me = phone(0);
+    let current: Vec<Participant> =
+        std::iter::once(Participant::new(me.clone()).with_self(Some(true)))
+            .chain((1..=3).map(|i| Participant::new(phone(i))))
+            .collect();
+    let desired = [phone(1), phone(2), phone(3)];
+    let plan = Plan::compute(chat(), &current, &desired, &Rules::default()).unwrap();
+    assert!(plan.steps.is_empty(), "{:?}", plan.steps);
+    // Unmarked, the same line is just a member the desired roster leaves out.
+    let unmarked: Vec<Participant> = current.iter().cloned().map(|p| p.with_self(None)).collect();
+    let plan = Plan::compute(chat(), &unmarked, &desired, &Rules::default()).unwrap();
+    assert_eq!(plan.steps, [Step::Remove(me)]);
+}
+
 #[tokio::test]
 async fn plan_apply_converge() {
     let me = phone(0);
