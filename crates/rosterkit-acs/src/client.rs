@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, HttpClient, NativeId,
-    Operation, Outcome, Pacer, Pacing, Rate, RetryPolicy, Secret,
+    ChangeOptions, ChatId, ClientOptions, Endpoint, Error, Executor, NativeId, Operation, Outcome,
+    Pacer, Pacing, Rate, Secret,
 };
 
 use crate::auth::{Credential, TokenMinter, raw_id_from_token};
@@ -465,41 +465,7 @@ impl AcsClientBuilder {
         self
     }
 
-    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
-    /// switch, pacing) in one call; the setters below change one of them.
-    #[must_use]
-    pub fn client_options(mut self, options: ClientOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]).
-    #[must_use]
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.options = self.options.retry_policy(policy);
-        self
-    }
-
-    /// The transport (default: rosterkit-core's reqwest client, with the `reqwest` feature).
-    #[must_use]
-    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.options = self.options.http_client(client);
-        self
-    }
-
-    /// The clock for signatures and token expiry (default the system clock).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.options = self.options.clock(clock);
-        self
-    }
-
-    /// Allows a plain `http://` endpoint that is not loopback.
-    #[must_use]
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.options = self.options.allow_insecure_http(allow);
-        self
-    }
+    rosterkit_core::client_options_setters!();
 
     /// Client-side pacing of adds and removes per thread (default [`documented_pacing`];
     /// [`Pacing::off`] to disable).

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, ClientOptions, Clock, Endpoint, Error, Executor, Handle, HttpClient,
-    RetryPolicy, Secret,
+    ChangeOptions, ChatId, ClientOptions, Endpoint, Error, Executor, Handle, Secret,
 };
 
 use crate::{
@@ -229,42 +228,7 @@ impl ChertClientBuilder {
         self
     }
 
-    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
-    /// switch, pacing) in one call; the setters below change one of them.
-    #[must_use]
-    pub fn client_options(mut self, options: ClientOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Sets the retry policy (default [`RetryPolicy::default`]).
-    #[must_use]
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.options = self.options.retry_policy(policy);
-        self
-    }
-
-    /// Sets the HTTP client (default: a [`ReqwestClient`](rosterkit_core::ReqwestClient) with
-    /// the `reqwest` feature; required without it).
-    #[must_use]
-    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.options = self.options.http_client(client);
-        self
-    }
-
-    /// Sets the clock that timestamps signatures (default: the system clock).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.options = self.options.clock(clock);
-        self
-    }
-
-    /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
-    #[must_use]
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.options = self.options.allow_insecure_http(allow);
-        self
-    }
+    rosterkit_core::client_options_setters!();
 
     /// Builds the client.
     ///

@@ -32,6 +32,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
+mod builder_setters;
 mod chat_id;
 mod clock;
 pub mod encode;

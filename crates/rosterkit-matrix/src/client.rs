@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use rosterkit_core::{
-    ChangeOptions, ChatId, ClientBuilder, ClientOptions, Clock, Endpoint, Error, Executor, Handle,
-    HttpClient, Outcome, Participant, RetryPolicy, Secret,
+    ChangeOptions, ChatId, ClientBuilder, ClientOptions, Endpoint, Error, Executor, Handle,
+    Outcome, Participant, Secret,
 };
 
 use crate::{
@@ -264,42 +264,7 @@ impl MatrixClientBuilder {
         self
     }
 
-    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
-    /// switch), as every adapter's builder does ([`ClientBuilder`]).
-    #[must_use]
-    pub fn client_options(mut self, options: ClientOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Sets the retry policy (default [`RetryPolicy::default`]).
-    #[must_use]
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.options = self.options.retry_policy(policy);
-        self
-    }
-
-    /// Sets the HTTP client (default: a [`ReqwestClient`](rosterkit_core::ReqwestClient) with
-    /// the `reqwest` feature; required without it).
-    #[must_use]
-    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.options = self.options.http_client(client);
-        self
-    }
-
-    /// Sets the clock (default: the system clock).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.options = self.options.clock(clock);
-        self
-    }
-
-    /// Allows a plain `http://` homeserver that is not loopback (default: refused).
-    #[must_use]
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.options = self.options.allow_insecure_http(allow);
-        self
-    }
+    rosterkit_core::client_options_setters!();
 
     /// Builds the client.
     ///
@@ -405,7 +370,7 @@ mod tests {
 mod scripted {
     use super::*;
     use rosterkit_core::{
-        ErrorKind, NativeId, Reason, TransportErrorKind, testing::ScriptedClient,
+        ErrorKind, NativeId, Reason, RetryPolicy, TransportErrorKind, testing::ScriptedClient,
     };
 
     const ROOM: &str = "/_matrix/client/v3/rooms/%21r%3Aexample.org";

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use rosterkit_core::{
-    ClientOptions, Clock, Confirm, Endpoint, Error, HttpClient, Pacer, Pacing, RetryPolicy, Secret,
-};
+use rosterkit_core::{ClientOptions, Confirm, Endpoint, Error, Pacer, Pacing, Secret};
 
 use crate::{DEFAULT_BASE_URL, DEFAULT_PACING, PROVIDER, ZapiClient, config::ZapiConfig};
 
@@ -73,43 +71,7 @@ impl ZapiClientBuilder {
         self
     }
 
-    /// Replaces the embedded [`ClientOptions`] (transport, retry policy, clock, insecure-http
-    /// switch, pacing) in one call; the setters below change one of them.
-    #[must_use]
-    pub fn client_options(mut self, options: ClientOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Sets the retry policy (default [`RetryPolicy::default`]). Only failures the table marks
-    /// retryable are retried, and a mutation after an ambiguous failure only in ensure mode.
-    #[must_use]
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.options = self.options.retry_policy(policy);
-        self
-    }
-
-    /// Sets the HTTP client (default: a [`ReqwestClient`](rosterkit_core::ReqwestClient) with
-    /// the `reqwest` feature; required without it).
-    #[must_use]
-    pub fn http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.options = self.options.http_client(client);
-        self
-    }
-
-    /// Sets the clock of the executor (default: the system clock).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.options = self.options.clock(clock);
-        self
-    }
-
-    /// Allows a plain `http://` base URL to a host that is not loopback (default: refused).
-    #[must_use]
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.options = self.options.allow_insecure_http(allow);
-        self
-    }
+    rosterkit_core::client_options_setters!();
 
     /// Verify [`Membership`](rosterkit_core::Membership) adds and removes (default off): after
     /// each batch, read the light group metadata and report each phone `Applied` (with the
@@ -231,7 +193,7 @@ fn check_path_credential(what: &str, value: &str) -> Result<(), String> {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use rosterkit_core::{Bytes, TransportError, async_trait, http};
+    use rosterkit_core::{Bytes, HttpClient, TransportError, async_trait, http};
 
     /// An HTTP client that never connects.
     #[derive(Debug)]
