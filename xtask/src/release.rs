@@ -101,6 +101,7 @@ pub(crate) const LICENSE_FILES: [&str; 2] = ["LICENSE-APACHE", "LICENSE-MIT"];
 /// registry): what `cargo publish` will do, checked before anything is published.
 pub(crate) fn package_workspace(root: &Path) -> Result<(), String> {
     let order = publish_order(&manifests(root)?)?;
+    forget_stale_overlay_sources(&order, &workspace_version(root)?);
     let mut cmd = crate::cargo();
     cmd.args(["package", "--allow-dirty"]).current_dir(root);
     for name in &order {
@@ -114,6 +115,50 @@ pub(crate) fn package_workspace(root: &Path) -> Result<(), String> {
     }
 }
 
+/// The `[workspace.package]` version.
+fn workspace_version(root: &Path) -> Result<String, String> {
+    let manifest =
+        fs::read_to_string(root.join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    let parsed: toml::Table = manifest.parse().map_err(|e| format!("Cargo.toml: {e}"))?;
+    parsed
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| "Cargo.toml has no [workspace.package] version".to_owned())
+}
+
+/// Removes our own crates' sources that an earlier verified `cargo package` unpacked from its
+/// local overlay registry into `$CARGO_HOME/registry/src/-<hash>/`. Cargo reuses an unpacked
+/// `name-version` directory without comparing it with the new `.crate`, so a second run from
+/// the same checkout path would verify each crate against the *previous* run's sources of its
+/// dependencies (seen: `rosterkit-acs` built against a stale `rosterkit-core`). Only overlay
+/// registries (directory names starting with `-`) are touched; crates.io's are never.
+fn forget_stale_overlay_sources(names: &[String], version: &str) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = fs::read_dir(&src) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for name in names {
+            let stale = registry.path().join(format!("{name}-{version}"));
+            if stale.is_dir() {
+                // Best effort: a directory that cannot be removed leaves cargo's old behaviour.
+                let _ = fs::remove_dir_all(&stale);
+            }
+        }
+    }
+}
+
 /// Computes the release without writing anything.
 pub(crate) fn plan(root: &Path, new_version: &str, date: &str) -> Result<Plan, String> {
     if !valid_version(new_version) {
@@ -123,14 +168,7 @@ pub(crate) fn plan(root: &Path, new_version: &str, date: &str) -> Result<Plan, S
     }
     let manifest_path = root.join("Cargo.toml");
     let manifest = fs::read_to_string(&manifest_path).map_err(|e| format!("Cargo.toml: {e}"))?;
-    let parsed: toml::Value = toml::from_str(&manifest).map_err(|e| format!("Cargo.toml: {e}"))?;
-    let old_version = parsed
-        .get("workspace")
-        .and_then(|w| w.get("package"))
-        .and_then(|p| p.get("version"))
-        .and_then(toml::Value::as_str)
-        .ok_or("Cargo.toml has no [workspace.package] version")?
-        .to_owned();
+    let old_version = workspace_version(root)?;
     // Line edits keep the manifest's comments and layout.
     let mut section = String::new();
     let mut root_manifest = String::new();
