@@ -14,6 +14,10 @@ use std::{
 use rosterkit_core::ErrorKind;
 use serde::Deserialize;
 
+#[path = "../../specs/conformance_cell.rs"]
+mod cell;
+use cell::Cell;
+
 /// Where the matrix lives, relative to the workspace root.
 pub(crate) const SPEC: &str = "specs/conformance.toml";
 
@@ -64,42 +68,6 @@ struct Scenario {
     expect: Cell,
     #[serde(flatten)]
     rest: BTreeMap<String, toml::Value>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Cell {
-    outcome: Option<String>,
-    kind: Option<String>,
-    exit: Option<i32>,
-    requests: Option<usize>,
-    effects: Option<usize>,
-    flags: Option<Vec<String>>,
-    ambiguous: Option<bool>,
-    own_line: Option<String>,
-    why: Option<String>,
-    source: Option<String>,
-}
-
-impl Cell {
-    fn merged(&self, over: &Cell) -> Cell {
-        Cell {
-            outcome: over.outcome.clone().or_else(|| self.outcome.clone()),
-            kind: over
-                .kind
-                .clone()
-                .or_else(|| self.kind.clone())
-                .filter(|k| !k.is_empty()),
-            exit: over.exit.or(self.exit),
-            requests: over.requests.or(self.requests),
-            effects: over.effects.or(self.effects),
-            flags: over.flags.clone().or_else(|| self.flags.clone()),
-            ambiguous: over.ambiguous.or(self.ambiguous),
-            own_line: over.own_line.clone().or_else(|| self.own_line.clone()),
-            why: over.why.clone().or_else(|| self.why.clone()),
-            source: over.source.clone().or_else(|| self.source.clone()),
-        }
-    }
 }
 
 /// Keys of a scenario the test reads and the docs do not show.
@@ -191,14 +159,7 @@ fn check(m: &Matrix) -> Result<(), String> {
 }
 
 fn cell(s: &Scenario, column: &str) -> Result<Cell, String> {
-    let over: Cell = match s.rest.get(column) {
-        Some(v) => v
-            .clone()
-            .try_into()
-            .map_err(|e| format!("{SPEC}: {} × {column}: {e}", s.id))?,
-        None => Cell::default(),
-    };
-    Ok(s.expect.merged(&over))
+    Cell::of_column(&s.expect, &s.rest, column).map_err(|e| format!("{SPEC}: {} × {e}", s.id))
 }
 
 fn escape(text: &str) -> String {

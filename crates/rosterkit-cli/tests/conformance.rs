@@ -36,6 +36,10 @@ use rosterkit_sandbox::{
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+#[path = "../../../specs/conformance_cell.rs"]
+mod cell;
+use cell::Cell;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Matrix {
@@ -106,41 +110,6 @@ enum FaultCase {
     BadRequest,
 }
 
-/// One expectation; a provider's table overrides the scenario's `expect` field by field.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Cell {
-    outcome: Option<String>,
-    kind: Option<String>,
-    exit: Option<i32>,
-    requests: Option<usize>,
-    effects: Option<usize>,
-    flags: Option<Vec<String>>,
-    /// Whether an error is marked ambiguous (the change may have happened).
-    ambiguous: Option<bool>,
-    /// `list`: whether our own line is `marked` in the roster or left `unmarked`.
-    own_line: Option<String>,
-    why: Option<String>,
-    source: Option<String>,
-}
-
-impl Cell {
-    fn merged(&self, over: &Cell) -> Cell {
-        Cell {
-            outcome: over.outcome.clone().or_else(|| self.outcome.clone()),
-            kind: over.kind.clone().or_else(|| self.kind.clone()),
-            exit: over.exit.or(self.exit),
-            requests: over.requests.or(self.requests),
-            effects: over.effects.or(self.effects),
-            flags: over.flags.clone().or_else(|| self.flags.clone()),
-            ambiguous: over.ambiguous.or(self.ambiguous),
-            own_line: over.own_line.clone().or_else(|| self.own_line.clone()),
-            why: over.why.clone().or_else(|| self.why.clone()),
-            source: over.source.clone().or_else(|| self.source.clone()),
-        }
-    }
-}
-
 /// Keys of a scenario that are not provider tables.
 const SCENARIO_KEYS: [&str; 2] = ["group", "title"];
 
@@ -161,15 +130,7 @@ fn load() -> Matrix {
 }
 
 fn cell(s: &Scenario, provider: &str) -> Cell {
-    let over: Cell = s
-        .rest
-        .get(provider)
-        .map(|v| v.clone().try_into().unwrap())
-        .unwrap_or_default();
-    let mut cell = s.expect.merged(&over);
-    // `kind = ""` in a provider's table clears the scenario's kind (a success there).
-    cell.kind = cell.kind.filter(|k| !k.is_empty());
-    cell
+    Cell::of_column(&s.expect, &s.rest, provider).unwrap()
 }
 
 /// One provider's seeded chat and the handles a scenario names.
